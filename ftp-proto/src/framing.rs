@@ -95,7 +95,13 @@ pub struct LineFramer {
     cr_pending: bool,
     /// Inside an overlong line: drop bytes until the next LF.
     discarding: bool,
+    /// The first bytes of the line being discarded (enough for a reply code and separator).
+    prefix: [u8; PREFIX_LEN],
+    prefix_len: usize,
 }
+
+/// How many leading bytes of an overlong line are kept for [`LineFramer::overlong_prefix`].
+const PREFIX_LEN: usize = 4;
 
 impl Default for LineFramer {
     fn default() -> Self {
@@ -118,6 +124,8 @@ impl LineFramer {
             telnet: Telnet::Data,
             cr_pending: false,
             discarding: false,
+            prefix: [0; PREFIX_LEN],
+            prefix_len: 0,
         }
     }
 
@@ -129,6 +137,12 @@ impl LineFramer {
     /// Bytes of an unfinished line held right now (never more than `max_line() + 1`).
     pub fn buffered(&self) -> usize {
         self.line.len()
+    }
+
+    /// The first bytes (up to 4) of the most recent overlong line, e.g. `211-` when a
+    /// multi-line reply's first line was too long: enough to know which reply it opened.
+    pub fn overlong_prefix(&self) -> &[u8] {
+        self.prefix.get(..self.prefix_len).unwrap_or_default()
     }
 
     /// Forgets any partial line and Telnet state, e.g. when the connection switches to TLS and
@@ -264,6 +278,8 @@ impl LineFramer {
             return None;
         }
         if self.line.len() + run.len() > self.max_line {
+            let missing = PREFIX_LEN.saturating_sub(self.line.len());
+            self.line.extend_from_slice(run.get(..missing).unwrap_or(run));
             return self.overlong();
         }
         self.line.extend_from_slice(run);
@@ -280,6 +296,10 @@ impl LineFramer {
     }
 
     fn overlong(&mut self) -> Option<Frame> {
+        self.prefix_len = self.line.len().min(PREFIX_LEN);
+        for (dst, src) in self.prefix.iter_mut().zip(&self.line) {
+            *dst = *src;
+        }
         self.discarding = true;
         self.line.clear();
         Some(Frame::Overlong {
@@ -443,8 +463,21 @@ mod tests {
             assert!(f.buffered() <= DEFAULT_MAX_LINE + 1);
         }
         assert_eq!(got, [Frame::Overlong { limit: DEFAULT_MAX_LINE }]);
+        assert_eq!(f.overlong_prefix(), b"AAAA");
         // Still discarding until the line end, then normal again.
         assert_eq!(lines(&mut f, &[b"more\r\nPWD\r\n"]), [line(b"PWD")]);
+    }
+
+    #[test]
+    fn overlong_prefix_keeps_the_first_bytes_whatever_the_split() {
+        for chunks in [&[&b"211-abcdefgh"[..]][..], &[b"2", b"11-abcdefgh"], &[b"211-a", b"bcdefgh"]] {
+            let mut f = LineFramer::with_max_line(6);
+            assert_eq!(lines(&mut f, chunks), [Frame::Overlong { limit: 6 }]);
+            assert_eq!(f.overlong_prefix(), b"211-");
+        }
+        let mut f = LineFramer::with_max_line(2);
+        assert_eq!(lines(&mut f, &[b"abc"]), [Frame::Overlong { limit: 2 }]);
+        assert_eq!(f.overlong_prefix(), b"abc");
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn reply(data: &[u8]) {
     for r in whole.into_iter().flatten() {
         let wire = r.to_bytes();
         let back = Reply::parse(&wire).expect("encoded reply parses");
-        // Inner lines starting with a digit come back indented; everything else is identical.
+        // Inner lines beginning with a 3-digit number come back padded; the rest is identical.
         assert_eq!(back.code(), r.code());
         assert_eq!(back.lines().len(), r.lines().len());
     }
@@ -133,7 +133,7 @@ pub fn command_to_bytes_and_back(data: &[u8]) {
 }
 
 /// Builds a `Reply` from the bytes; its wire form parses back to a reply with the same code and
-/// lines (inner lines that start with a digit come back with the one-space indent).
+/// lines (inner lines beginning with a 3-digit number come back with the one-space pad).
 pub fn reply_to_bytes_and_back(data: &[u8]) {
     let Ok(r) = Reply::arbitrary(&mut Unstructured::new(data)) else {
         return;
@@ -144,7 +144,7 @@ pub fn reply_to_bytes_and_back(data: &[u8]) {
     assert_eq!(back.lines().len(), r.lines().len());
     let last = r.lines().len() - 1;
     for (i, (got, want)) in back.lines().iter().zip(r.lines()).enumerate() {
-        let indented = i != 0 && i != last && want.first().is_some_and(u8::is_ascii_digit);
+        let indented = i != 0 && i != last && crate::reply::needs_padding(want);
         if indented {
             assert_eq!(got.get(1..), Some(want.as_slice()));
         } else {

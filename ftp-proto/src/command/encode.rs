@@ -8,7 +8,7 @@
 
 use super::{
     AuthMechanism, ChecksumArgs, Command, EpsvMode, FileStructure, FormatControl,
-    ProtectionLevel, TransferMode, TransferType,
+    NOT_IMPLEMENTED_VERBS, ProtectionLevel, TransferMode, TransferType, Verb,
 };
 use super::parse::is_verb_like;
 use crate::addr::{format_eprt, format_host_port};
@@ -65,7 +65,9 @@ impl Command {
     /// ```
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         if let Self::Other { verb, .. } = self {
-            if !is_verb_like(verb.as_bytes()) || verb.bytes().any(|b| b.is_ascii_lowercase()) {
+            let known = Verb::from_token(verb.as_bytes()).is_some()
+                || NOT_IMPLEMENTED_VERBS.contains(&verb.as_str());
+            if known || !is_verb_like(verb.as_bytes()) || verb.bytes().any(|b| b.is_ascii_lowercase()) {
                 return Err(EncodeError::InvalidVerb);
             }
         }

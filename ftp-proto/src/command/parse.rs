@@ -4,7 +4,7 @@
 //! productions they implement, with the ABNF in their doc comment. Everything is total: any byte
 //! string gives a `Command` or a [`ParseError`] carrying the reply it deserves.
 
-use nom::bytes::complete::{take_while, take_while1};
+use nom::bytes::complete::take_while1;
 use nom::character::complete::digit1;
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::preceded;
@@ -465,16 +465,15 @@ fn quoted_path(i: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     let mut rest = i.strip_prefix(b"\"")?;
     let mut path = Vec::new();
     loop {
-        let (chunk, after) = take_while::<_, _, nom::error::Error<&[u8]>>(|b| b != b'"')
-            .parse(rest)
-            .ok()?;
+        let quote = rest.iter().position(|&b| b == b'"')?;
+        let (chunk, after) = rest.split_at(quote);
         path.extend_from_slice(chunk);
         match after.strip_prefix(b"\"\"") {
             Some(more) => {
                 path.push(b'"');
                 rest = more;
             }
-            None => return Some((path, after.strip_prefix(b"\"")?)),
+            None => return Some((path, after.get(1..)?)),
         }
     }
 }

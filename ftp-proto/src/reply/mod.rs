@@ -46,6 +46,12 @@ fn push_lines(lines: &mut Vec<Vec<u8>>, text: &[u8]) {
     }
 }
 
+/// True for an inner line of a multi-line reply that begins with a 3-digit number and must be
+/// padded on the wire (RFC 959 section 4.2).
+pub(crate) fn needs_padding(line: &[u8]) -> bool {
+    line.get(..3).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+}
+
 impl Reply {
     /// A reply whose text may span several lines (split at `\n`).
     pub fn new(code: ReplyCode, text: impl AsRef<[u8]>) -> Self {
@@ -105,8 +111,8 @@ impl Reply {
     /// Appends the wire form to `out`.
     ///
     /// Single line: `xyz text CRLF`. Multi-line (RFC 959 section 4.2): `xyz-first CRLF`, the
-    /// inner lines, `xyz last CRLF`; an inner line starting with a digit is indented by one
-    /// space so that no client can mistake it for the end line.
+    /// inner lines, `xyz last CRLF`; an inner line that begins with a 3-digit number is padded
+    /// with one space, as RFC 959 requires, so that no client can mistake it for the end line.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let digits = self.code.digits();
         let last = self.lines.len().saturating_sub(1);
@@ -114,7 +120,7 @@ impl Reply {
             if i == 0 || i == last {
                 out.extend_from_slice(&digits);
                 out.push(if i == last { b' ' } else { b'-' });
-            } else if line.first().is_some_and(u8::is_ascii_digit) {
+            } else if needs_padding(line) {
                 out.push(b' ');
             }
             out.extend_from_slice(line);

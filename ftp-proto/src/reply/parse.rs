@@ -149,8 +149,16 @@ impl ReplyParser {
 
     fn too_large(&mut self) -> Result<Reply, ReplyError> {
         self.size = 0;
-        if let State::Multi { code, .. } = self.state {
-            self.state = State::Skipping { code };
+        match self.state {
+            State::Multi { code, .. } => self.state = State::Skipping { code },
+            // An overlong first line: if it opened a multi-line reply, skip to that reply's end
+            // so the replies that follow stay matched to their commands.
+            State::Idle => {
+                if let Some((code, Some(b'-'), _)) = split_code(self.framer.overlong_prefix()) {
+                    self.state = State::Skipping { code };
+                }
+            }
+            State::Skipping { .. } => {}
         }
         Err(ReplyError::TooLarge {
             limit: self.max_size,
@@ -279,7 +287,7 @@ mod tests {
         assert_eq!(first.code(), ReplyCode::FILE_STATUS_OKAY);
         assert_eq!(first.lines(), [b"Not allowed".to_vec(), b"Opening".to_vec()]);
         // The old end line is now a reply of its own.
-        assert_eq!(lenient[1].as_ref().unwrap().code(), ReplyCode::FILE_UNAVAILABLE);
+        assert_eq!(lenient[1].as_ref().unwrap().code(), ReplyCode::FILE_NAME_NOT_ALLOWED);
     }
 
     #[test]
@@ -302,6 +310,15 @@ mod tests {
         assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 64 }));
         assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::COMMAND_OKAY);
         assert!(!p.in_reply());
+    }
+
+    #[test]
+    fn overlong_first_line_of_a_multiline_reply_skips_the_whole_reply() {
+        let mut p = ReplyParser::with_max_size(16);
+        let got = all(&mut p, &[b"220-a very long banner line\r\n220-more\r\n220 ready\r\n331 next\r\n"]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 16 }));
+        assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::NEED_PASSWORD);
     }
 
     #[test]
