@@ -34,7 +34,9 @@ fn command_parsing(c: &mut Criterion) {
         ("list_opts", b"LIST -la /pub/some dir"),
         ("mfmt", b"MFMT 20240229120000 a.txt"),
     ] {
-        group.bench_function(name, |b| b.iter(|| black_box(Command::parse(black_box(line)))));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(Command::parse(black_box(line))))
+        });
     }
     group.finish();
 }
@@ -68,7 +70,19 @@ fn replies(c: &mut Criterion) {
     let single = Reply::new(ReplyCode::CLOSING_DATA_CONNECTION, "Transfer complete");
     let feat = Reply::multiline(
         ReplyCode::SYSTEM_STATUS,
-        ["Features:", " EPRT", " EPSV", " MDTM", " MLST type*;size*;modify*;", " PASV", " REST STREAM", " SIZE", " TVFS", " UTF8", "End"],
+        [
+            "Features:",
+            " EPRT",
+            " EPSV",
+            " MDTM",
+            " MLST type*;size*;modify*;",
+            " PASV",
+            " REST STREAM",
+            " SIZE",
+            " TVFS",
+            " UTF8",
+            "End",
+        ],
     );
     let mut group = c.benchmark_group("reply_encode");
     group.throughput(Throughput::Elements(1));

@@ -65,7 +65,7 @@ fn host_port_from_numbers(n: [u32; 6]) -> Result<SocketAddrV4, AddrError> {
 pub fn parse_host_port(arg: &[u8]) -> Result<SocketAddrV4, AddrError> {
     let arg = arg.trim_ascii();
     match host_port_numbers(arg) {
-        Ok((rest, numbers)) if rest.is_empty() => host_port_from_numbers(numbers),
+        Ok((&[], numbers)) => host_port_from_numbers(numbers),
         _ => Err(AddrError::Syntax),
     }
 }
@@ -85,7 +85,7 @@ pub fn format_host_port(addr: SocketAddrV4) -> String {
 /// Parses a decimal port number 0..=65535.
 fn port_number(text: &[u8]) -> Result<u16, AddrError> {
     match decimal(text) {
-        Ok((rest, n)) if rest.is_empty() => u16::try_from(n).map_err(|_| AddrError::OutOfRange),
+        Ok((&[], n)) => u16::try_from(n).map_err(|_| AddrError::OutOfRange),
         _ => Err(AddrError::Syntax),
     }
 }
@@ -169,10 +169,11 @@ pub fn parse_pasv_reply(text: &[u8]) -> Result<SocketAddrV4, AddrError> {
     let mut prev_digit = false;
     for (i, &b) in text.iter().enumerate() {
         let digit = b.is_ascii_digit();
-        if digit && !prev_digit {
-            if let Ok((_, numbers)) = host_port_numbers(text.get(i..).unwrap_or_default()) {
-                return host_port_from_numbers(numbers);
-            }
+        if digit
+            && !prev_digit
+            && let Ok((_, numbers)) = host_port_numbers(text.get(i..).unwrap_or_default())
+        {
+            return host_port_from_numbers(numbers);
         }
         prev_digit = digit;
     }
@@ -252,14 +253,23 @@ mod tests {
         ] {
             let parsed = parse_host_port(wire).unwrap();
             assert_eq!(parsed.to_string(), addr);
-            assert_eq!(parse_host_port(format_host_port(parsed).as_bytes()), Ok(parsed));
+            assert_eq!(
+                parse_host_port(format_host_port(parsed).as_bytes()),
+                Ok(parsed)
+            );
         }
     }
 
     #[test]
     fn host_port_errors() {
-        assert_eq!(parse_host_port(b"127,0,0,1,4,256"), Err(AddrError::OutOfRange));
-        assert_eq!(parse_host_port(b"1000,0,0,1,4,1"), Err(AddrError::OutOfRange));
+        assert_eq!(
+            parse_host_port(b"127,0,0,1,4,256"),
+            Err(AddrError::OutOfRange)
+        );
+        assert_eq!(
+            parse_host_port(b"1000,0,0,1,4,1"),
+            Err(AddrError::OutOfRange)
+        );
         assert_eq!(
             parse_host_port(b"999999999999999999999999999999,0,0,1,4,1"),
             Err(AddrError::OutOfRange)
@@ -274,7 +284,12 @@ mod tests {
             b"127,0,0,1,4,,1",
             b"127,0,0,1,4,1x",
         ] {
-            assert_eq!(parse_host_port(bad), Err(AddrError::Syntax), "{}", bad.escape_ascii());
+            assert_eq!(
+                parse_host_port(bad),
+                Err(AddrError::Syntax),
+                "{}",
+                bad.escape_ascii()
+            );
         }
     }
 
@@ -282,7 +297,10 @@ mod tests {
     fn eprt_known_answers() {
         for (wire, addr) in [
             (&b"|1|132.235.1.2|6275|"[..], "132.235.1.2:6275"),
-            (b"|2|1080::8:800:200C:417A|5282|", "[1080::8:800:200c:417a]:5282"),
+            (
+                b"|2|1080::8:800:200C:417A|5282|",
+                "[1080::8:800:200c:417a]:5282",
+            ),
             (b"#2#::ffff:127.0.0.1#65535#", "[::ffff:127.0.0.1]:65535"),
             (b"~1~127.0.0.1~0~", "127.0.0.1:0"),
         ] {
@@ -294,7 +312,10 @@ mod tests {
 
     #[test]
     fn eprt_errors() {
-        assert_eq!(parse_eprt(b"|3|1.2.3.4|21|"), Err(AddrError::UnsupportedProtocol));
+        assert_eq!(
+            parse_eprt(b"|3|1.2.3.4|21|"),
+            Err(AddrError::UnsupportedProtocol)
+        );
         assert_eq!(
             parse_eprt(b"|3|1.2.3.4|21|").unwrap_err().reply_code(),
             ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED
@@ -318,7 +339,12 @@ mod tests {
             b"||1.2.3.4|21|",
             b"\x7f1\x7f1.2.3.4\x7f21\x7f",
         ] {
-            assert_eq!(parse_eprt(bad), Err(AddrError::Syntax), "{}", bad.escape_ascii());
+            assert_eq!(
+                parse_eprt(bad),
+                Err(AddrError::Syntax),
+                "{}",
+                bad.escape_ascii()
+            );
         }
     }
 
@@ -336,14 +362,23 @@ mod tests {
         }
         let formatted = pasv_reply(addr);
         assert_eq!(parse_pasv_reply(formatted.text().as_bytes()), Ok(addr));
-        assert_eq!(parse_pasv_reply(b"(127,0,0,1,4,300)"), Err(AddrError::OutOfRange));
-        assert_eq!(parse_pasv_reply(b"Entering Passive Mode"), Err(AddrError::Syntax));
+        assert_eq!(
+            parse_pasv_reply(b"(127,0,0,1,4,300)"),
+            Err(AddrError::OutOfRange)
+        );
+        assert_eq!(
+            parse_pasv_reply(b"Entering Passive Mode"),
+            Err(AddrError::Syntax)
+        );
         assert_eq!(parse_pasv_reply(b"(127,0,0,1,4)"), Err(AddrError::Syntax));
     }
 
     #[test]
     fn epsv_reply_known_answers() {
-        assert_eq!(parse_epsv_reply(b"Entering Extended Passive Mode (|||6446|)"), Ok(6446));
+        assert_eq!(
+            parse_epsv_reply(b"Entering Extended Passive Mode (|||6446|)"),
+            Ok(6446)
+        );
         assert_eq!(parse_epsv_reply(b"ok (###1#)"), Ok(1));
         assert_eq!(parse_epsv_reply(b"|||65535|"), Ok(65535));
         assert_eq!(parse_epsv_reply(b"(|||65536|)"), Err(AddrError::OutOfRange));

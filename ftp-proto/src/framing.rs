@@ -279,7 +279,8 @@ impl LineFramer {
         }
         if self.line.len() + run.len() > self.max_line {
             let missing = PREFIX_LEN.saturating_sub(self.line.len());
-            self.line.extend_from_slice(run.get(..missing).unwrap_or(run));
+            self.line
+                .extend_from_slice(run.get(..missing).unwrap_or(run));
             return self.overlong();
         }
         self.line.extend_from_slice(run);
@@ -345,7 +346,10 @@ mod tests {
     use super::*;
 
     fn lines(framer: &mut LineFramer, chunks: &[&[u8]]) -> Vec<Frame> {
-        chunks.iter().flat_map(|c| framer.frames(c).collect::<Vec<_>>()).collect()
+        chunks
+            .iter()
+            .flat_map(|c| framer.frames(c).collect::<Vec<_>>())
+            .collect()
     }
 
     fn line(s: &[u8]) -> Frame {
@@ -364,8 +368,14 @@ mod tests {
 
     #[test]
     fn every_split_gives_the_same_lines() {
-        let wire: &[u8] = b"USER x\r\n\xff\xf4\xff\xf2ABOR\r\nRETR a\xff\xffb\r\n\xff\xfb\x01NOOP\n";
-        let want = [line(b"USER x"), line(b"ABOR"), line(b"RETR a\xffb"), line(b"NOOP")];
+        let wire: &[u8] =
+            b"USER x\r\n\xff\xf4\xff\xf2ABOR\r\nRETR a\xff\xffb\r\n\xff\xfb\x01NOOP\n";
+        let want = [
+            line(b"USER x"),
+            line(b"ABOR"),
+            line(b"RETR a\xffb"),
+            line(b"NOOP"),
+        ];
         for cut in 0..=wire.len() {
             let (a, b) = wire.split_at(cut);
             assert_eq!(lines(&mut LineFramer::new(), &[a, b]), want, "cut at {cut}");
@@ -390,7 +400,10 @@ mod tests {
     #[test]
     fn iac_iac_is_a_literal_ff() {
         let mut f = LineFramer::new();
-        assert_eq!(lines(&mut f, &[b"STOR \xff\xff\xff\xff\r\n"]), [line(b"STOR \xff\xff")]);
+        assert_eq!(
+            lines(&mut f, &[b"STOR \xff\xff\xff\xff\r\n"]),
+            [line(b"STOR \xff\xff")]
+        );
     }
 
     #[test]
@@ -425,7 +438,10 @@ mod tests {
     #[test]
     fn empty_lines_are_lines() {
         let mut f = LineFramer::new();
-        assert_eq!(lines(&mut f, &[b"\r\n\n   \r\n"]), [line(b""), line(b""), line(b"   ")]);
+        assert_eq!(
+            lines(&mut f, &[b"\r\n\n   \r\n"]),
+            [line(b""), line(b""), line(b"   ")]
+        );
     }
 
     #[test]
@@ -438,7 +454,10 @@ mod tests {
     fn line_of_exactly_max_is_accepted_one_more_is_not() {
         let mut f = LineFramer::with_max_line(8);
         assert_eq!(lines(&mut f, &[b"12345678\r\n"]), [line(b"12345678")]);
-        assert_eq!(lines(&mut f, &[b"12345678", b"\r", b"\n"]), [line(b"12345678")]);
+        assert_eq!(
+            lines(&mut f, &[b"12345678", b"\r", b"\n"]),
+            [line(b"12345678")]
+        );
         assert_eq!(
             lines(&mut f, &[b"123456789\r\nNOOP\r\n"]),
             [Frame::Overlong { limit: 8 }, line(b"NOOP")]
@@ -462,7 +481,12 @@ mod tests {
             got.extend(f.frames(chunk));
             assert!(f.buffered() <= DEFAULT_MAX_LINE + 1);
         }
-        assert_eq!(got, [Frame::Overlong { limit: DEFAULT_MAX_LINE }]);
+        assert_eq!(
+            got,
+            [Frame::Overlong {
+                limit: DEFAULT_MAX_LINE
+            }]
+        );
         assert_eq!(f.overlong_prefix(), b"AAAA");
         // Still discarding until the line end, then normal again.
         assert_eq!(lines(&mut f, &[b"more\r\nPWD\r\n"]), [line(b"PWD")]);
@@ -470,7 +494,11 @@ mod tests {
 
     #[test]
     fn overlong_prefix_keeps_the_first_bytes_whatever_the_split() {
-        for chunks in [&[&b"211-abcdefgh"[..]][..], &[b"2", b"11-abcdefgh"], &[b"211-a", b"bcdefgh"]] {
+        for chunks in [
+            &[&b"211-abcdefgh"[..]][..],
+            &[b"2", b"11-abcdefgh"],
+            &[b"211-a", b"bcdefgh"],
+        ] {
             let mut f = LineFramer::with_max_line(6);
             assert_eq!(lines(&mut f, chunks), [Frame::Overlong { limit: 6 }]);
             assert_eq!(f.overlong_prefix(), b"211-");
@@ -485,10 +513,21 @@ mod tests {
         let mut f = LineFramer::new();
         let big = vec![b'x'; 1 << 20];
         let step = f.push(&big);
-        assert_eq!(step.item, Some(Frame::Overlong { limit: DEFAULT_MAX_LINE }));
+        assert_eq!(
+            step.item,
+            Some(Frame::Overlong {
+                limit: DEFAULT_MAX_LINE
+            })
+        );
         assert_eq!(f.buffered(), 0);
         let rest = big.get(step.consumed..).unwrap();
-        assert_eq!(f.push(rest), Decoded { consumed: rest.len(), item: None });
+        assert_eq!(
+            f.push(rest),
+            Decoded {
+                consumed: rest.len(),
+                item: None
+            }
+        );
         assert_eq!(f.buffered(), 0);
     }
 
@@ -498,12 +537,17 @@ mod tests {
         let storm: Vec<u8> = [IAC, 0xf4].repeat(100_000);
         assert_eq!(lines(&mut f, &[&storm]), []);
         let negotiations: Vec<u8> = [IAC, 0xfd, 0x01].repeat(100_000);
-        assert_eq!(lines(&mut f, &[&negotiations, b"NOOP\r\n"]), [line(b"NOOP")]);
+        assert_eq!(
+            lines(&mut f, &[&negotiations, b"NOOP\r\n"]),
+            [line(b"NOOP")]
+        );
         // IAC IAC storm: each pair is one data byte and counts against the line limit.
         let literal: Vec<u8> = [IAC, IAC].repeat(10_000);
         assert_eq!(
             lines(&mut f, &[&literal, b"\r\n"]),
-            [Frame::Overlong { limit: DEFAULT_MAX_LINE }]
+            [Frame::Overlong {
+                limit: DEFAULT_MAX_LINE
+            }]
         );
     }
 
@@ -512,7 +556,10 @@ mod tests {
         let mut f = LineFramer::new();
         assert_eq!(lines(&mut f, &[b"USER injected"]), []);
         f.clear();
-        assert_eq!(lines(&mut f, &[b"\r\nPBSZ 0\r\n"]), [line(b""), line(b"PBSZ 0")]);
+        assert_eq!(
+            lines(&mut f, &[b"\r\nPBSZ 0\r\n"]),
+            [line(b""), line(b"PBSZ 0")]
+        );
     }
 
     #[test]

@@ -109,16 +109,25 @@ pub fn framing(data: &[u8]) {
 /// Every address parser on the same bytes; whatever parses formats and parses back equal.
 pub fn addr(data: &[u8]) {
     if let Ok(a) = addr::parse_host_port(data) {
-        assert_eq!(addr::parse_host_port(addr::format_host_port(a).as_bytes()), Ok(a));
+        assert_eq!(
+            addr::parse_host_port(addr::format_host_port(a).as_bytes()),
+            Ok(a)
+        );
     }
     if let Ok(a) = addr::parse_eprt(data) {
         assert_eq!(addr::parse_eprt(addr::format_eprt(a).as_bytes()), Ok(a));
     }
     if let Ok(a) = addr::parse_pasv_reply(data) {
-        assert_eq!(addr::parse_pasv_reply(addr::pasv_reply(a).first_line()), Ok(a));
+        assert_eq!(
+            addr::parse_pasv_reply(addr::pasv_reply(a).first_line()),
+            Ok(a)
+        );
     }
     if let Ok(p) = addr::parse_epsv_reply(data) {
-        assert_eq!(addr::parse_epsv_reply(addr::epsv_reply(p).first_line()), Ok(p));
+        assert_eq!(
+            addr::parse_epsv_reply(addr::epsv_reply(p).first_line()),
+            Ok(p)
+        );
     }
 }
 

@@ -56,6 +56,11 @@ mod timestamp;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
 
+/// The README's Rust examples, compiled and run as doctests so the front page stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use command::{
     AuthMechanism, ByteRange, ChecksumArgs, Command, EpsvMode, FileStructure, FormatControl,
     ListArgs, MAX_VERB_LEN, NOT_IMPLEMENTED_VERBS, ProtectionLevel, TransferMode, TransferType,
@@ -64,10 +69,10 @@ pub use command::{
 pub use error::{AddrError, ArgError, EncodeError, ParseError};
 pub use framing::{DEFAULT_MAX_LINE, Decoded, Frame, Frames, LineFramer};
 pub use path::FtpPath;
+pub use reply::Replies;
 pub use reply::{
     DEFAULT_MAX_REPLY, InvalidReplyCode, Reply, ReplyCategory, ReplyClass, ReplyCode, ReplyError,
     ReplyParser,
 };
-pub use reply::Replies;
 pub use secret::Secret;
 pub use timestamp::Timestamp;

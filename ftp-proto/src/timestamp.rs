@@ -35,7 +35,7 @@ pub struct Timestamp {
 }
 
 fn is_leap(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
@@ -281,13 +281,28 @@ mod tests {
             b"20240101 00000",
             b"000000000000000000000000000000",
         ] {
-            assert_eq!(Timestamp::parse(bad), Err(ArgError::Timestamp), "{}", bad.escape_ascii());
+            assert_eq!(
+                Timestamp::parse(bad),
+                Err(ArgError::Timestamp),
+                "{}",
+                bad.escape_ascii()
+            );
         }
     }
 
     #[test]
     fn unix_round_trip() {
-        for secs in [0, 1, 59, 86_399, 86_400, 951_782_400, 1_700_000_000, -1, -62_167_219_200] {
+        for secs in [
+            0,
+            1,
+            59,
+            86_399,
+            86_400,
+            951_782_400,
+            1_700_000_000,
+            -1,
+            -62_167_219_200,
+        ] {
             let t = Timestamp::from_unix(secs).unwrap();
             assert_eq!(t.to_unix(), secs, "{t}");
         }

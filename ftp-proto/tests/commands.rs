@@ -55,34 +55,98 @@ fn decode_wire(wire: &[u8]) -> Command {
 fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
     use Command as C;
     vec![
-        (b"USER anonymous", C::User("anonymous".into()), b"USER anonymous"),
-        (b"user Bob Smith", C::User("Bob Smith".into()), b"USER Bob Smith"),
-        (b"PASS secret", C::Pass(Secret::new(b"secret".to_vec())), b"PASS secret"),
+        (
+            b"USER anonymous",
+            C::User("anonymous".into()),
+            b"USER anonymous",
+        ),
+        (
+            b"user Bob Smith",
+            C::User("Bob Smith".into()),
+            b"USER Bob Smith",
+        ),
+        (
+            b"PASS secret",
+            C::Pass(Secret::new(b"secret".to_vec())),
+            b"PASS secret",
+        ),
         (b"PASS", C::Pass(Secret::new(Vec::new())), b"PASS"),
-        (b"PASS  two  spaces ", C::Pass(Secret::new(b" two  spaces ".to_vec())), b"PASS  two  spaces "),
-        (b"ACCT billing", C::Acct(Secret::new(b"billing".to_vec())), b"ACCT billing"),
-        (b"CWD /pub/linux", C::Cwd(p("/pub/linux")), b"CWD /pub/linux"),
-        (b"CWD  leading space", C::Cwd(p(" leading space")), b"CWD  leading space"),
+        (
+            b"PASS  two  spaces ",
+            C::Pass(Secret::new(b" two  spaces ".to_vec())),
+            b"PASS  two  spaces ",
+        ),
+        (
+            b"ACCT billing",
+            C::Acct(Secret::new(b"billing".to_vec())),
+            b"ACCT billing",
+        ),
+        (
+            b"CWD /pub/linux",
+            C::Cwd(p("/pub/linux")),
+            b"CWD /pub/linux",
+        ),
+        (
+            b"CWD  leading space",
+            C::Cwd(p(" leading space")),
+            b"CWD  leading space",
+        ),
         (b"CDUP", C::Cdup, b"CDUP"),
         (b"SMNT /mnt", C::Smnt(p("/mnt")), b"SMNT /mnt"),
         (b"QUIT", C::Quit, b"QUIT"),
         (b"quit ", C::Quit, b"QUIT"),
         (b"REIN", C::Rein, b"REIN"),
-        (b"PORT 127,0,0,1,4,1", C::Port(v4("127.0.0.1:1025")), b"PORT 127,0,0,1,4,1"),
-        (b"PORT 10,0,0,1,0,20", C::Port(v4("10.0.0.1:20")), b"PORT 10,0,0,1,0,20"),
+        (
+            b"PORT 127,0,0,1,4,1",
+            C::Port(v4("127.0.0.1:1025")),
+            b"PORT 127,0,0,1,4,1",
+        ),
+        (
+            b"PORT 10,0,0,1,0,20",
+            C::Port(v4("10.0.0.1:20")),
+            b"PORT 10,0,0,1,0,20",
+        ),
         (b"PASV", C::Pasv, b"PASV"),
-        (b"EPRT |1|132.235.1.2|6275|", C::Eprt(sa("132.235.1.2:6275")), b"EPRT |1|132.235.1.2|6275|"),
-        (b"EPRT |2|1080::8:800:200C:417A|5282|", C::Eprt(sa("[1080::8:800:200c:417a]:5282")), b"EPRT |2|1080::8:800:200c:417a|5282|"),
-        (b"EPRT !2!::1!2121!", C::Eprt(sa("[::1]:2121")), b"EPRT |2|::1|2121|"),
+        (
+            b"EPRT |1|132.235.1.2|6275|",
+            C::Eprt(sa("132.235.1.2:6275")),
+            b"EPRT |1|132.235.1.2|6275|",
+        ),
+        (
+            b"EPRT |2|1080::8:800:200C:417A|5282|",
+            C::Eprt(sa("[1080::8:800:200c:417a]:5282")),
+            b"EPRT |2|1080::8:800:200c:417a|5282|",
+        ),
+        (
+            b"EPRT !2!::1!2121!",
+            C::Eprt(sa("[::1]:2121")),
+            b"EPRT |2|::1|2121|",
+        ),
         (b"EPSV", C::Epsv(EpsvMode::Any), b"EPSV"),
         (b"EPSV ALL", C::Epsv(EpsvMode::All), b"EPSV ALL"),
         (b"epsv all", C::Epsv(EpsvMode::All), b"EPSV ALL"),
         (b"EPSV 1", C::Epsv(EpsvMode::Ipv4), b"EPSV 1"),
         (b"EPSV 2", C::Epsv(EpsvMode::Ipv6), b"EPSV 2"),
-        (b"TYPE A", C::Type(TransferType::Ascii(FormatControl::NonPrint)), b"TYPE A"),
-        (b"TYPE A N", C::Type(TransferType::Ascii(FormatControl::NonPrint)), b"TYPE A"),
-        (b"type a t", C::Type(TransferType::Ascii(FormatControl::Telnet)), b"TYPE A T"),
-        (b"TYPE E C", C::Type(TransferType::Ebcdic(FormatControl::Asa)), b"TYPE E C"),
+        (
+            b"TYPE A",
+            C::Type(TransferType::Ascii(FormatControl::NonPrint)),
+            b"TYPE A",
+        ),
+        (
+            b"TYPE A N",
+            C::Type(TransferType::Ascii(FormatControl::NonPrint)),
+            b"TYPE A",
+        ),
+        (
+            b"type a t",
+            C::Type(TransferType::Ascii(FormatControl::Telnet)),
+            b"TYPE A T",
+        ),
+        (
+            b"TYPE E C",
+            C::Type(TransferType::Ebcdic(FormatControl::Asa)),
+            b"TYPE E C",
+        ),
         (b"TYPE I", C::Type(TransferType::Image), b"TYPE I"),
         (b"TYPE L 8", C::Type(TransferType::Local(8)), b"TYPE L 8"),
         (b"TYPE L 36", C::Type(TransferType::Local(36)), b"TYPE L 36"),
@@ -93,17 +157,51 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"MODE B", C::Mode(TransferMode::Block), b"MODE B"),
         (b"MODE C", C::Mode(TransferMode::Compressed), b"MODE C"),
         (b"MODE Z", C::Mode(TransferMode::Deflate), b"MODE Z"),
-        (b"RETR dir/file.txt", C::Retr(p("dir/file.txt")), b"RETR dir/file.txt"),
-        (b"RETR a file with spaces ", C::Retr(p("a file with spaces ")), b"RETR a file with spaces "),
-        (b"RETR caf\xc3\xa9", C::Retr(p("caf\u{e9}")), b"RETR caf\xc3\xa9"),
+        (
+            b"RETR dir/file.txt",
+            C::Retr(p("dir/file.txt")),
+            b"RETR dir/file.txt",
+        ),
+        (
+            b"RETR a file with spaces ",
+            C::Retr(p("a file with spaces ")),
+            b"RETR a file with spaces ",
+        ),
+        (
+            b"RETR caf\xc3\xa9",
+            C::Retr(p("caf\u{e9}")),
+            b"RETR caf\xc3\xa9",
+        ),
         (b"STOR up.bin", C::Stor(p("up.bin")), b"STOR up.bin"),
         (b"STOU", C::Stou(None), b"STOU"),
-        (b"STOU hint.txt", C::Stou(Some(p("hint.txt"))), b"STOU hint.txt"),
+        (
+            b"STOU hint.txt",
+            C::Stou(Some(p("hint.txt"))),
+            b"STOU hint.txt",
+        ),
         (b"APPE log.txt", C::Appe(p("log.txt")), b"APPE log.txt"),
-        (b"ALLO 1024", C::Allo { size: 1024, record_size: None }, b"ALLO 1024"),
-        (b"ALLO 1024 R 128", C::Allo { size: 1024, record_size: Some(128) }, b"ALLO 1024 R 128"),
+        (
+            b"ALLO 1024",
+            C::Allo {
+                size: 1024,
+                record_size: None,
+            },
+            b"ALLO 1024",
+        ),
+        (
+            b"ALLO 1024 R 128",
+            C::Allo {
+                size: 1024,
+                record_size: Some(128),
+            },
+            b"ALLO 1024 R 128",
+        ),
         (b"REST 0", C::Rest(0), b"REST 0"),
-        (b"REST 18446744073709551615", C::Rest(u64::MAX), b"REST 18446744073709551615"),
+        (
+            b"REST 18446744073709551615",
+            C::Rest(u64::MAX),
+            b"REST 18446744073709551615",
+        ),
         (b"RNFR old", C::Rnfr(p("old")), b"RNFR old"),
         (b"RNTO new name", C::Rnto(p("new name")), b"RNTO new name"),
         (b"ABOR", C::Abor, b"ABOR"),
@@ -113,14 +211,42 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"PWD", C::Pwd, b"PWD"),
         (b"LIST", C::List(list(None, None)), b"LIST"),
         (b"LIST -la", C::List(list(Some("-la"), None)), b"LIST -la"),
-        (b"LIST -la /pub", C::List(list(Some("-la"), Some("/pub"))), b"LIST -la /pub"),
-        (b"LIST -l -a my dir", C::List(list(Some("-l -a"), Some("my dir"))), b"LIST -l -a my dir"),
-        (b"LIST --full-time x", C::List(list(Some("--full-time"), Some("x"))), b"LIST --full-time x"),
-        (b"LIST /pub", C::List(list(None, Some("/pub"))), b"LIST /pub"),
-        (b"LIST -x.txt", C::List(list(None, Some("-x.txt"))), b"LIST -x.txt"),
+        (
+            b"LIST -la /pub",
+            C::List(list(Some("-la"), Some("/pub"))),
+            b"LIST -la /pub",
+        ),
+        (
+            b"LIST -l -a my dir",
+            C::List(list(Some("-l -a"), Some("my dir"))),
+            b"LIST -l -a my dir",
+        ),
+        (
+            b"LIST --full-time x",
+            C::List(list(Some("--full-time"), Some("x"))),
+            b"LIST --full-time x",
+        ),
+        (
+            b"LIST /pub",
+            C::List(list(None, Some("/pub"))),
+            b"LIST /pub",
+        ),
+        (
+            b"LIST -x.txt",
+            C::List(list(None, Some("-x.txt"))),
+            b"LIST -x.txt",
+        ),
         (b"NLST", C::Nlst(list(None, None)), b"NLST"),
-        (b"NLST -a *.txt", C::Nlst(list(Some("-a"), Some("*.txt"))), b"NLST -a *.txt"),
-        (b"SITE CHMOD 755 file", C::Site(b"CHMOD 755 file".to_vec()), b"SITE CHMOD 755 file"),
+        (
+            b"NLST -a *.txt",
+            C::Nlst(list(Some("-a"), Some("*.txt"))),
+            b"NLST -a *.txt",
+        ),
+        (
+            b"SITE CHMOD 755 file",
+            C::Site(b"CHMOD 755 file".to_vec()),
+            b"SITE CHMOD 755 file",
+        ),
         (b"SYST", C::Syst, b"SYST"),
         (b"STAT", C::Stat(None), b"STAT"),
         (b"STAT /pub", C::Stat(Some(p("/pub"))), b"STAT /pub"),
@@ -128,14 +254,50 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"HELP RETR", C::Help(Some("RETR".into())), b"HELP RETR"),
         (b"NOOP", C::Noop, b"NOOP"),
         (b"FEAT", C::Feat, b"FEAT"),
-        (b"OPTS UTF8 ON", C::Opts { name: "UTF8".into(), value: Some("ON".into()) }, b"OPTS UTF8 ON"),
-        (b"opts utf8 on", C::Opts { name: "UTF8".into(), value: Some("on".into()) }, b"OPTS UTF8 on"),
-        (b"OPTS MLST type;size;modify;", C::Opts { name: "MLST".into(), value: Some("type;size;modify;".into()) }, b"OPTS MLST type;size;modify;"),
-        (b"OPTS MLST", C::Opts { name: "MLST".into(), value: None }, b"OPTS MLST"),
+        (
+            b"OPTS UTF8 ON",
+            C::Opts {
+                name: "UTF8".into(),
+                value: Some("ON".into()),
+            },
+            b"OPTS UTF8 ON",
+        ),
+        (
+            b"opts utf8 on",
+            C::Opts {
+                name: "UTF8".into(),
+                value: Some("on".into()),
+            },
+            b"OPTS UTF8 on",
+        ),
+        (
+            b"OPTS MLST type;size;modify;",
+            C::Opts {
+                name: "MLST".into(),
+                value: Some("type;size;modify;".into()),
+            },
+            b"OPTS MLST type;size;modify;",
+        ),
+        (
+            b"OPTS MLST",
+            C::Opts {
+                name: "MLST".into(),
+                value: None,
+            },
+            b"OPTS MLST",
+        ),
         (b"AUTH TLS", C::Auth(AuthMechanism::Tls), b"AUTH TLS"),
         (b"auth ssl", C::Auth(AuthMechanism::Ssl), b"AUTH SSL"),
-        (b"AUTH tls-c", C::Auth(AuthMechanism::Other("TLS-C".into())), b"AUTH TLS-C"),
-        (b"ADAT Zm9vYmFy", C::Adat(Secret::new("Zm9vYmFy".into())), b"ADAT Zm9vYmFy"),
+        (
+            b"AUTH tls-c",
+            C::Auth(AuthMechanism::Other("TLS-C".into())),
+            b"AUTH TLS-C",
+        ),
+        (
+            b"ADAT Zm9vYmFy",
+            C::Adat(Secret::new("Zm9vYmFy".into())),
+            b"ADAT Zm9vYmFy",
+        ),
         (b"PBSZ 0", C::Pbsz(0), b"PBSZ 0"),
         (b"PBSZ 4294967295", C::Pbsz(u32::MAX), b"PBSZ 4294967295"),
         (b"PROT P", C::Prot(ProtectionLevel::Private), b"PROT P"),
@@ -144,48 +306,143 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"PROT E", C::Prot(ProtectionLevel::Confidential), b"PROT E"),
         (b"CCC", C::Ccc, b"CCC"),
         (b"MIC aGVsbG8=", C::Mic("aGVsbG8=".into()), b"MIC aGVsbG8="),
-        (b"CONF aGVsbG8=", C::Conf("aGVsbG8=".into()), b"CONF aGVsbG8="),
+        (
+            b"CONF aGVsbG8=",
+            C::Conf("aGVsbG8=".into()),
+            b"CONF aGVsbG8=",
+        ),
         (b"ENC aGVsbG8=", C::Enc("aGVsbG8=".into()), b"ENC aGVsbG8="),
         (b"SIZE big.iso", C::Size(p("big.iso")), b"SIZE big.iso"),
-        (b"MDTM file.txt", C::Mdtm { time: None, path: p("file.txt") }, b"MDTM file.txt"),
-        (b"MDTM 20240229120000 file.txt", C::Mdtm { time: Some(ts("20240229120000")), path: p("file.txt") }, b"MDTM 20240229120000 file.txt"),
-        (b"MDTM 20241301000000 name", C::Mdtm { time: None, path: p("20241301000000 name") }, b"MDTM 20241301000000 name"),
-        (b"MFMT 20240229120000 a b.txt", C::Mfmt { time: ts("20240229120000"), path: p("a b.txt") }, b"MFMT 20240229120000 a b.txt"),
-        (b"MFMT 20240229120000.5 a", C::Mfmt { time: ts("20240229120000.500"), path: p("a") }, b"MFMT 20240229120000.500 a"),
+        (
+            b"MDTM file.txt",
+            C::Mdtm {
+                time: None,
+                path: p("file.txt"),
+            },
+            b"MDTM file.txt",
+        ),
+        (
+            b"MDTM 20240229120000 file.txt",
+            C::Mdtm {
+                time: Some(ts("20240229120000")),
+                path: p("file.txt"),
+            },
+            b"MDTM 20240229120000 file.txt",
+        ),
+        (
+            b"MDTM 20241301000000 name",
+            C::Mdtm {
+                time: None,
+                path: p("20241301000000 name"),
+            },
+            b"MDTM 20241301000000 name",
+        ),
+        (
+            b"MFMT 20240229120000 a b.txt",
+            C::Mfmt {
+                time: ts("20240229120000"),
+                path: p("a b.txt"),
+            },
+            b"MFMT 20240229120000 a b.txt",
+        ),
+        (
+            b"MFMT 20240229120000.5 a",
+            C::Mfmt {
+                time: ts("20240229120000.500"),
+                path: p("a"),
+            },
+            b"MFMT 20240229120000.500 a",
+        ),
         (b"MLSD", C::Mlsd(None), b"MLSD"),
         (b"MLSD /pub", C::Mlsd(Some(p("/pub"))), b"MLSD /pub"),
         (b"MLST", C::Mlst(None), b"MLST"),
         (b"MLST file", C::Mlst(Some(p("file"))), b"MLST file"),
-        (b"HOST ftp.example.com", C::Host("ftp.example.com".into()), b"HOST ftp.example.com"),
+        (
+            b"HOST ftp.example.com",
+            C::Host("ftp.example.com".into()),
+            b"HOST ftp.example.com",
+        ),
         (b"HOST [::1]", C::Host("[::1]".into()), b"HOST [::1]"),
         (b"LANG", C::Lang(None), b"LANG"),
         (b"LANG fr-CA", C::Lang(Some("fr-CA".into())), b"LANG fr-CA"),
-        (b"CLNT FileZilla 3.66", C::Clnt("FileZilla 3.66".into()), b"CLNT FileZilla 3.66"),
-        (b"HASH file.iso", C::Hash(sum("file.iso", None)), b"HASH file.iso"),
+        (
+            b"CLNT FileZilla 3.66",
+            C::Clnt("FileZilla 3.66".into()),
+            b"CLNT FileZilla 3.66",
+        ),
+        (
+            b"HASH file.iso",
+            C::Hash(sum("file.iso", None)),
+            b"HASH file.iso",
+        ),
         (b"XCRC a file", C::Xcrc(sum("a file", None)), b"XCRC a file"),
-        (b"XCRC \"a file\" 0 100", C::Xcrc(sum("a file", Some((0, Some(100))))), b"XCRC \"a file\" 0 100"),
-        (b"XCRC \"say \"\"hi\"\"\" 5", C::Xcrc(sum("say \"hi\"", Some((5, None)))), b"XCRC \"say \"\"hi\"\"\" 5"),
-        (b"XCRC \"plain\"", C::Xcrc(sum("plain", None)), b"XCRC plain"),
+        (
+            b"XCRC \"a file\" 0 100",
+            C::Xcrc(sum("a file", Some((0, Some(100))))),
+            b"XCRC \"a file\" 0 100",
+        ),
+        (
+            b"XCRC \"say \"\"hi\"\"\" 5",
+            C::Xcrc(sum("say \"hi\"", Some((5, None)))),
+            b"XCRC \"say \"\"hi\"\"\" 5",
+        ),
+        (
+            b"XCRC \"plain\"",
+            C::Xcrc(sum("plain", None)),
+            b"XCRC plain",
+        ),
         (b"XMD5 f", C::Xmd5(sum("f", None)), b"XMD5 f"),
         (b"XSHA1 f", C::Xsha1(sum("f", None)), b"XSHA1 f"),
-        (b"XSHA256 \"f\" 1 2", C::Xsha256(sum("f", Some((1, Some(2))))), b"XSHA256 \"f\" 1 2"),
+        (
+            b"XSHA256 \"f\" 1 2",
+            C::Xsha256(sum("f", Some((1, Some(2))))),
+            b"XSHA256 \"f\" 1 2",
+        ),
         (b"AVBL", C::Avbl(None), b"AVBL"),
-        (b"AVBL /upload", C::Avbl(Some(p("/upload"))), b"AVBL /upload"),
+        (
+            b"AVBL /upload",
+            C::Avbl(Some(p("/upload"))),
+            b"AVBL /upload",
+        ),
         (b"XPWD", C::Xpwd, b"XPWD"),
         (b"XMKD d", C::Xmkd(p("d")), b"XMKD d"),
         (b"XRMD d", C::Xrmd(p("d")), b"XRMD d"),
         (b"XCWD d", C::Xcwd(p("d")), b"XCWD d"),
         (b"XCUP", C::Xcup, b"XCUP"),
-        (b"FROB", C::Other { verb: "FROB".into(), args: None }, b"FROB"),
-        (b"frob  a b", C::Other { verb: "FROB".into(), args: Some(b" a b".to_vec()) }, b"FROB  a b"),
-        (b"BYE", C::Other { verb: "BYE".into(), args: None }, b"BYE"),
+        (
+            b"FROB",
+            C::Other {
+                verb: "FROB".into(),
+                args: None,
+            },
+            b"FROB",
+        ),
+        (
+            b"frob  a b",
+            C::Other {
+                verb: "FROB".into(),
+                args: Some(b" a b".to_vec()),
+            },
+            b"FROB  a b",
+        ),
+        (
+            b"BYE",
+            C::Other {
+                verb: "BYE".into(),
+                args: None,
+            },
+            b"BYE",
+        ),
         (b"  NOOP", C::Noop, b"NOOP"),
     ]
 }
 
 #[test]
 fn every_verb_has_a_known_answer() {
-    let covered: HashSet<Verb> = known_answers().iter().filter_map(|(_, c, _)| c.verb()).collect();
+    let covered: HashSet<Verb> = known_answers()
+        .iter()
+        .filter_map(|(_, c, _)| c.verb())
+        .collect();
     for verb in Verb::ALL {
         assert!(covered.contains(verb), "no known answer for {verb}");
     }
@@ -200,11 +457,7 @@ fn known_answers_bytes_to_value_to_bytes() {
         assert_eq!(parsed, expected, "parse {}", input.escape_ascii());
         let mut wire = canonical.to_vec();
         wire.extend_from_slice(b"\r\n");
-        assert_eq!(
-            expected.to_bytes().unwrap(),
-            wire,
-            "encode {expected:?}"
-        );
+        assert_eq!(expected.to_bytes().unwrap(), wire, "encode {expected:?}");
         assert_eq!(decode_wire(&wire), expected);
     }
 }
@@ -214,7 +467,11 @@ fn verbs_are_case_insensitive() {
     for verb in Verb::ALL {
         let name = verb.as_str();
         for spelling in [name.to_lowercase(), name.to_uppercase(), mixed_case(name)] {
-            assert_eq!(Verb::from_token(spelling.as_bytes()), Some(*verb), "{spelling}");
+            assert_eq!(
+                Verb::from_token(spelling.as_bytes()),
+                Some(*verb),
+                "{spelling}"
+            );
         }
     }
     assert_eq!(Command::parse(b"ReTr x"), Ok(Command::Retr(p("x"))));
@@ -223,7 +480,13 @@ fn verbs_are_case_insensitive() {
 fn mixed_case(s: &str) -> String {
     s.chars()
         .enumerate()
-        .map(|(i, c)| if i % 2 == 0 { c.to_ascii_lowercase() } else { c })
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -339,7 +602,9 @@ fn parse_errors_carry_the_reply_they_deserve() {
 #[test]
 fn not_implemented_verbs_are_listed_and_give_502() {
     for verb in NOT_IMPLEMENTED_VERBS {
-        assert!(matches!(Command::parse(verb.as_bytes()), Err(ParseError::NotImplemented(v)) if v == *verb));
+        assert!(
+            matches!(Command::parse(verb.as_bytes()), Err(ParseError::NotImplemented(v)) if v == *verb)
+        );
         assert!(Verb::from_token(verb.as_bytes()).is_none());
     }
 }
@@ -351,8 +616,14 @@ fn error_messages_name_the_verb_and_reason() {
     assert_eq!(e.verb(), Some(Verb::Rest));
     let e = Command::parse(b"PORT 1,2,3,4,5,999").unwrap_err();
     assert_eq!(e.to_string(), "PORT: address number out of range");
-    assert_eq!(Command::parse(b"ALLO x").unwrap_err().to_string(), "ALLO: not a number");
-    assert_eq!(Command::parse(b"NOOP x").unwrap_err().to_string(), "NOOP: unexpected argument");
+    assert_eq!(
+        Command::parse(b"ALLO x").unwrap_err().to_string(),
+        "ALLO: not a number"
+    );
+    assert_eq!(
+        Command::parse(b"NOOP x").unwrap_err().to_string(),
+        "NOOP: unexpected argument"
+    );
 }
 
 #[test]
@@ -369,7 +640,10 @@ fn paths_are_byte_exact() {
     for path in cases {
         let mut line = b"RETR ".to_vec();
         line.extend_from_slice(path);
-        assert_eq!(Command::parse(&line), Ok(Command::Retr(FtpPath::from(*path))));
+        assert_eq!(
+            Command::parse(&line),
+            Ok(Command::Retr(FtpPath::from(*path)))
+        );
     }
 }
 
@@ -382,22 +656,73 @@ fn encoding_refuses_injection_and_unrepresentable_values() {
         (C::Retr(p("a\rb")), EncodeError::ForbiddenByte),
         (C::Retr(p("a\0b")), EncodeError::ForbiddenByte),
         (C::User("root\r\nPASS x".into()), EncodeError::ForbiddenByte),
-        (C::Pass(Secret::new(b"x\r\nDELE y".to_vec())), EncodeError::ForbiddenByte),
-        (C::Site(b"CHMOD 777 x\nRMD /".to_vec()), EncodeError::ForbiddenByte),
+        (
+            C::Pass(Secret::new(b"x\r\nDELE y".to_vec())),
+            EncodeError::ForbiddenByte,
+        ),
+        (
+            C::Site(b"CHMOD 777 x\nRMD /".to_vec()),
+            EncodeError::ForbiddenByte,
+        ),
         (C::Retr(p("")), EncodeError::EmptyArgument),
         (C::Retr(p("  ")), EncodeError::EmptyArgument),
         (C::User(String::new()), EncodeError::EmptyArgument),
         (C::Stat(Some(p(""))), EncodeError::Ambiguous),
         (C::List(list(None, Some("-la"))), EncodeError::Ambiguous),
         (C::List(list(Some("la"), None)), EncodeError::Ambiguous),
-        (C::Mdtm { time: None, path: p("20240101000000 x") }, EncodeError::Ambiguous),
-        (C::Opts { name: "utf8".into(), value: None }, EncodeError::Ambiguous),
-        (C::Auth(AuthMechanism::Other("TLS".into())), EncodeError::Ambiguous),
-        (C::Other { verb: "retr".into(), args: None }, EncodeError::InvalidVerb),
-        (C::Other { verb: "RETR".into(), args: None }, EncodeError::InvalidVerb),
-        (C::Other { verb: "LPSV".into(), args: None }, EncodeError::InvalidVerb),
-        (C::Other { verb: "A B".into(), args: None }, EncodeError::InvalidVerb),
-        (C::Other { verb: String::new(), args: None }, EncodeError::InvalidVerb),
+        (
+            C::Mdtm {
+                time: None,
+                path: p("20240101000000 x"),
+            },
+            EncodeError::Ambiguous,
+        ),
+        (
+            C::Opts {
+                name: "utf8".into(),
+                value: None,
+            },
+            EncodeError::Ambiguous,
+        ),
+        (
+            C::Auth(AuthMechanism::Other("TLS".into())),
+            EncodeError::Ambiguous,
+        ),
+        (
+            C::Other {
+                verb: "retr".into(),
+                args: None,
+            },
+            EncodeError::InvalidVerb,
+        ),
+        (
+            C::Other {
+                verb: "RETR".into(),
+                args: None,
+            },
+            EncodeError::InvalidVerb,
+        ),
+        (
+            C::Other {
+                verb: "LPSV".into(),
+                args: None,
+            },
+            EncodeError::InvalidVerb,
+        ),
+        (
+            C::Other {
+                verb: "A B".into(),
+                args: None,
+            },
+            EncodeError::InvalidVerb,
+        ),
+        (
+            C::Other {
+                verb: String::new(),
+                args: None,
+            },
+            EncodeError::InvalidVerb,
+        ),
         (C::Type(TransferType::Local(0)), EncodeError::OutOfRange),
     ];
     for (cmd, err) in cases {
@@ -445,7 +770,10 @@ fn hostile_lines() {
         format!("MFMT {n30} f"),
     ] {
         let e = Command::parse(line.as_bytes()).unwrap_err();
-        assert!(matches!(e.reply_code().get(), 501 | 504 | 522), "{line}: {e}");
+        assert!(
+            matches!(e.reply_code().get(), 501 | 504 | 522),
+            "{line}: {e}"
+        );
     }
     // A maximal line of every byte value parses or errors, never panics.
     let all_bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
@@ -465,9 +793,12 @@ fn hostile_lines() {
 
 /// Path bytes a client can send: anything but CR, LF and NUL; not blank.
 fn arb_path() -> impl Strategy<Value = FtpPath> {
-    prop::collection::vec(any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)), 1..40)
-        .prop_filter("not blank", |v| !v.iter().all(|&b| b == b' ' || b == b'\t'))
-        .prop_map(FtpPath::from)
+    prop::collection::vec(
+        any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)),
+        1..40,
+    )
+    .prop_filter("not blank", |v| !v.iter().all(|&b| b == b' ' || b == b'\t'))
+    .prop_map(FtpPath::from)
 }
 
 /// Text arguments: printable UTF-8 without CR/LF/NUL, not blank.
@@ -480,12 +811,19 @@ fn arb_token() -> impl Strategy<Value = String> {
 }
 
 fn arb_timestamp() -> impl Strategy<Value = Timestamp> {
-    (0u16..=9999, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..=60, prop::option::of(0u16..1000)).prop_map(
-        |(y, mo, d, h, mi, s, ms)| {
+    (
+        0u16..=9999,
+        1u8..=12,
+        1u8..=28,
+        0u8..24,
+        0u8..60,
+        0u8..=60,
+        prop::option::of(0u16..1000),
+    )
+        .prop_map(|(y, mo, d, h, mi, s, ms)| {
             let t = Timestamp::new(y, mo, d, h, mi, s).unwrap();
             ms.and_then(|ms| t.with_millis(ms)).unwrap_or(t)
-        },
-    )
+        })
 }
 
 fn arb_list_args() -> impl Strategy<Value = ListArgs> {
@@ -502,7 +840,10 @@ fn arb_list_args() -> impl Strategy<Value = ListArgs> {
 fn arb_checksum() -> impl Strategy<Value = ChecksumArgs> {
     (
         arb_path(),
-        prop::option::of((any::<u64>(), prop::option::of(any::<u64>())).prop_map(|(start, end)| ByteRange { start, end })),
+        prop::option::of(
+            (any::<u64>(), prop::option::of(any::<u64>()))
+                .prop_map(|(start, end)| ByteRange { start, end }),
+        ),
     )
         .prop_map(|(path, range)| ChecksumArgs { path, range })
 }
@@ -514,7 +855,8 @@ fn arb_socket_v4() -> impl Strategy<Value = SocketAddrV4> {
 fn arb_socket() -> impl Strategy<Value = SocketAddr> {
     prop_oneof![
         arb_socket_v4().prop_map(SocketAddr::V4),
-        (any::<[u8; 16]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::new(std::net::Ipv6Addr::from(ip).into(), port)),
+        (any::<[u8; 16]>(), any::<u16>())
+            .prop_map(|(ip, port)| SocketAddr::new(std::net::Ipv6Addr::from(ip).into(), port)),
     ]
 }
 
@@ -531,8 +873,15 @@ fn arb_other() -> impl Strategy<Value = Command> {
 /// Every valid command value.
 fn arb_command() -> impl Strategy<Value = Command> {
     use Command as C;
-    let secret_bytes = prop::collection::vec(any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)), 0..20);
-    let form = prop_oneof![Just(FormatControl::NonPrint), Just(FormatControl::Telnet), Just(FormatControl::Asa)];
+    let secret_bytes = prop::collection::vec(
+        any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)),
+        0..20,
+    );
+    let form = prop_oneof![
+        Just(FormatControl::NonPrint),
+        Just(FormatControl::Telnet),
+        Just(FormatControl::Asa)
+    ];
     let transfer_type = prop_oneof![
         form.clone().prop_map(TransferType::Ascii),
         form.prop_map(TransferType::Ebcdic),
@@ -551,15 +900,33 @@ fn arb_command() -> impl Strategy<Value = Command> {
         arb_socket_v4().prop_map(C::Port),
         Just(C::Pasv),
         arb_socket().prop_map(C::Eprt),
-        prop_oneof![Just(EpsvMode::Any), Just(EpsvMode::All), Just(EpsvMode::Ipv4), Just(EpsvMode::Ipv6)].prop_map(C::Epsv),
+        prop_oneof![
+            Just(EpsvMode::Any),
+            Just(EpsvMode::All),
+            Just(EpsvMode::Ipv4),
+            Just(EpsvMode::Ipv6)
+        ]
+        .prop_map(C::Epsv),
         transfer_type.prop_map(C::Type),
-        prop_oneof![Just(FileStructure::File), Just(FileStructure::Record), Just(FileStructure::Page)].prop_map(C::Stru),
-        prop_oneof![Just(TransferMode::Stream), Just(TransferMode::Block), Just(TransferMode::Compressed), Just(TransferMode::Deflate)].prop_map(C::Mode),
+        prop_oneof![
+            Just(FileStructure::File),
+            Just(FileStructure::Record),
+            Just(FileStructure::Page)
+        ]
+        .prop_map(C::Stru),
+        prop_oneof![
+            Just(TransferMode::Stream),
+            Just(TransferMode::Block),
+            Just(TransferMode::Compressed),
+            Just(TransferMode::Deflate)
+        ]
+        .prop_map(C::Mode),
         arb_path().prop_map(C::Retr),
         arb_path().prop_map(C::Stor),
         prop::option::of(arb_path()).prop_map(C::Stou),
         arb_path().prop_map(C::Appe),
-        (any::<u64>(), prop::option::of(any::<u64>())).prop_map(|(size, record_size)| C::Allo { size, record_size }),
+        (any::<u64>(), prop::option::of(any::<u64>()))
+            .prop_map(|(size, record_size)| C::Allo { size, record_size }),
         any::<u64>().prop_map(C::Rest),
         arb_path().prop_map(C::Rnfr),
         arb_path().prop_map(C::Rnto),
@@ -576,16 +943,25 @@ fn arb_command() -> impl Strategy<Value = Command> {
         prop::option::of(arb_text()).prop_map(C::Help),
         Just(C::Noop),
         Just(C::Feat),
-        (arb_token(), prop::option::of(arb_text())).prop_map(|(name, value)| C::Opts { name, value }),
+        (arb_token(), prop::option::of(arb_text()))
+            .prop_map(|(name, value)| C::Opts { name, value }),
         prop_oneof![
             Just(AuthMechanism::Tls),
             Just(AuthMechanism::Ssl),
-            arb_token().prop_filter("not TLS/SSL", |t| t != "TLS" && t != "SSL").prop_map(AuthMechanism::Other),
+            arb_token()
+                .prop_filter("not TLS/SSL", |t| t != "TLS" && t != "SSL")
+                .prop_map(AuthMechanism::Other),
         ]
         .prop_map(C::Auth),
         "[A-Za-z0-9+/=]{1,40}".prop_map(|s| C::Adat(Secret::new(s))),
         any::<u32>().prop_map(C::Pbsz),
-        prop_oneof![Just(ProtectionLevel::Clear), Just(ProtectionLevel::Safe), Just(ProtectionLevel::Confidential), Just(ProtectionLevel::Private)].prop_map(C::Prot),
+        prop_oneof![
+            Just(ProtectionLevel::Clear),
+            Just(ProtectionLevel::Safe),
+            Just(ProtectionLevel::Confidential),
+            Just(ProtectionLevel::Private)
+        ]
+        .prop_map(C::Prot),
         Just(C::Ccc),
         "[A-Za-z0-9+/=]{1,40}".prop_map(C::Mic),
         "[A-Za-z0-9+/=]{1,40}".prop_map(C::Conf),

@@ -9,8 +9,11 @@ fn code(n: u16) -> ReplyCode {
     ReplyCode::new(n).unwrap()
 }
 
-/// (wire bytes, code, lines) covering each reply form servers send.
-fn known_replies() -> Vec<(&'static [u8], u16, Vec<&'static [u8]>)> {
+/// A known answer: wire bytes, reply code, text lines.
+type KnownReply = (&'static [u8], u16, Vec<&'static [u8]>);
+
+/// Known answers covering each reply form servers send.
+fn known_replies() -> Vec<KnownReply> {
     vec![
         (b"220 Service ready\r\n", 220, vec![b"Service ready"]),
         (b"220-vsFTPd 3.0.3\r\n220-Welcome\r\n220 Ready\r\n", 220, vec![b"vsFTPd 3.0.3", b"220-Welcome", b"Ready"]),
@@ -47,7 +50,10 @@ fn known_replies_bytes_to_value_to_bytes() {
         // The canonical form pads inner lines that begin with a 3-digit number (RFC 959 4.2).
         let canonical = r.to_bytes();
         if wire.starts_with(b"220-vsFTPd") {
-            assert_eq!(canonical, b"220-vsFTPd 3.0.3\r\n 220-Welcome\r\n220 Ready\r\n");
+            assert_eq!(
+                canonical,
+                b"220-vsFTPd 3.0.3\r\n 220-Welcome\r\n220 Ready\r\n"
+            );
         } else {
             assert_eq!(canonical, wire);
         }
@@ -63,7 +69,10 @@ fn passive_replies_format_and_parse_back() {
     assert_eq!(back.code(), ReplyCode::ENTERING_PASSIVE_MODE);
     assert_eq!(addr::parse_pasv_reply(back.first_line()), Ok(a));
     let r = epsv_reply(2121);
-    assert_eq!(addr::parse_epsv_reply(Reply::parse(&r.to_bytes()).unwrap().first_line()), Ok(2121));
+    assert_eq!(
+        addr::parse_epsv_reply(Reply::parse(&r.to_bytes()).unwrap().first_line()),
+        Ok(2121)
+    );
 }
 
 #[test]
@@ -87,7 +96,10 @@ fn hostile_server_output() {
     wire.extend_from_slice(b"200 \xff\xff\xfe\0nul\r\n");
     wire.extend_from_slice(b"123456789012345678901234567890 big\r\n");
     wire.extend_from_slice(b"\r\n   \r\n226 done\r\n");
-    let got: Vec<_> = wire.chunks(1000).flat_map(|c| p.replies(c).collect::<Vec<_>>()).collect();
+    let got: Vec<_> = wire
+        .chunks(1000)
+        .flat_map(|c| p.replies(c).collect::<Vec<_>>())
+        .collect();
     let summary: Vec<String> = got
         .iter()
         .map(|r| match r {
@@ -98,14 +110,27 @@ fn hostile_server_output() {
         })
         .collect();
     // The overlong first line opened a `220-` reply: its end line `220 ok` is skipped with it.
-    assert_eq!(summary, ["too-large", "200", "malformed", "malformed", "malformed", "226"]);
+    assert_eq!(
+        summary,
+        [
+            "too-large",
+            "200",
+            "malformed",
+            "malformed",
+            "malformed",
+            "226"
+        ]
+    );
     // The 200 reply kept the IAC-escaped 0xFF and blanked the NUL.
     let r200 = got[1].as_ref().unwrap();
     assert_eq!(r200.first_line(), b"\xff\xfe nul");
 }
 
 fn arb_line() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0 | 0xff)), 0..40)
+    prop::collection::vec(
+        any::<u8>().prop_filter("no CR/LF/NUL", |b| !matches!(b, b'\r' | b'\n' | 0 | 0xff)),
+        0..40,
+    )
 }
 
 fn arb_reply() -> impl Strategy<Value = Reply> {

@@ -57,9 +57,16 @@ fn decode_commands(input: &[u8], out: &mut impl Write) -> io::Result<()> {
         match frame {
             Frame::Line(line) => match Command::parse(&line) {
                 Ok(cmd) => writeln!(out, "command  {cmd}   {:?}", cmd.verb())?,
-                Err(e) => writeln!(out, "error    {} {e}   <- {}", e.reply_code(), line.escape_ascii())?,
+                Err(e) => writeln!(
+                    out,
+                    "error    {} {e}   <- {}",
+                    e.reply_code(),
+                    line.escape_ascii()
+                )?,
             },
-            Frame::Overlong { limit } => writeln!(out, "error    500 line longer than {limit} bytes")?,
+            Frame::Overlong { limit } => {
+                writeln!(out, "error    500 line longer than {limit} bytes")?
+            }
             other => writeln!(out, "frame    {other:?}")?,
         }
     }
@@ -73,7 +80,11 @@ fn decode_replies(input: &[u8], out: &mut impl Write) -> io::Result<()> {
             Ok(r) => {
                 write!(out, "reply    {} {:?}", r.code(), r.code().class())?;
                 if r.code() == ReplyCode::ENTERING_PASSIVE_MODE {
-                    write!(out, "  address {:?}", addr::parse_pasv_reply(r.first_line()))?;
+                    write!(
+                        out,
+                        "  address {:?}",
+                        addr::parse_pasv_reply(r.first_line())
+                    )?;
                 }
                 if r.code() == ReplyCode::ENTERING_EXTENDED_PASSIVE_MODE {
                     write!(out, "  port {:?}", addr::parse_epsv_reply(r.first_line()))?;

@@ -6,11 +6,11 @@
 //! property directly by parsing what it wrote, so `Command::parse` of an encoded command always
 //! gives the same command back.
 
+use super::parse::is_verb_like;
 use super::{
     AuthMechanism, ChecksumArgs, Command, EpsvMode, FileStructure, FormatControl,
     NOT_IMPLEMENTED_VERBS, ProtectionLevel, TransferMode, TransferType, Verb,
 };
-use super::parse::is_verb_like;
 use crate::addr::{format_eprt, format_host_port};
 use crate::error::{ArgError, EncodeError, ParseError};
 use crate::framing::write_telnet_escaped;
@@ -67,7 +67,10 @@ impl Command {
         if let Self::Other { verb, .. } = self {
             let known = Verb::from_token(verb.as_bytes()).is_some()
                 || NOT_IMPLEMENTED_VERBS.contains(&verb.as_str());
-            if known || !is_verb_like(verb.as_bytes()) || verb.bytes().any(|b| b.is_ascii_lowercase()) {
+            if known
+                || !is_verb_like(verb.as_bytes())
+                || verb.bytes().any(|b| b.is_ascii_lowercase())
+            {
                 return Err(EncodeError::InvalidVerb);
             }
         }
@@ -106,7 +109,12 @@ impl Command {
     pub(super) fn write_unchecked(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.verb_str().as_bytes());
         match self {
-            Self::User(s) | Self::Mic(s) | Self::Conf(s) | Self::Enc(s) | Self::Host(s) | Self::Clnt(s) => {
+            Self::User(s)
+            | Self::Mic(s)
+            | Self::Conf(s)
+            | Self::Enc(s)
+            | Self::Host(s)
+            | Self::Clnt(s) => {
                 arg(out, s.as_bytes());
             }
             Self::Pass(secret) => {

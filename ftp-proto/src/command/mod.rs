@@ -181,8 +181,8 @@ verbs! {
 /// Verbs defined by RFCs that this crate knows and deliberately does not implement: parsing
 /// them gives `502` ([`crate::ParseError::NotImplemented`]) rather than `500`.
 pub const NOT_IMPLEMENTED_VERBS: &[&str] = &[
-    "LPRT", "LPSV", "MAIL", "MLFL", "MSND", "MSOM", "MSAM", "MRSQ", "MRCP", "XRSQ", "XRCP",
-    "XSEN", "XSEM",
+    "LPRT", "LPSV", "MAIL", "MLFL", "MSND", "MSOM", "MSAM", "MRSQ", "MRCP", "XRSQ", "XRCP", "XSEN",
+    "XSEM",
 ];
 
 /// Longest verb token accepted, for known and `Other` verbs alike.

@@ -173,7 +173,9 @@ impl Command {
             Verb::Smnt => Command::Smnt(a.path()?),
             Verb::Quit => a.none().map(|()| Command::Quit)?,
             Verb::Rein => a.none().map(|()| Command::Rein)?,
-            Verb::Port => Command::Port(parse_host_port(a.required()?).map_err(|e| a.bad(e.into()))?),
+            Verb::Port => {
+                Command::Port(parse_host_port(a.required()?).map_err(|e| a.bad(e.into()))?)
+            }
             Verb::Pasv => a.none().map(|()| Command::Pasv)?,
             Verb::Eprt => Command::Eprt(parse_eprt(a.required()?).map_err(|e| a.bad(e.into()))?),
             Verb::Epsv => Command::Epsv(epsv_arg(&a)?),
@@ -289,7 +291,10 @@ fn epsv_arg(a: &Args<'_>) -> Result<EpsvMode, ParseError> {
 /// `type-code = "A" [SP form-code] / "E" [SP form-code] / "I" / "L" SP byte-size`
 /// (RFC 959 section 5.3.2).
 fn type_code(a: &Args<'_>) -> Result<TransferType, ParseError> {
-    let mut words = a.required()?.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let mut words = a
+        .required()?
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty());
     let first = words.next().unwrap_or_default();
     let second = words.next();
     if words.next().is_some() {
@@ -324,13 +329,16 @@ fn type_code(a: &Args<'_>) -> Result<TransferType, ParseError> {
 
 /// `ALLO SP decimal [SP "R" SP decimal]` (RFC 959 section 5.3.1).
 fn allo(a: &Args<'_>) -> Result<Command, ParseError> {
-    let mut words = a.required()?.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let mut words = a
+        .required()?
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty());
     let size = decimal_u64(words.next().unwrap_or_default()).map_err(|e| a.bad(e))?;
     let record_size = match words.next() {
         None => None,
-        Some(r) if r.eq_ignore_ascii_case(b"R") => Some(
-            decimal_u64(words.next().unwrap_or_default()).map_err(|e| a.bad(e))?,
-        ),
+        Some(r) if r.eq_ignore_ascii_case(b"R") => {
+            Some(decimal_u64(words.next().unwrap_or_default()).map_err(|e| a.bad(e))?)
+        }
         Some(_) => return Err(a.bad(ArgError::Syntax)),
     };
     if words.next().is_some() {
@@ -494,7 +502,8 @@ fn checksum_args(a: &Args<'_>) -> Result<ChecksumArgs, ParseError> {
     let range = if is_blank(rest) {
         None
     } else {
-        let number = |i| -> IResult<&[u8], &[u8]> { preceded(take_while1(|b| b == b' '), digit1).parse(i) };
+        let number =
+            |i| -> IResult<&[u8], &[u8]> { preceded(take_while1(|b| b == b' '), digit1).parse(i) };
         let (tail, (start, end)) = (number, opt(number))
             .parse(rest)
             .map_err(|_| a.bad(ArgError::Syntax))?;

@@ -317,14 +317,35 @@ mod tests {
             assert_eq!(code.class(), class);
             assert_eq!(code.category().is_some(), n / 10 % 10 <= 5);
             assert_eq!(code.digits(), *n.to_string().as_bytes());
-            assert_eq!(code.is_negative(), code.is_transient_negative() || code.is_permanent_negative());
+            assert_eq!(
+                code.is_negative(),
+                code.is_transient_negative() || code.is_permanent_negative()
+            );
         }
-        assert_eq!(ReplyCode::FILE_UNAVAILABLE.category(), Some(ReplyCategory::FileSystem));
-        assert_eq!(ReplyCode::NOT_LOGGED_IN.category(), Some(ReplyCategory::Authentication));
-        assert_eq!(ReplyCode::SYSTEM_STATUS.category(), Some(ReplyCategory::Information));
-        assert_eq!(ReplyCode::SYNTAX_ERROR.category(), Some(ReplyCategory::Syntax));
-        assert_eq!(ReplyCode::NEED_UNAVAILABLE_RESOURCE.category(), Some(ReplyCategory::Authentication));
-        assert_eq!(ReplyCode::LOCAL_ERROR.category(), Some(ReplyCategory::FileSystem));
+        assert_eq!(
+            ReplyCode::FILE_UNAVAILABLE.category(),
+            Some(ReplyCategory::FileSystem)
+        );
+        assert_eq!(
+            ReplyCode::NOT_LOGGED_IN.category(),
+            Some(ReplyCategory::Authentication)
+        );
+        assert_eq!(
+            ReplyCode::SYSTEM_STATUS.category(),
+            Some(ReplyCategory::Information)
+        );
+        assert_eq!(
+            ReplyCode::SYNTAX_ERROR.category(),
+            Some(ReplyCategory::Syntax)
+        );
+        assert_eq!(
+            ReplyCode::NEED_UNAVAILABLE_RESOURCE.category(),
+            Some(ReplyCategory::Authentication)
+        );
+        assert_eq!(
+            ReplyCode::LOCAL_ERROR.category(),
+            Some(ReplyCategory::FileSystem)
+        );
     }
 
     #[test]

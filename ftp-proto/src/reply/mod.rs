@@ -49,7 +49,8 @@ fn push_lines(lines: &mut Vec<Vec<u8>>, text: &[u8]) {
 /// True for an inner line of a multi-line reply that begins with a 3-digit number and must be
 /// padded on the wire (RFC 959 section 4.2).
 pub(crate) fn needs_padding(line: &[u8]) -> bool {
-    line.get(..3).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    line.get(..3)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
 }
 
 impl Reply {
@@ -150,7 +151,11 @@ impl Reply {
 
 impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<_> = self.lines.iter().map(|l| l.escape_ascii().to_string()).collect();
+        let lines: Vec<_> = self
+            .lines
+            .iter()
+            .map(|l| l.escape_ascii().to_string())
+            .collect();
         f.debug_struct("Reply")
             .field("code", &self.code.get())
             .field("lines", &lines)
@@ -184,7 +189,11 @@ mod tests {
             (b"220 \r\n", 220, b""),
             (b"550  leading space kept\r\n", 550, b" leading space kept"),
             (b"213 19700101000000\r\n", 213, b"19700101000000"),
-            (b"257 \"/a \"\"q\"\" b\" created\r\n", 257, b"\"/a \"\"q\"\" b\" created"),
+            (
+                b"257 \"/a \"\"q\"\" b\" created\r\n",
+                257,
+                b"\"/a \"\"q\"\" b\" created",
+            ),
         ] {
             let r = Reply::parse(wire).unwrap();
             assert_eq!(r.code().get(), code);
@@ -211,8 +220,14 @@ mod tests {
 
     #[test]
     fn inner_lines_starting_with_digits_are_indented() {
-        let r = Reply::multiline(ReplyCode::SYSTEM_STATUS, ["status", "211 not the end", "end"]);
-        assert_eq!(r.to_bytes(), b"211-status\r\n 211 not the end\r\n211 end\r\n");
+        let r = Reply::multiline(
+            ReplyCode::SYSTEM_STATUS,
+            ["status", "211 not the end", "end"],
+        );
+        assert_eq!(
+            r.to_bytes(),
+            b"211-status\r\n 211 not the end\r\n211 end\r\n"
+        );
         // And the parser does not stop there.
         let back = Reply::parse(&r.to_bytes()).unwrap();
         assert_eq!(back.lines()[1], b" 211 not the end");
@@ -220,8 +235,14 @@ mod tests {
 
     #[test]
     fn text_with_line_breaks_cannot_inject_a_reply() {
-        let r = Reply::new(ReplyCode::FILE_UNAVAILABLE, "no such file\r\n226 fake\rx\0y");
-        assert_eq!(r.lines(), [b"no such file".to_vec(), b"226 fake x y".to_vec()]);
+        let r = Reply::new(
+            ReplyCode::FILE_UNAVAILABLE,
+            "no such file\r\n226 fake\rx\0y",
+        );
+        assert_eq!(
+            r.lines(),
+            [b"no such file".to_vec(), b"226 fake x y".to_vec()]
+        );
         assert_eq!(r.to_bytes(), b"550-no such file\r\n550 226 fake x y\r\n");
         assert_eq!(Reply::parse(&r.to_bytes()).unwrap(), r);
     }
@@ -235,7 +256,13 @@ mod tests {
     #[test]
     fn parse_errors() {
         assert_eq!(Reply::parse(b"200 ok"), Err(ReplyError::Incomplete));
-        assert_eq!(Reply::parse(b"200 ok\r\n200 again\r\n"), Err(ReplyError::TrailingData));
-        assert!(matches!(Reply::parse(b"2000 ok\r\n"), Err(ReplyError::Malformed { .. })));
+        assert_eq!(
+            Reply::parse(b"200 ok\r\n200 again\r\n"),
+            Err(ReplyError::TrailingData)
+        );
+        assert!(matches!(
+            Reply::parse(b"2000 ok\r\n"),
+            Err(ReplyError::Malformed { .. })
+        ));
     }
 }

@@ -41,7 +41,10 @@ enum State {
     /// Between replies.
     Idle,
     /// Inside a multi-line reply opened by `code-`.
-    Multi { code: ReplyCode, lines: Vec<Vec<u8>> },
+    Multi {
+        code: ReplyCode,
+        lines: Vec<Vec<u8>>,
+    },
     /// Skipping the rest of an oversized multi-line reply.
     Skipping { code: ReplyCode },
 }
@@ -177,14 +180,13 @@ impl ReplyParser {
             State::Idle => {
                 self.size = line.len() + 2;
                 match split_code(&line) {
-                    Some((code, None, _)) => Some(Ok(Reply::from_clean_lines(code, vec![Vec::new()]))),
-                    Some((code, Some(b' '), text)) => {
-                        Some(Ok(Reply::from_clean_lines(code, vec![clean(text)])))
+                    Some((code, None | Some(b' '), _)) => {
+                        Some(Ok(Reply::from_clean_lines(code, vec![text_of(line)])))
                     }
-                    Some((code, Some(b'-'), text)) => {
+                    Some((code, Some(b'-'), _)) => {
                         self.state = State::Multi {
                             code,
-                            lines: vec![clean(text)],
+                            lines: vec![text_of(line)],
                         };
                         None
                     }
@@ -204,11 +206,10 @@ impl ReplyParser {
                     return Some(self.too_large());
                 }
                 if let Some(end) = self.is_end_line(code, &line) {
-                    let text = line.get(4..).unwrap_or_default();
-                    lines.push(clean(text));
+                    lines.push(text_of(line));
                     return Some(Ok(Reply::from_clean_lines(end, lines)));
                 }
-                lines.push(clean(&line));
+                lines.push(clean(line));
                 self.state = State::Multi { code, lines };
                 None
             }
@@ -216,12 +217,21 @@ impl ReplyParser {
     }
 }
 
+/// The text after `DDD` and its separator, cleaned, reusing the line's buffer.
+fn text_of(mut line: Vec<u8>) -> Vec<u8> {
+    line.drain(..line.len().min(4));
+    clean(line)
+}
+
 /// Lines from the framer hold no LF but may hold a bare CR or NUL; blank them as
 /// [`Reply::new`] does so every `Reply` satisfies the same invariant.
-fn clean(text: &[u8]) -> Vec<u8> {
-    text.iter()
-        .map(|&b| if b == b'\r' || b == 0 { b' ' } else { b })
-        .collect()
+fn clean(mut line: Vec<u8>) -> Vec<u8> {
+    for b in &mut line {
+        if *b == b'\r' || *b == 0 {
+            *b = b' ';
+        }
+    }
+    line
 }
 
 /// Iterator over the replies in one chunk of input; see [`ReplyParser::replies`].
@@ -249,7 +259,10 @@ mod tests {
     use super::*;
 
     fn all(parser: &mut ReplyParser, chunks: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> {
-        chunks.iter().flat_map(|c| parser.replies(c).collect::<Vec<_>>()).collect()
+        chunks
+            .iter()
+            .flat_map(|c| parser.replies(c).collect::<Vec<_>>())
+            .collect()
     }
 
     #[test]
@@ -269,7 +282,10 @@ mod tests {
     fn bare_code_line_is_a_reply_and_an_end_line() {
         let got = all(&mut ReplyParser::new(), &[b"200\r\n211-a\r\n211\r\n"]);
         assert_eq!(got[0].as_ref().unwrap().lines(), [Vec::<u8>::new()]);
-        assert_eq!(got[1].as_ref().unwrap().lines(), [b"a".to_vec(), Vec::new()]);
+        assert_eq!(
+            got[1].as_ref().unwrap().lines(),
+            [b"a".to_vec(), Vec::new()]
+        );
     }
 
     #[test]
@@ -285,16 +301,25 @@ mod tests {
         assert_eq!(lenient.len(), 2);
         let first = lenient[0].as_ref().unwrap();
         assert_eq!(first.code(), ReplyCode::FILE_STATUS_OKAY);
-        assert_eq!(first.lines(), [b"Not allowed".to_vec(), b"Opening".to_vec()]);
+        assert_eq!(
+            first.lines(),
+            [b"Not allowed".to_vec(), b"Opening".to_vec()]
+        );
         // The old end line is now a reply of its own.
-        assert_eq!(lenient[1].as_ref().unwrap().code(), ReplyCode::FILE_NAME_NOT_ALLOWED);
+        assert_eq!(
+            lenient[1].as_ref().unwrap().code(),
+            ReplyCode::FILE_NAME_NOT_ALLOWED
+        );
     }
 
     #[test]
     fn hyphenated_inner_lines_do_not_end_the_reply() {
         let got = all(&mut ReplyParser::new(), &[b"211-a\r\n211-b\r\n211 c\r\n"]);
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].as_ref().unwrap().lines(), [b"a".to_vec(), b"211-b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            got[0].as_ref().unwrap().lines(),
+            [b"a".to_vec(), b"211-b".to_vec(), b"c".to_vec()]
+        );
     }
 
     #[test]
@@ -315,7 +340,10 @@ mod tests {
     #[test]
     fn overlong_first_line_of_a_multiline_reply_skips_the_whole_reply() {
         let mut p = ReplyParser::with_max_size(16);
-        let got = all(&mut p, &[b"220-a very long banner line\r\n220-more\r\n220 ready\r\n331 next\r\n"]);
+        let got = all(
+            &mut p,
+            &[b"220-a very long banner line\r\n220-more\r\n220 ready\r\n331 next\r\n"],
+        );
         assert_eq!(got.len(), 2);
         assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 16 }));
         assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::NEED_PASSWORD);
@@ -328,7 +356,12 @@ mod tests {
         wire.resize(1 << 20, b'x');
         let got = all(&mut p, &[&wire, b"\r\n226 ok\r\n"]);
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: DEFAULT_MAX_REPLY }));
+        assert_eq!(
+            got[0],
+            Err(ReplyError::TooLarge {
+                limit: DEFAULT_MAX_REPLY
+            })
+        );
         assert_eq!(got[1].as_ref().unwrap().code().get(), 226);
     }
 
@@ -346,7 +379,11 @@ mod tests {
             b"123456789012345678901234567890 big\r\n",
         ] {
             let got = all(&mut ReplyParser::new(), &[bad]);
-            assert!(matches!(got.as_slice(), [Err(ReplyError::Malformed { .. })]), "{}", bad.escape_ascii());
+            assert!(
+                matches!(got.as_slice(), [Err(ReplyError::Malformed { .. })]),
+                "{}",
+                bad.escape_ascii()
+            );
         }
     }
 }
