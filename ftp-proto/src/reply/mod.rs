@@ -11,6 +11,8 @@ pub use parse::{DEFAULT_MAX_REPLY, Replies, ReplyError, ReplyParser};
 
 use core::fmt;
 
+use crate::framing::write_telnet_escaped;
+
 /// A reply: a code and one or more lines of text.
 ///
 /// Lines never contain CR, LF or NUL (the constructors split on LF and blank out stray CR and
@@ -114,6 +116,8 @@ impl Reply {
     /// Single line: `xyz text CRLF`. Multi-line (RFC 959 section 4.2): `xyz-first CRLF`, the
     /// inner lines, `xyz last CRLF`; an inner line that begins with a 3-digit number is padded
     /// with one space, as RFC 959 requires, so that no client can mistake it for the end line.
+    /// A 0xFF byte is doubled (Telnet IAC), as the control connection requires in both
+    /// directions and as [`ReplyParser`] undoes.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let digits = self.code.digits();
         let last = self.lines.len().saturating_sub(1);
@@ -124,7 +128,7 @@ impl Reply {
             } else if needs_padding(line) {
                 out.push(b' ');
             }
-            out.extend_from_slice(line);
+            write_telnet_escaped(out, line);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -245,6 +249,16 @@ mod tests {
         );
         assert_eq!(r.to_bytes(), b"550-no such file\r\n550 226 fake x y\r\n");
         assert_eq!(Reply::parse(&r.to_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn iac_in_reply_text_is_doubled_and_parsed_back() {
+        let r = Reply::new(ReplyCode::PATHNAME_CREATED, &b"\"/caf\xff\" created"[..]);
+        assert_eq!(r.to_bytes(), b"257 \"/caf\xff\xff\" created\r\n");
+        assert_eq!(Reply::parse(&r.to_bytes()), Ok(r));
+        // The fuzzer's finding: an inner line holding 0xFF.
+        let r = Reply::multiline(ReplyCode::USER_LOGGED_IN, [&b"a"[..], b"2\xff30", b""]);
+        assert_eq!(Reply::parse(&r.to_bytes()), Ok(r));
     }
 
     #[test]
