@@ -84,7 +84,7 @@ pub enum ArgError {
     /// A number too large for its field.
     #[error("number too large")]
     Overflow,
-    /// Not a valid `YYYYMMDDHHMMSS[.sss]` time (RFC 3659).
+    /// Not a valid `YYYYMMDDHHMMSS[.sss]` UTC time (RFC 3659).
     #[error("invalid timestamp")]
     Timestamp,
     /// A malformed or out-of-range host-port (PORT, EPRT).
@@ -96,6 +96,12 @@ pub enum ArgError {
     /// Malformed text for this command.
     #[error("malformed argument")]
     Syntax,
+}
+
+impl From<crate::timestamp::InvalidTimestamp> for ArgError {
+    fn from(_: crate::timestamp::InvalidTimestamp) -> Self {
+        Self::Timestamp
+    }
 }
 
 impl ArgError {

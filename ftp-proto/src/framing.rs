@@ -36,7 +36,10 @@ pub struct Decoded<T> {
 }
 
 /// What the framer yields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows a line as escaped text, except the argument of PASS, ACCT and ADAT lines, which
+/// is redacted: framed lines are what a server logs when a command does not parse.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Frame {
     /// A complete line without its line end and with Telnet sequences removed.
@@ -47,6 +50,25 @@ pub enum Frame {
         /// The limit that was exceeded.
         limit: usize,
     },
+}
+
+impl core::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Frame::Line(line) => {
+                let verb = line.get(..5).unwrap_or_default();
+                let secret = [&b"PASS "[..], b"ACCT ", b"ADAT "]
+                    .iter()
+                    .any(|v| verb.eq_ignore_ascii_case(v));
+                if secret {
+                    write!(f, "Line(\"{} <redacted>\")", verb.escape_ascii())
+                } else {
+                    write!(f, "Line(\"{}\")", line.escape_ascii())
+                }
+            }
+            Frame::Overlong { limit } => f.debug_struct("Overlong").field("limit", limit).finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +138,11 @@ impl LineFramer {
     }
 
     /// A framer with the given maximum line length in bytes, line end not counted.
-    /// A limit of 0 is raised to 1.
+    /// Limits below 4 are raised to 4 (room for a reply code and its separator).
     pub fn with_max_line(max_line: usize) -> Self {
         Self {
             line: Vec::new(),
-            max_line: max_line.max(1),
+            max_line: max_line.max(PREFIX_LEN),
             telnet: Telnet::Data,
             cr_pending: false,
             discarding: false,
@@ -229,7 +251,8 @@ impl LineFramer {
             }
             Telnet::Option => {
                 self.telnet = Telnet::Data;
-                None
+                // A truncated negotiation must not swallow the line end and merge two lines.
+                if b == b'\n' { self.data(b) } else { None }
             }
             Telnet::Sub | Telnet::SubIac => {
                 self.telnet = match (self.telnet, b) {
@@ -269,6 +292,7 @@ impl LineFramer {
         if self.discarding {
             return None;
         }
+        self.reserve(1);
         self.line.push(b);
         self.check_len()
     }
@@ -283,8 +307,23 @@ impl LineFramer {
                 .extend_from_slice(run.get(..missing).unwrap_or(run));
             return self.overlong();
         }
+        self.reserve(run.len());
         self.line.extend_from_slice(run);
         None
+    }
+
+    /// Grows the line buffer geometrically but never past `max_line + 1` bytes of capacity, so
+    /// a session's framing memory is the cap plus a constant, not twice the cap.
+    fn reserve(&mut self, additional: usize) {
+        let needed = self.line.len() + additional;
+        if needed > self.line.capacity() {
+            let target = needed
+                .max(self.line.capacity() * 2)
+                .max(64)
+                .min(self.max_line + 1)
+                .max(needed);
+            self.line.reserve_exact(target - self.line.len());
+        }
     }
 
     fn check_len(&mut self) -> Option<Frame> {
@@ -503,9 +542,54 @@ mod tests {
             assert_eq!(lines(&mut f, chunks), [Frame::Overlong { limit: 6 }]);
             assert_eq!(f.overlong_prefix(), b"211-");
         }
-        let mut f = LineFramer::with_max_line(2);
-        assert_eq!(lines(&mut f, &[b"abc"]), [Frame::Overlong { limit: 2 }]);
-        assert_eq!(f.overlong_prefix(), b"abc");
+        // Tiny limits are raised to 4, so the prefix never depends on the split.
+        for chunks in [
+            &[&b"211-abcdefgh"[..]][..],
+            &[b"2", b"1", b"1", b"-", b"ab"],
+        ] {
+            let mut f = LineFramer::with_max_line(2);
+            assert_eq!(f.max_line(), 4);
+            assert_eq!(lines(&mut f, chunks), [Frame::Overlong { limit: 4 }]);
+            assert_eq!(f.overlong_prefix(), b"211-");
+        }
+    }
+
+    #[test]
+    fn buffer_capacity_never_exceeds_the_limit() {
+        let mut f = LineFramer::new();
+        let line = vec![b'a'; DEFAULT_MAX_LINE];
+        for chunk in line.chunks(1) {
+            assert_eq!(f.push(chunk).item, None);
+        }
+        assert_eq!(f.push(b"\r").item, None);
+        assert!(
+            f.line.capacity() <= DEFAULT_MAX_LINE + 1,
+            "{}",
+            f.line.capacity()
+        );
+        assert_eq!(f.push(b"\n").item, Some(Frame::Line(line)));
+    }
+
+    #[test]
+    fn line_end_inside_option_negotiation_still_ends_the_line() {
+        let mut f = LineFramer::new();
+        assert_eq!(
+            lines(&mut f, &[b"NOOP\xff\xfd\nQUIT\r\n"]),
+            [line(b"NOOP"), line(b"QUIT")]
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secret_lines() {
+        let shown = format!(
+            "{:?}",
+            [line(b"pass hunter2"), line(b"ACCT acc"), line(b"USER bob")]
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("acc\""),
+            "{shown}"
+        );
+        assert!(shown.contains("USER bob"), "{shown}");
     }
 
     #[test]

@@ -75,4 +75,4 @@ pub use reply::{
     ReplyParser,
 };
 pub use secret::Secret;
-pub use timestamp::Timestamp;
+pub use timestamp::{InvalidTimestamp, Timestamp};

@@ -2,6 +2,8 @@
 //!
 //! Owns the wrapper used for PASS, ACCT and ADAT arguments. Its `Debug` and `Display` output is
 //! redacted; the only way to the inner value is the explicitly named [`Secret::expose_secret`].
+//! Equality is ordinary (not constant-time) comparison, for tests and round trips: verify
+//! passwords against a password hash, never by comparing secrets.
 
 use core::fmt;
 
@@ -47,6 +49,12 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,7 +62,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_value() {
         let s = Secret::new(String::from("p4ssw0rd"));
-        let shown = format!("{s:?} {s:#?}");
+        let shown = format!("{s:?} {s:#?} {s}");
         assert!(!shown.contains("p4ssw0rd"), "{shown}");
         assert_eq!(s.clone().into_inner(), "p4ssw0rd");
     }

@@ -5,7 +5,11 @@
 
 use core::fmt;
 
-use crate::error::ArgError;
+/// The text is not a valid `YYYYMMDDHHMMSS[.sss]` UTC time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid timestamp")]
+#[non_exhaustive]
+pub struct InvalidTimestamp;
 
 /// A UTC time as FTP writes it: `YYYYMMDDHHMMSS` with optional milliseconds.
 ///
@@ -134,7 +138,7 @@ impl Timestamp {
     /// Parses `YYYYMMDDHHMMSS[.f+]`. Fractions beyond milliseconds are truncated.
     ///
     /// time-val = 14DIGIT [ "." 1*DIGIT ]   (RFC 3659 section 2.3)
-    pub fn parse(input: &[u8]) -> Result<Self, ArgError> {
+    pub fn parse(input: &[u8]) -> Result<Self, InvalidTimestamp> {
         let (digits, fraction) = match input.iter().position(|&b| b == b'.') {
             Some(dot) => {
                 let (d, f) = input.split_at(dot);
@@ -143,7 +147,7 @@ impl Timestamp {
             None => (input, None),
         };
         if digits.len() != 14 || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(ArgError::Timestamp);
+            return Err(InvalidTimestamp);
         }
         let num = |from: usize, to: usize| -> u16 {
             digits
@@ -152,7 +156,7 @@ impl Timestamp {
                 .iter()
                 .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
         };
-        let narrow = |v: u16| u8::try_from(v).map_err(|_| ArgError::Timestamp);
+        let narrow = |v: u16| u8::try_from(v).map_err(|_| InvalidTimestamp);
         let mut t = Self::new(
             num(0, 4),
             narrow(num(4, 6))?,
@@ -161,10 +165,10 @@ impl Timestamp {
             narrow(num(10, 12))?,
             narrow(num(12, 14))?,
         )
-        .ok_or(ArgError::Timestamp)?;
+        .ok_or(InvalidTimestamp)?;
         if let Some(frac) = fraction {
             if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
-                return Err(ArgError::Timestamp);
+                return Err(InvalidTimestamp);
             }
             let mut ms = 0u16;
             for i in 0..3 {
@@ -283,7 +287,7 @@ mod tests {
         ] {
             assert_eq!(
                 Timestamp::parse(bad),
-                Err(ArgError::Timestamp),
+                Err(InvalidTimestamp),
                 "{}",
                 bad.escape_ascii()
             );

@@ -34,7 +34,7 @@ fn list(options: Option<&str>, path: Option<&str>) -> ListArgs {
     }
 }
 
-fn sum(path: &str, range: Option<(u64, Option<u64>)>) -> ChecksumArgs {
+fn sum(path: &str, range: Option<(u64, u64)>) -> ChecksumArgs {
     ChecksumArgs {
         path: p(path),
         range: range.map(|(start, end)| ByteRange { start, end }),
@@ -249,7 +249,11 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         ),
         (b"SYST", C::Syst, b"SYST"),
         (b"STAT", C::Stat(None), b"STAT"),
-        (b"STAT /pub", C::Stat(Some(p("/pub"))), b"STAT /pub"),
+        (
+            b"STAT /pub",
+            C::Stat(Some(list(None, Some("/pub")))),
+            b"STAT /pub",
+        ),
         (b"HELP", C::Help(None), b"HELP"),
         (b"HELP RETR", C::Help(Some("RETR".into())), b"HELP RETR"),
         (b"NOOP", C::Noop, b"NOOP"),
@@ -305,13 +309,21 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"PROT S", C::Prot(ProtectionLevel::Safe), b"PROT S"),
         (b"PROT E", C::Prot(ProtectionLevel::Confidential), b"PROT E"),
         (b"CCC", C::Ccc, b"CCC"),
-        (b"MIC aGVsbG8=", C::Mic("aGVsbG8=".into()), b"MIC aGVsbG8="),
+        (
+            b"MIC aGVsbG8=",
+            C::Mic(Secret::new("aGVsbG8=".into())),
+            b"MIC aGVsbG8=",
+        ),
         (
             b"CONF aGVsbG8=",
-            C::Conf("aGVsbG8=".into()),
+            C::Conf(Secret::new("aGVsbG8=".into())),
             b"CONF aGVsbG8=",
         ),
-        (b"ENC aGVsbG8=", C::Enc("aGVsbG8=".into()), b"ENC aGVsbG8="),
+        (
+            b"ENC aGVsbG8=",
+            C::Enc(Secret::new("aGVsbG8=".into())),
+            b"ENC aGVsbG8=",
+        ),
         (b"SIZE big.iso", C::Size(p("big.iso")), b"SIZE big.iso"),
         (
             b"MDTM file.txt",
@@ -370,21 +382,17 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
             C::Clnt("FileZilla 3.66".into()),
             b"CLNT FileZilla 3.66",
         ),
-        (
-            b"HASH file.iso",
-            C::Hash(sum("file.iso", None)),
-            b"HASH file.iso",
-        ),
+        (b"HASH file.iso", C::Hash(p("file.iso")), b"HASH file.iso"),
         (b"XCRC a file", C::Xcrc(sum("a file", None)), b"XCRC a file"),
         (
             b"XCRC \"a file\" 0 100",
-            C::Xcrc(sum("a file", Some((0, Some(100))))),
+            C::Xcrc(sum("a file", Some((0, 100)))),
             b"XCRC \"a file\" 0 100",
         ),
         (
             b"XCRC \"say \"\"hi\"\"\" 5",
-            C::Xcrc(sum("say \"hi\"", Some((5, None)))),
-            b"XCRC \"say \"\"hi\"\"\" 5",
+            C::Xcrc(sum("say \"hi\"", Some((0, 5)))),
+            b"XCRC \"say \"\"hi\"\"\" 0 5",
         ),
         (
             b"XCRC \"plain\"",
@@ -395,7 +403,7 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"XSHA1 f", C::Xsha1(sum("f", None)), b"XSHA1 f"),
         (
             b"XSHA256 \"f\" 1 2",
-            C::Xsha256(sum("f", Some((1, Some(2))))),
+            C::Xsha256(sum("f", Some((1, 2)))),
             b"XSHA256 \"f\" 1 2",
         ),
         (b"AVBL", C::Avbl(None), b"AVBL"),
@@ -432,6 +440,49 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
                 args: None,
             },
             b"BYE",
+        ),
+        (
+            b"STAT -la /pub",
+            C::Stat(Some(list(Some("-la"), Some("/pub")))),
+            b"STAT -la /pub",
+        ),
+        (
+            b"STAT -la",
+            C::Stat(Some(list(Some("-la"), None))),
+            b"STAT -la",
+        ),
+        (
+            b"HASH \"q\" 1 2",
+            C::Hash(p("\"q\" 1 2")),
+            b"HASH \"q\" 1 2",
+        ),
+        (
+            b"XCRC \"/Program Files/x.exe\" 0 42575",
+            C::Xcrc(sum("/Program Files/x.exe", Some((0, 42575)))),
+            b"XCRC \"/Program Files/x.exe\" 0 42575",
+        ),
+        (
+            b"XCRC \"a\" 7 7",
+            C::Xcrc(sum("a", Some((7, 7)))),
+            b"XCRC \"a\" 7 7",
+        ),
+        (b"TYPE L8", C::Type(TransferType::Local(8)), b"TYPE L 8"),
+        (b"type l8", C::Type(TransferType::Local(8)), b"TYPE L 8"),
+        (
+            b"OPTS UTF8 ON ",
+            C::Opts {
+                name: "UTF8".into(),
+                value: Some("ON".into()),
+            },
+            b"OPTS UTF8 ON",
+        ),
+        (
+            b"OPTS  UTF8  ON",
+            C::Opts {
+                name: "UTF8".into(),
+                value: Some("ON".into()),
+            },
+            b"OPTS UTF8 ON",
         ),
         (b"  NOOP", C::Noop, b"NOOP"),
     ]
@@ -548,7 +599,6 @@ const ERRORS: &[(&[u8], u16)] = &[
     (b"TYPE A N X", 501),
     (b"TYPE L", 501),
     (b"TYPE L x", 501),
-    (b"TYPE L 256", 501),
     (b"TYPE A 5", 501),
     (b"STRU", 501),
     (b"STRU FF", 501),
@@ -575,12 +625,19 @@ const ERRORS: &[(&[u8], u16)] = &[
     (b"XCRC \"a\" -1", 501),
     (b"XCRC \"\" 1", 501),
     (b"XCRC \"a\" 99999999999999999999999", 501),
+    (b"XCRC \"a\" 100 0", 501),
+    (b"MDTM 20020717210715-240 file", 501),
+    (b"MDTM 20020717210715+060 file", 501),
+    (b"HASH", 501),
+    (b"STAT\t", 500),
     (b"ADAT", 501),
     (b"MIC", 501),
     // 504: well-formed but unknown parameter.
     (b"TYPE X", 504),
     (b"TYPE A X", 504),
     (b"TYPE L 0", 504),
+    (b"TYPE L 256", 504),
+    (b"TYPE L0", 504),
     (b"STRU X", 504),
     (b"MODE Q", 504),
     (b"PROT X", 504),
@@ -667,7 +724,15 @@ fn encoding_refuses_injection_and_unrepresentable_values() {
         (C::Retr(p("")), EncodeError::EmptyArgument),
         (C::Retr(p("  ")), EncodeError::EmptyArgument),
         (C::User(String::new()), EncodeError::EmptyArgument),
-        (C::Stat(Some(p(""))), EncodeError::Ambiguous),
+        (C::Stat(Some(list(None, None))), EncodeError::Ambiguous),
+        (C::Xcrc(sum("a", Some((5, 1)))), EncodeError::Ambiguous),
+        (
+            C::Opts {
+                name: "UTF8".into(),
+                value: Some("ON ".into()),
+            },
+            EncodeError::Ambiguous,
+        ),
         (C::List(list(None, Some("-la"))), EncodeError::Ambiguous),
         (C::List(list(Some("la"), None)), EncodeError::Ambiguous),
         (
@@ -747,8 +812,15 @@ fn display_redacts_secrets() {
     assert!(!format!("{pass:?}").contains("hunter2"));
     let acct = Command::parse(b"ACCT topsecret").unwrap();
     assert!(!format!("{acct:?} {acct}").contains("topsecret"));
-    let adat = Command::parse(b"ADAT c2VjcmV0").unwrap();
-    assert!(!format!("{adat:?} {adat}").contains("c2VjcmV0"));
+    for line in [
+        &b"ADAT c2VjcmV0"[..],
+        b"MIC c2VjcmV0",
+        b"CONF c2VjcmV0",
+        b"ENC c2VjcmV0",
+    ] {
+        let cmd = Command::parse(line).unwrap();
+        assert!(!format!("{cmd:?} {cmd}").contains("c2VjcmV0"), "{cmd}");
+    }
     assert_eq!(Command::Retr(p("x y")).to_string(), "RETR x y");
 }
 
@@ -840,10 +912,10 @@ fn arb_list_args() -> impl Strategy<Value = ListArgs> {
 fn arb_checksum() -> impl Strategy<Value = ChecksumArgs> {
     (
         arb_path(),
-        prop::option::of(
-            (any::<u64>(), prop::option::of(any::<u64>()))
-                .prop_map(|(start, end)| ByteRange { start, end }),
-        ),
+        prop::option::of((any::<u64>(), any::<u64>()).prop_map(|(a, b)| ByteRange {
+            start: a.min(b),
+            end: a.max(b),
+        })),
     )
         .prop_map(|(path, range)| ChecksumArgs { path, range })
 }
@@ -939,11 +1011,19 @@ fn arb_command() -> impl Strategy<Value = Command> {
         arb_list_args().prop_map(C::Nlst),
         arb_path().prop_map(|p| C::Site(p.into_bytes())),
         Just(C::Syst),
-        prop::option::of(arb_path()).prop_map(C::Stat),
+        prop::option::of(
+            arb_list_args().prop_filter("an argument", |l| l.options.is_some() || l.path.is_some())
+        )
+        .prop_map(C::Stat),
         prop::option::of(arb_text()).prop_map(C::Help),
         Just(C::Noop),
         Just(C::Feat),
-        (arb_token(), prop::option::of(arb_text()))
+        (
+            arb_token(),
+            prop::option::of(
+                arb_text().prop_filter("trimmed", |v| v.as_bytes().trim_ascii() == v.as_bytes())
+            )
+        )
             .prop_map(|(name, value)| C::Opts { name, value }),
         prop_oneof![
             Just(AuthMechanism::Tls),
@@ -963,9 +1043,9 @@ fn arb_command() -> impl Strategy<Value = Command> {
         ]
         .prop_map(C::Prot),
         Just(C::Ccc),
-        "[A-Za-z0-9+/=]{1,40}".prop_map(C::Mic),
-        "[A-Za-z0-9+/=]{1,40}".prop_map(C::Conf),
-        "[A-Za-z0-9+/=]{1,40}".prop_map(C::Enc),
+        "[A-Za-z0-9+/=]{1,40}".prop_map(|s| C::Mic(Secret::new(s))),
+        "[A-Za-z0-9+/=]{1,40}".prop_map(|s| C::Conf(Secret::new(s))),
+        "[A-Za-z0-9+/=]{1,40}".prop_map(|s| C::Enc(Secret::new(s))),
         arb_path().prop_map(C::Size),
         (prop::option::of(arb_timestamp()), arb_path())
             .prop_filter("get form must not look like the set form", |(t, path)| {
@@ -978,7 +1058,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         arb_text().prop_map(C::Host),
         prop::option::of(arb_text()).prop_map(C::Lang),
         arb_text().prop_map(C::Clnt),
-        arb_checksum().prop_map(C::Hash),
+        arb_path().prop_map(C::Hash),
         arb_checksum().prop_map(C::Xcrc),
         arb_checksum().prop_map(C::Xmd5),
         arb_checksum().prop_map(C::Xsha1),

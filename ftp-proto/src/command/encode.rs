@@ -43,10 +43,7 @@ fn checksum(out: &mut Vec<u8>, c: &ChecksumArgs) {
     }
     out.push(b'"');
     if let Some(range) = c.range {
-        out.extend_from_slice(format!(" {}", range.start).as_bytes());
-        if let Some(end) = range.end {
-            out.extend_from_slice(format!(" {end}").as_bytes());
-        }
+        out.extend_from_slice(format!(" {} {}", range.start, range.end).as_bytes());
     }
 }
 
@@ -109,13 +106,9 @@ impl Command {
     pub(super) fn write_unchecked(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.verb_str().as_bytes());
         match self {
-            Self::User(s)
-            | Self::Mic(s)
-            | Self::Conf(s)
-            | Self::Enc(s)
-            | Self::Host(s)
-            | Self::Clnt(s) => {
-                arg(out, s.as_bytes());
+            Self::User(s) | Self::Host(s) | Self::Clnt(s) => arg(out, s.as_bytes()),
+            Self::Mic(secret) | Self::Conf(secret) | Self::Enc(secret) => {
+                arg(out, secret.expose_secret().as_bytes());
             }
             Self::Pass(secret) => {
                 if !secret.expose_secret().is_empty() {
@@ -137,8 +130,9 @@ impl Command {
             | Self::Size(p)
             | Self::Xmkd(p)
             | Self::Xrmd(p)
-            | Self::Xcwd(p) => arg(out, p.as_bytes()),
-            Self::Stou(p) | Self::Stat(p) | Self::Mlsd(p) | Self::Mlst(p) | Self::Avbl(p) => {
+            | Self::Xcwd(p)
+            | Self::Hash(p) => arg(out, p.as_bytes()),
+            Self::Stou(p) | Self::Mlsd(p) | Self::Mlst(p) | Self::Avbl(p) => {
                 if let Some(p) = p {
                     arg(out, p.as_bytes());
                 }
@@ -154,7 +148,8 @@ impl Command {
             | Self::Feat
             | Self::Ccc
             | Self::Xpwd
-            | Self::Xcup => {}
+            | Self::Xcup
+            | Self::Stat(None) => {}
             Self::Port(a) => arg(out, format_host_port(*a).as_bytes()),
             Self::Eprt(a) => arg(out, format_eprt(*a).as_bytes()),
             Self::Epsv(mode) => match mode {
@@ -207,7 +202,7 @@ impl Command {
             }
             Self::Rest(n) => arg(out, n.to_string().as_bytes()),
             Self::Pbsz(n) => arg(out, n.to_string().as_bytes()),
-            Self::List(l) | Self::Nlst(l) => {
+            Self::List(l) | Self::Nlst(l) | Self::Stat(Some(l)) => {
                 if let Some(o) = &l.options {
                     arg(out, o.as_bytes());
                 }
@@ -245,7 +240,7 @@ impl Command {
                 arg(out, time.to_string().as_bytes());
                 arg(out, path.as_bytes());
             }
-            Self::Hash(c) | Self::Xcrc(c) | Self::Xmd5(c) | Self::Xsha1(c) | Self::Xsha256(c) => {
+            Self::Xcrc(c) | Self::Xmd5(c) | Self::Xsha1(c) | Self::Xsha256(c) => {
                 checksum(out, c);
             }
             Self::Other { args, .. } => {

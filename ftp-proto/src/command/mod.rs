@@ -320,20 +320,23 @@ pub struct ListArgs {
     pub path: Option<FtpPath>,
 }
 
-/// A byte range for checksum commands: from `start`, up to `end` when given.
+/// A byte range for checksum commands: from `start` (inclusive) to `end`.
+///
+/// Parsing guarantees `start <= end`; the encoder refuses a range that violates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ByteRange {
-    /// First byte offset.
+    /// Starting point in bytes (0 when the client gave only the end point).
     pub start: u64,
-    /// End offset, if given.
-    pub end: Option<u64>,
+    /// Ending point in bytes.
+    pub end: u64,
 }
 
-/// HASH/XCRC/XMD5/XSHA1/XSHA256 arguments: a path and an optional byte range.
+/// XCRC/XMD5/XSHA1/XSHA256 arguments: a path and an optional byte range.
 ///
-/// Wire forms: `XCRC path with spaces` (the whole argument is the path), or
-/// `XCRC "path" start [end]` with the path quoted (a `"` inside doubled) when a range follows.
+/// Wire forms, after GlobalSCAPE's definition of XCRC: `XCRC path with spaces` (the whole
+/// argument is the path), `XCRC "path" EP` (from 0 to EP) and `XCRC "path" SP EP`, with the path
+/// quoted (a `"` inside doubled) when a range follows. The encoder always writes both numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ChecksumArgs {
@@ -431,8 +434,9 @@ pub enum Command {
     Site(Vec<u8>),
     /// `SYST`.
     Syst,
-    /// `STAT [path]`.
-    Stat(Option<FtpPath>),
+    /// `STAT [options] [path]`: with an argument, a listing over the control connection, so
+    /// `ls` options are kept apart as for LIST. `None` asks for the server's status.
+    Stat(Option<ListArgs>),
     /// `HELP [topic]`.
     Help(Option<String>),
     /// `NOOP`.
@@ -456,12 +460,12 @@ pub enum Command {
     Prot(ProtectionLevel),
     /// `CCC`.
     Ccc,
-    /// `MIC base64-command`.
-    Mic(String),
-    /// `CONF base64-command`.
-    Conf(String),
-    /// `ENC base64-command`.
-    Enc(String),
+    /// `MIC base64-command`: an integrity-protected command, which may be a PASS (redacted).
+    Mic(Secret<String>),
+    /// `CONF base64-command` (redacted).
+    Conf(Secret<String>),
+    /// `ENC base64-command` (redacted).
+    Enc(Secret<String>),
     /// `SIZE path`.
     Size(FtpPath),
     /// `MDTM path`, or the set form `MDTM YYYYMMDDHHMMSS path`.
@@ -488,8 +492,8 @@ pub enum Command {
     Lang(Option<String>),
     /// `CLNT name`.
     Clnt(String),
-    /// `HASH path`.
-    Hash(ChecksumArgs),
+    /// `HASH path` (draft-bryan-ftpext-hash; ranges go through its separate RANG command).
+    Hash(FtpPath),
     /// `XCRC path [start [end]]`.
     Xcrc(ChecksumArgs),
     /// `XMD5 path [start [end]]`.
@@ -605,7 +609,12 @@ impl Command {
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Pass(_) | Self::Acct(_) | Self::Adat(_) => {
+            Self::Pass(_)
+            | Self::Acct(_)
+            | Self::Adat(_)
+            | Self::Mic(_)
+            | Self::Conf(_)
+            | Self::Enc(_) => {
                 write!(f, "{} ****", self.verb_str())
             }
             _ => {

@@ -210,7 +210,7 @@ impl Command {
             Verb::Nlst => Command::Nlst(list_args(a.optional())),
             Verb::Site => Command::Site(a.required()?.to_vec()),
             Verb::Syst => a.none().map(|()| Command::Syst)?,
-            Verb::Stat => Command::Stat(a.optional_path()),
+            Verb::Stat => Command::Stat(a.optional().map(|arg| list_args(Some(arg)))),
             Verb::Help => Command::Help(a.optional_text()?),
             Verb::Noop => a.none().map(|()| Command::Noop)?,
             Verb::Feat => a.none().map(|()| Command::Feat)?,
@@ -229,9 +229,9 @@ impl Command {
                 _ => return Err(a.unsupported()),
             }),
             Verb::Ccc => a.none().map(|()| Command::Ccc)?,
-            Verb::Mic => Command::Mic(a.text()?),
-            Verb::Conf => Command::Conf(a.text()?),
-            Verb::Enc => Command::Enc(a.text()?),
+            Verb::Mic => Command::Mic(Secret::new(a.text()?)),
+            Verb::Conf => Command::Conf(Secret::new(a.text()?)),
+            Verb::Enc => Command::Enc(Secret::new(a.text()?)),
             Verb::Size => Command::Size(a.path()?),
             Verb::Mdtm => mdtm(&a)?,
             Verb::Mfmt => mfmt(&a)?,
@@ -240,7 +240,7 @@ impl Command {
             Verb::Host => Command::Host(a.text()?),
             Verb::Lang => Command::Lang(a.optional_text()?),
             Verb::Clnt => Command::Clnt(a.text()?),
-            Verb::Hash => Command::Hash(checksum_args(&a)?),
+            Verb::Hash => Command::Hash(a.path()?),
             Verb::Xcrc => Command::Xcrc(checksum_args(&a)?),
             Verb::Xmd5 => Command::Xmd5(checksum_args(&a)?),
             Verb::Xsha1 => Command::Xsha1(checksum_args(&a)?),
@@ -289,7 +289,7 @@ fn epsv_arg(a: &Args<'_>) -> Result<EpsvMode, ParseError> {
 }
 
 /// `type-code = "A" [SP form-code] / "E" [SP form-code] / "I" / "L" SP byte-size`
-/// (RFC 959 section 5.3.2).
+/// (RFC 959 section 5.3.2), plus `L` directly followed by the byte size.
 fn type_code(a: &Args<'_>) -> Result<TransferType, ParseError> {
     let mut words = a
         .required()?
@@ -309,19 +309,23 @@ fn type_code(a: &Args<'_>) -> Result<TransferType, ParseError> {
             Some(_) => Err(a.bad(ArgError::Syntax)),
         }
     };
+    let local = |size: &[u8]| -> Result<TransferType, ParseError> {
+        match decimal_u64(size).map_err(|e| a.bad(e))? {
+            // A well-formed byte size we cannot represent is an unsupported parameter.
+            0 | 256.. => Err(a.unsupported()),
+            n => Ok(TransferType::Local(
+                u8::try_from(n).map_err(|_| a.unsupported())?,
+            )),
+        }
+    };
     match first.to_ascii_uppercase().as_slice() {
         b"A" => Ok(TransferType::Ascii(form(second)?)),
         b"E" => Ok(TransferType::Ebcdic(form(second)?)),
         b"I" if second.is_none() => Ok(TransferType::Image),
         b"I" => Err(a.bad(ArgError::Unexpected)),
-        b"L" => {
-            let size = decimal_u64(second.unwrap_or_default()).map_err(|e| a.bad(e))?;
-            match u8::try_from(size) {
-                Ok(0) => Err(a.unsupported()),
-                Ok(n) => Ok(TransferType::Local(n)),
-                Err(_) => Err(a.bad(ArgError::Overflow)),
-            }
-        }
+        b"L" => local(second.unwrap_or_default()),
+        // `TYPE L8`, as vsftpd accepts and some clients send.
+        [b'L', size @ ..] if second.is_none() && size.iter().all(u8::is_ascii_digit) => local(size),
         [c] if c.is_ascii_alphabetic() => Err(a.unsupported()),
         _ => Err(a.bad(ArgError::Syntax)),
     }
@@ -393,7 +397,7 @@ pub(super) fn list_args(arg: Option<&[u8]>) -> ListArgs {
 
 /// `OPTS SP command-name [SP command-options]` (RFC 2389 section 4).
 fn opts(a: &Args<'_>) -> Result<Command, ParseError> {
-    let arg = a.required()?;
+    let arg = a.required()?.trim_ascii_start();
     let (name, value) = match arg.iter().position(|&b| b == b' ') {
         Some(sp) => (arg.get(..sp).unwrap_or_default(), arg.get(sp + 1..)),
         None => (arg, None),
@@ -403,8 +407,10 @@ fn opts(a: &Args<'_>) -> Result<Command, ParseError> {
     }
     Ok(Command::Opts {
         name: a.utf8(&name.to_ascii_uppercase())?,
+        // `OPTS UTF8 ON ` means ON: the value's surrounding blanks carry no meaning.
         value: value
-            .filter(|v| !is_blank(v))
+            .map(<[u8]>::trim_ascii)
+            .filter(|v| !v.is_empty())
             .map(|v| a.utf8(v))
             .transpose()?,
     })
@@ -443,10 +449,30 @@ fn mdtm(a: &Args<'_>) -> Result<Command, ParseError> {
             path: FtpPath::from(path),
         });
     }
+    if has_zoned_timestamp(arg) {
+        // `MDTM 20020717210715-240 file`: a set form with a time zone offset, which RFC 3659
+        // times (always UTC) do not have. Refuse it rather than look up a strange file name.
+        return Err(a.bad(ArgError::Timestamp));
+    }
     Ok(Command::Mdtm {
         time: None,
         path: FtpPath::from(arg),
     })
+}
+
+/// `14DIGIT ("+" / "-") 1*DIGIT SP`: a time with a zone offset at the start of an argument.
+fn has_zoned_timestamp(arg: &[u8]) -> bool {
+    let Some((digits, rest)) = arg.split_at_checked(14) else {
+        return false;
+    };
+    let Some((&sign, rest)) = rest.split_first() else {
+        return false;
+    };
+    let zone_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits.iter().all(u8::is_ascii_digit)
+        && matches!(sign, b'+' | b'-')
+        && zone_len > 0
+        && rest.get(zone_len) == Some(&b' ')
 }
 
 /// `MFMT SP time-val SP pathname` (draft-somers-ftp-mfxx section 3).
@@ -457,7 +483,7 @@ fn mfmt(a: &Args<'_>) -> Result<Command, ParseError> {
         .position(|&b| b == b' ')
         .ok_or_else(|| a.bad(ArgError::Missing))?;
     let (word, rest) = arg.split_at(sp);
-    let time = Timestamp::parse(word).map_err(|e| a.bad(e))?;
+    let time = Timestamp::parse(word).map_err(|e| a.bad(e.into()))?;
     let path = rest.get(1..).unwrap_or_default();
     if is_blank(path) {
         return Err(a.bad(ArgError::Missing));
@@ -486,7 +512,7 @@ fn quoted_path(i: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     }
 }
 
-/// `checksum-args = pathname / quoted-path SP decimal [SP decimal]`
+/// `checksum-args = pathname / quoted-path [SP [start-point SP] end-point]`
 fn checksum_args(a: &Args<'_>) -> Result<ChecksumArgs, ParseError> {
     let arg = a.required()?;
     if !arg.starts_with(b"\"") {
@@ -504,16 +530,22 @@ fn checksum_args(a: &Args<'_>) -> Result<ChecksumArgs, ParseError> {
     } else {
         let number =
             |i| -> IResult<&[u8], &[u8]> { preceded(take_while1(|b| b == b' '), digit1).parse(i) };
-        let (tail, (start, end)) = (number, opt(number))
+        let (tail, (first, second)) = (number, opt(number))
             .parse(rest)
             .map_err(|_| a.bad(ArgError::Syntax))?;
         if !is_blank(tail) {
             return Err(a.bad(ArgError::Unexpected));
         }
-        Some(ByteRange {
-            start: decimal_u64(start).map_err(|e| a.bad(e))?,
-            end: end.map(decimal_u64).transpose().map_err(|e| a.bad(e))?,
-        })
+        let first = decimal_u64(first).map_err(|e| a.bad(e))?;
+        // One number is the ending point; two are starting and ending points.
+        let (start, end) = match second {
+            None => (0, first),
+            Some(second) => (first, decimal_u64(second).map_err(|e| a.bad(e))?),
+        };
+        if start > end {
+            return Err(a.bad(ArgError::Syntax));
+        }
+        Some(ByteRange { start, end })
     };
     Ok(ChecksumArgs {
         path: FtpPath::from(path),

@@ -289,7 +289,15 @@ impl TryFrom<u16> for ReplyCode {
 /// A number outside `100..=699` was offered as a reply code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0} is not a reply code (100..=699)")]
-pub struct InvalidReplyCode(pub u16);
+#[non_exhaustive]
+pub struct InvalidReplyCode(u16);
+
+impl InvalidReplyCode {
+    /// The number that was refused.
+    pub fn number(self) -> u16 {
+        self.0
+    }
+}
 
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for ReplyCode {
@@ -355,7 +363,10 @@ mod tests {
         assert_eq!(ReplyCode::new(100).map(ReplyCode::get), Some(100));
         assert_eq!(ReplyCode::new(699).map(ReplyCode::get), Some(699));
         assert!(ReplyCode::new(700).is_none());
-        assert_eq!(ReplyCode::try_from(1000u16), Err(InvalidReplyCode(1000)));
+        assert_eq!(
+            ReplyCode::try_from(1000u16).map_err(InvalidReplyCode::number),
+            Err(1000)
+        );
     }
 
     #[test]

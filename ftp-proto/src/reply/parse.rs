@@ -11,6 +11,14 @@ use super::{Reply, ReplyCode};
 /// Default cap on the size of one reply, all its lines counted: 64 KiB.
 pub const DEFAULT_MAX_REPLY: usize = 64 * 1024;
 
+/// What one line costs against the cap beyond its bytes: the line end and the bookkeeping of
+/// storing it, so that a reply cut into many tiny lines cannot hold many times the cap in memory.
+const LINE_OVERHEAD: usize = 2 + 32;
+
+fn cost(line: &[u8]) -> usize {
+    line.len() + LINE_OVERHEAD
+}
+
 /// Why bytes from a server did not make a reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -54,6 +62,10 @@ enum State {
 /// Strict by default: a multi-line reply ends only at a line starting with the opener's code
 /// and a space. [`ReplyParser::lenient`] also accepts an end line with a different code (as
 /// glftpd sends), and that code becomes the reply's code.
+///
+/// A reply larger than the cap is reported once as [`ReplyError::TooLarge`] and skipped to its
+/// end line, so later replies stay matched to their commands. The cap counts each line's bytes
+/// plus 34 (its line end and the cost of storing it).
 ///
 /// ```
 /// use ftp_proto::{ReplyCode, ReplyParser};
@@ -102,7 +114,8 @@ impl ReplyParser {
         Self::with_max_size(DEFAULT_MAX_REPLY)
     }
 
-    /// A strict parser capping one reply at `max_size` bytes (line ends counted).
+    /// A strict parser capping one reply at `max_size` bytes (see the type docs for how lines
+    /// are counted).
     pub fn with_max_size(max_size: usize) -> Self {
         Self {
             framer: LineFramer::with_max_line(max_size),
@@ -134,7 +147,7 @@ impl ReplyParser {
             let item = match step.item {
                 None => None,
                 Some(Frame::Line(line)) => self.line(line),
-                Some(Frame::Overlong { .. }) => Some(self.too_large()),
+                Some(Frame::Overlong { .. }) => self.overlong(),
             };
             if item.is_some() || consumed >= input.len() {
                 return Decoded { consumed, item };
@@ -150,22 +163,39 @@ impl ReplyParser {
         }
     }
 
-    fn too_large(&mut self) -> Result<Reply, ReplyError> {
-        self.size = 0;
-        match self.state {
-            State::Multi { code, .. } => self.state = State::Skipping { code },
-            // An overlong first line: if it opened a multi-line reply, skip to that reply's end
-            // so the replies that follow stay matched to their commands.
+    fn too_large(&self) -> Option<Result<Reply, ReplyError>> {
+        Some(Err(ReplyError::TooLarge {
+            limit: self.max_size,
+        }))
+    }
+
+    /// A line longer than the cap: only its first bytes are known.
+    fn overlong(&mut self) -> Option<Result<Reply, ReplyError>> {
+        let prefix = split_code(self.framer.overlong_prefix()).map(|(code, sep, _)| (code, sep));
+        let lenient = self.lenient;
+        let ends = |code: ReplyCode| matches!(prefix, Some((c, None | Some(b' '))) if c == code || lenient);
+        match core::mem::replace(&mut self.state, State::Idle) {
             State::Idle => {
-                if let Some((code, Some(b'-'), _)) = split_code(self.framer.overlong_prefix()) {
+                // If it opened a multi-line reply, skip to that reply's end line.
+                if let Some((code, Some(b'-'))) = prefix {
                     self.state = State::Skipping { code };
                 }
+                self.too_large()
             }
-            State::Skipping { .. } => {}
+            State::Multi { code, .. } => {
+                if !ends(code) {
+                    self.state = State::Skipping { code };
+                }
+                self.too_large()
+            }
+            State::Skipping { code } => {
+                // Already reported; an overlong end line still ends the reply.
+                if !ends(code) {
+                    self.state = State::Skipping { code };
+                }
+                None
+            }
         }
-        Err(ReplyError::TooLarge {
-            limit: self.max_size,
-        })
     }
 
     fn is_end_line(&self, opener: ReplyCode, line: &[u8]) -> Option<ReplyCode> {
@@ -178,8 +208,15 @@ impl ReplyParser {
     fn line(&mut self, line: Vec<u8>) -> Option<Result<Reply, ReplyError>> {
         match core::mem::replace(&mut self.state, State::Idle) {
             State::Idle => {
-                self.size = line.len() + 2;
-                match split_code(&line) {
+                self.size = cost(&line);
+                let parsed = split_code(&line);
+                if self.size > self.max_size {
+                    if let Some((code, Some(b'-'), _)) = parsed {
+                        self.state = State::Skipping { code };
+                    }
+                    return self.too_large();
+                }
+                match parsed {
                     Some((code, None | Some(b' '), _)) => {
                         Some(Ok(Reply::from_clean_lines(code, vec![text_of(line)])))
                     }
@@ -200,12 +237,15 @@ impl ReplyParser {
                 None
             }
             State::Multi { code, mut lines } => {
-                self.size += line.len() + 2;
+                let end = self.is_end_line(code, &line);
+                self.size += cost(&line);
                 if self.size > self.max_size {
-                    self.state = State::Multi { code, lines };
-                    return Some(self.too_large());
+                    if end.is_none() {
+                        self.state = State::Skipping { code };
+                    }
+                    return self.too_large();
                 }
-                if let Some(end) = self.is_end_line(code, &line) {
+                if let Some(end) = end {
                     lines.push(text_of(line));
                     return Some(Ok(Reply::from_clean_lines(end, lines)));
                 }
@@ -339,14 +379,69 @@ mod tests {
 
     #[test]
     fn overlong_first_line_of_a_multiline_reply_skips_the_whole_reply() {
-        let mut p = ReplyParser::with_max_size(16);
+        // The banner line is longer than the cap, so the framer discards it: only its first bytes
+        // (`220-`) tell which reply it opened.
+        let mut p = ReplyParser::with_max_size(48);
+        let mut wire = b"220-".to_vec();
+        wire.extend([b'b'; 100]);
+        wire.extend_from_slice(b"\r\n220-more\r\n220 ready\r\n331 next\r\n");
+        let got = all(&mut p, &[&wire]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 48 }));
+        assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::NEED_PASSWORD);
+    }
+
+    #[test]
+    fn end_line_crossing_the_cap_ends_the_reply() {
+        // The end line itself pushes the reply over the cap.
+        let mut p = ReplyParser::with_max_size(80);
         let got = all(
             &mut p,
-            &[b"220-a very long banner line\r\n220-more\r\n220 ready\r\n331 next\r\n"],
+            &[b"211-0123456789\r\n211 0123456789012345\r\n200 ok\r\n331 next\r\n"],
         );
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 16 }));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 80 }));
+        assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::COMMAND_OKAY);
+        assert!(!p.in_reply());
+        // The end line is itself longer than the cap.
+        let mut p = ReplyParser::with_max_size(40);
+        let mut wire = b"211-a\r\n211 ".to_vec();
+        wire.extend([b'x'; 60]);
+        wire.extend_from_slice(b"\r\n200 ok\r\n");
+        let got = all(&mut p, &[&wire]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::COMMAND_OKAY);
+    }
+
+    #[test]
+    fn too_large_is_reported_once_per_reply() {
+        let mut p = ReplyParser::with_max_size(40);
+        let long = [b'x'; 60];
+        let mut wire = b"220-".to_vec();
+        wire.extend(long);
+        wire.extend_from_slice(b"\r\n220-");
+        wire.extend(long);
+        wire.extend_from_slice(b"\r\n 0123456789\r\n220 ok\r\n331 x\r\n");
+        let got = all(&mut p, &[&wire]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], Err(ReplyError::TooLarge { limit: 40 }));
         assert_eq!(got[1].as_ref().unwrap().code(), ReplyCode::NEED_PASSWORD);
+    }
+
+    #[test]
+    fn many_tiny_lines_count_against_the_cap() {
+        let mut wire = b"211-x\r\n".to_vec();
+        for _ in 0..21_000 {
+            wire.extend_from_slice(b"a\n");
+        }
+        wire.extend_from_slice(b"211 end\r\n");
+        let got = all(&mut ReplyParser::new(), &[&wire]);
+        assert_eq!(
+            got,
+            [Err(ReplyError::TooLarge {
+                limit: DEFAULT_MAX_REPLY
+            })]
+        );
     }
 
     #[test]
