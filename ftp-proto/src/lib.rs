@@ -45,9 +45,11 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod ascii;
 mod command;
 mod error;
 mod framing;
+pub mod listing;
 mod path;
 mod reply;
 mod secret;

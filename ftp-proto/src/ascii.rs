@@ -1,0 +1,1 @@
+//! TYPE A <-> TYPE I streaming transcoder (being written).

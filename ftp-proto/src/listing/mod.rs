@@ -1,0 +1,1 @@
+//! LIST, NLST and MLSx formatting (being written).
