@@ -53,6 +53,7 @@ pub mod listing;
 mod path;
 mod reply;
 mod secret;
+pub mod server;
 mod timestamp;
 
 #[cfg(feature = "arbitrary")]
@@ -70,7 +71,7 @@ pub use command::{
 };
 pub use error::{AddrError, ArgError, EncodeError, ParseError};
 pub use framing::{DEFAULT_MAX_LINE, Decoded, Frame, Frames, LineFramer};
-pub use path::FtpPath;
+pub use path::{FtpPath, PathError, Segments, VirtualPath};
 pub use reply::Replies;
 pub use reply::{
     DEFAULT_MAX_REPLY, InvalidReplyCode, Reply, ReplyCategory, ReplyClass, ReplyCode, ReplyError,
