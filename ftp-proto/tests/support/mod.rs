@@ -188,11 +188,16 @@ impl Harness {
         self.assert_quiet();
     }
 
-    /// EPSV, answered by a listener on port 50000; returns the channel id.
+    /// EPSV, answered by a listener on port 50000; returns the channel id. A previously
+    /// prepared listener is closed first (one data channel per session).
     pub fn epsv(&mut self) -> DataId {
         self.send("EPSV");
-        let DataAction::Listen { id, .. } = self.data() else {
-            panic!("expected Listen")
+        let mut action = self.data();
+        if let DataAction::Close { .. } = action {
+            action = self.data();
+        }
+        let DataAction::Listen { id, .. } = action else {
+            panic!("expected Listen, got {action:?}")
         };
         let addr: SocketAddr = "192.0.2.1:50000".parse().unwrap();
         self.input(DataInput::Listening { id, addr });
