@@ -374,6 +374,8 @@ fn data_connection_timeout_is_425() {
     h.assert_quiet();
     h.advance(Duration::from_secs(1));
     assert_eq!(h.data(), DataAction::Close { id });
+    // The file the application opened for RETR is released.
+    assert_eq!(h.data(), DataAction::Release { ticket: t });
     assert_eq!(h.reply_code(), 425);
     h.input(DataInput::Connected { id });
     assert_eq!(h.data(), DataAction::Close { id });
@@ -393,6 +395,7 @@ fn active_connect_failure_is_425() {
         id,
         error: DataError::Connect,
     });
+    assert_eq!(h.data(), DataAction::Release { ticket: t });
     assert_eq!(h.reply_code(), 425);
     h.assert_quiet();
 }
@@ -422,11 +425,12 @@ fn retr_with_rest_and_errors() {
         r,
         Request::Retrieve {
             path: vp("/big.iso"),
-            offset: 100
+            offset: 100,
+            ascii: false,
         }
     );
     h.respond(t, Response::Error(FsError::NotFound));
-    assert_eq!(h.reply_code(), 550);
+    assert_eq!(h.code_after_close(), 550);
     // REST applied to that transfer only.
     h.epsv();
     let (_, r) = h.ask("RETR big.iso");
@@ -434,7 +438,8 @@ fn retr_with_rest_and_errors() {
         r,
         Request::Retrieve {
             path: vp("/big.iso"),
-            offset: 0
+            offset: 0,
+            ascii: false,
         }
     );
 }
@@ -483,7 +488,7 @@ fn stor_appe_stou_requests() {
         }
     );
     h.respond(t, Response::Error(FsError::PermissionDenied));
-    assert_eq!(h.reply_code(), 550);
+    assert_eq!(h.code_after_close(), 550);
     h.epsv();
     let (t, r) = h.ask("STOU hint.txt");
     assert_eq!(
@@ -506,7 +511,7 @@ fn stou_reply_names_the_file() {
     let r = h.reply();
     assert_eq!(
         (r.code().get(), r.first_line()),
-        (125, &b"FILE: upload.0001"[..])
+        (125, &b"FILE: /upload.0001"[..])
     );
     h.data();
     h.input(DataInput::Finished { id, result: Ok(1) });
@@ -619,7 +624,7 @@ fn listing_errors_and_options() {
         }
     );
     h.respond(t, Response::Error(FsError::NotFound));
-    assert_eq!(h.reply_code(), 550);
+    assert_eq!(h.code_after_close(), 550);
 }
 
 #[test]
@@ -841,7 +846,7 @@ fn feat_lists_what_is_configured() {
         " AUTH TLS",
         " PBSZ",
         " PROT",
-        " HASH SHA-256*,CRC32",
+        " HASH SHA-256*;CRC32",
         " XCRC",
         " HOST",
         " AVBL",
@@ -1012,7 +1017,8 @@ fn auth_tls_then_pbsz_prot() {
     assert_eq!(h.cmd("PROT S"), 536);
     h.login();
     h.epsv();
-    assert_eq!(h.cmd("RETR x"), 534);
+    h.send("RETR x");
+    assert_eq!(h.code_after_close(), 534);
     assert_eq!(h.cmd("PROT P"), 200);
     let (id, _) = approved(&mut h, "RETR x", Response::Ok);
     h.reply();
@@ -1089,4 +1095,282 @@ fn pipelined_commands_are_answered_in_order() {
     assert_eq!(h.reply_code(), 550);
     assert_eq!(h.reply_code(), 215);
     h.assert_quiet();
+}
+
+// ---- regressions from review ----------------------------------------------------------------
+
+#[test]
+fn data_tls_failure_after_150_still_gets_a_final_reply() {
+    for (error, code) in [(DataError::Tls, 522), (DataError::Connect, 426)] {
+        let mut h = Harness::logged_in();
+        let (id, _) = approved(&mut h, "RETR f", Response::Ok);
+        assert_eq!(h.reply_code(), 125);
+        // After the Transfer action the driver owns the ticket: nothing to release.
+        assert!(matches!(h.data(), DataAction::Transfer { .. }));
+        h.input(DataInput::Failed { id, error });
+        assert_eq!(h.reply_code(), code);
+        h.assert_quiet();
+        assert_eq!(h.cmd("NOOP"), 200);
+    }
+}
+
+#[test]
+fn abor_while_the_application_decides_answers_at_once_and_releases_later() {
+    let mut h = Harness::logged_in();
+    let id = h.epsv();
+    let (t, _) = h.ask("RETR big");
+    h.send("ABOR");
+    assert_eq!(h.data(), DataAction::Close { id });
+    assert_eq!(h.reply_code(), 426);
+    assert_eq!(h.reply_code(), 226);
+    h.assert_quiet();
+    // The late answer produces no reply, only the release of what was opened.
+    h.respond(t, Response::Ok);
+    assert_eq!(h.data(), DataAction::Release { ticket: t });
+    h.assert_quiet();
+    assert_eq!(h.cmd("NOOP"), 200);
+}
+
+#[test]
+fn abor_before_the_connection_releases_the_file() {
+    let mut h = Harness::logged_in();
+    h.cmd("PORT 192,0,2,10,195,80");
+    let (t, _) = h.ask("STOR up");
+    h.respond(t, Response::Ok);
+    let DataAction::Connect { id, .. } = h.data() else {
+        panic!()
+    };
+    h.send("ABOR");
+    assert_eq!(h.data(), DataAction::Close { id });
+    assert_eq!(h.data(), DataAction::Release { ticket: t });
+    assert_eq!(h.reply_code(), 426);
+    assert_eq!(h.reply_code(), 226);
+}
+
+#[test]
+fn abor_reply_waits_behind_queued_commands() {
+    let mut h = Harness::logged_in();
+    let (id, _) = approved(&mut h, "RETR f", Response::Ok);
+    h.reply();
+    h.data();
+    h.send_raw(b"NOOP\r\nABOR\r\n");
+    // 426 belongs to RETR (before NOOP); ABOR's 226 comes after NOOP's 200.
+    assert_eq!(h.data(), DataAction::Close { id });
+    assert_eq!(h.reply_code(), 426);
+    assert_eq!(h.reply_code(), 200);
+    assert_eq!(h.reply_code(), 226);
+    h.assert_quiet();
+}
+
+#[test]
+fn stat_does_not_overtake_queued_commands() {
+    let mut h = Harness::logged_in();
+    let (id, _) = approved(&mut h, "RETR f", Response::Ok);
+    h.reply();
+    h.data();
+    h.send_raw(b"NOOP\r\nSTAT\r\n");
+    h.assert_quiet();
+    h.input(DataInput::Finished { id, result: Ok(1) });
+    assert_eq!(h.reply_code(), 226);
+    assert_eq!(h.reply_code(), 200);
+    assert_eq!(h.reply_code(), 211);
+}
+
+#[test]
+fn unused_passive_listener_is_closed_after_the_idle_time() {
+    let mut h = Harness::logged_in();
+    let id = h.epsv();
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(70));
+        assert_eq!(h.cmd("NOOP"), 200);
+    }
+    h.advance(Duration::from_secs(20));
+    assert_eq!(h.data(), DataAction::Close { id });
+    h.assert_quiet();
+    assert_eq!(h.cmd("RETR x"), 425);
+}
+
+#[test]
+fn rest_applies_only_to_the_next_transfer_command() {
+    let mut h = Harness::logged_in();
+    assert_eq!(h.cmd("REST 100"), 350);
+    let id = h.epsv();
+    let (t, _) = h.ask("LIST");
+    h.respond(
+        t,
+        Response::Entries {
+            entries: vec![],
+            now: clock(),
+        },
+    );
+    h.input(DataInput::Connected { id });
+    assert_eq!(h.reply_code(), 150);
+    h.data();
+    h.input(DataInput::Finished { id, result: Ok(0) });
+    assert_eq!(h.reply_code(), 226);
+    h.epsv();
+    let (_, r) = h.ask("RETR f");
+    assert!(matches!(r, Request::Retrieve { offset: 0, .. }), "{r:?}");
+    // Data-channel setup and TYPE between REST and RETR keep it.
+    let mut h = Harness::logged_in();
+    h.cmd("REST 7");
+    h.cmd("TYPE I");
+    h.epsv();
+    let (_, r) = h.ask("STOR f");
+    assert!(
+        matches!(
+            r,
+            Request::Store {
+                offset: 7,
+                mode: StoreMode::Replace,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    // APPE never takes an offset.
+    let mut h = Harness::logged_in();
+    h.epsv();
+    h.cmd("REST 7");
+    let (_, r) = h.ask("APPE f");
+    assert!(
+        matches!(
+            r,
+            Request::Store {
+                offset: 0,
+                mode: StoreMode::Append,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn rnfr_is_forgotten_after_any_other_line() {
+    for between in ["FROB x", "RNTO", "", "TYPE Q"] {
+        let mut h = Harness::logged_in();
+        assert_eq!(ask_reply(&mut h, "RNFR a", Response::Ok).code().get(), 350);
+        h.send(between);
+        h.reply();
+        assert_eq!(h.cmd("RNTO b"), 503, "after {between:?}");
+    }
+}
+
+#[test]
+fn failed_logins_are_not_forgiven_by_a_success_or_rein() {
+    let mut h = Harness::new(Config::default());
+    for round in 0..2 {
+        h.cmd("USER victim");
+        let (t, _) = h.ask("PASS guess");
+        h.respond(t, Response::LoginRejected);
+        h.advance(Duration::from_secs(1));
+        assert_eq!(h.reply_code(), 530, "round {round}");
+        if round == 0 {
+            h.login();
+            assert_eq!(h.cmd("REIN"), 220);
+        }
+    }
+    h.cmd("USER victim");
+    let (t, _) = h.ask("PASS guess");
+    h.respond(t, Response::LoginRejected);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.reply_code(), 530);
+    assert_eq!(h.reply_code(), 421);
+    assert_eq!(h.next(), Event::Close);
+}
+
+#[test]
+fn login_delay_counts_from_pass_not_from_the_answer() {
+    let mut h = Harness::new(Config::default());
+    h.cmd("USER a");
+    let (t, _) = h.ask("PASS b");
+    // A slow back-end: 700 ms to say no. The 530 still comes 1 s after PASS.
+    h.advance(Duration::from_millis(700));
+    h.respond(t, Response::LoginRejected);
+    h.advance(Duration::from_millis(299));
+    h.assert_quiet();
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.reply_code(), 530);
+    // A back-end slower than the delay answers right away.
+    h.cmd("USER a");
+    let (t, _) = h.ask("PASS b");
+    h.advance(Duration::from_secs(3));
+    h.respond(t, Response::LoginRejected);
+    h.advance(Duration::ZERO);
+    assert_eq!(h.reply_code(), 530);
+}
+
+#[test]
+fn retr_size_appears_in_the_150_reply() {
+    let mut h = Harness::logged_in();
+    let id = h.epsv();
+    let (t, _) = h.ask("RETR f");
+    h.respond(t, Response::Size(5_242_880));
+    h.input(DataInput::Connected { id });
+    let r = h.reply();
+    assert_eq!(r.code().get(), 150);
+    assert!(text(&r).ends_with("(5242880 bytes)"), "{r:?}");
+}
+
+#[test]
+fn size_request_says_whether_type_a_is_in_force() {
+    let mut h = Harness::logged_in();
+    h.cmd("TYPE A");
+    let (_, r) = h.ask("SIZE f");
+    assert_eq!(
+        r,
+        Request::Size {
+            path: vp("/f"),
+            ascii: true
+        }
+    );
+}
+
+#[test]
+fn streamed_listing_when_the_application_answers_ok() {
+    let mut h = Harness::logged_in();
+    h.send("OPTS MLST type;size;");
+    h.reply();
+    let id = h.epsv();
+    let (t, _) = h.ask("MLSD");
+    h.respond(t, Response::Ok);
+    h.input(DataInput::Connected { id });
+    assert_eq!(h.reply_code(), 150);
+    let DataAction::StreamListing {
+        id: i,
+        ticket,
+        format,
+        protected,
+    } = h.data()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (i, ticket, format.kind, protected),
+        (id, t, ListKind::Mlsd, false)
+    );
+    let mut line = Vec::new();
+    format
+        .write(&Entry::file(b"x".to_vec(), 3), clock(), &mut line)
+        .unwrap();
+    assert_eq!(line, b"type=file;size=3; x\r\n");
+    h.input(DataInput::Finished { id, result: Ok(21) });
+    assert_eq!(h.reply_code(), 226);
+}
+
+#[test]
+fn huge_timeouts_mean_never_and_do_not_panic() {
+    let mut c = Config::default();
+    c.idle_timeout = Duration::MAX;
+    c.login_timeout = Duration::MAX;
+    c.data_timeout = Duration::MAX;
+    c.failed_login_delay = Duration::MAX;
+    let mut h = Harness::new(c);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.cmd("USER a");
+    let (t, _) = h.ask("PASS b");
+    h.respond(t, Response::LoginRejected);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.reply_code(), 530);
 }

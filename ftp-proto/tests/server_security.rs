@@ -157,7 +157,7 @@ fn paths_in(request: &Request) -> Vec<&VirtualPath> {
         | Request::Store { path, .. }
         | Request::List { path, .. }
         | Request::Facts { path }
-        | Request::Size { path }
+        | Request::Size { path, .. }
         | Request::ModificationTime { path }
         | Request::SetModificationTime { path, .. }
         | Request::Delete { path }
@@ -316,6 +316,8 @@ fn names_with_cr_lf_nul_are_refused_with_553() {
         b"SIZE \rDELE x\r\n",
         b"APPE log\0\r\n",
     ] {
+        // A refused transfer command drops the prepared channel: prepare one each time.
+        assert_eq!(h.cmd("PORT 192,0,2,10,195,80"), 200);
         h.send_raw(line);
         let r = h.reply();
         assert_eq!(
@@ -326,7 +328,9 @@ fn names_with_cr_lf_nul_are_refused_with_553() {
         );
         h.assert_quiet();
     }
-    // The session goes on, and the data channel is still the one PORT prepared.
+    // The session goes on: a refused APPE dropped the channel, a new PORT prepares one.
+    assert_eq!(h.cmd("RETR good.txt"), 425);
+    assert_eq!(h.cmd("PORT 192,0,2,10,195,80"), 200);
     let (t, r) = h.ask("RETR good.txt");
     assert!(
         matches!(&r, Request::Retrieve { path, .. } if path.as_bytes() == b"/good.txt"),

@@ -12,7 +12,7 @@ fn pasv_retr_lifecycle() {
     h.assert_quiet();
     let (t, r) = h.ask("RETR a.txt");
     assert!(
-        matches!(r, Request::Retrieve { ref path, offset: 0 } if path.as_bytes() == b"/a.txt"),
+        matches!(r, Request::Retrieve { ref path, offset: 0, .. } if path.as_bytes() == b"/a.txt"),
         "{r:?}"
     );
     h.respond(t, Response::Ok);

@@ -168,6 +168,53 @@ pub struct Config {
     pub capabilities: Capabilities,
 }
 
+/// A [`Config`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TLS policy requires TLS, but TLS is not available.
+    #[error("TLS is required but not available")]
+    TlsRequiredButUnavailable,
+    /// Both passive and active mode are off: no transfer could ever happen.
+    #[error("both passive and active mode are disabled")]
+    NoDataMode,
+    /// `max_login_failures` is 0.
+    #[error("max_login_failures must be at least 1")]
+    NoLoginAttempts,
+    /// `max_queued_commands` is 0: not even one pipelined command could wait.
+    #[error("max_queued_commands must be at least 1")]
+    NoQueue,
+}
+
+impl Config {
+    /// Checks that the settings can work together; adapters call it before serving.
+    ///
+    /// ```
+    /// use ftp_proto::server::{Config, ConfigError, TlsPolicy};
+    /// let mut c = Config::default();
+    /// assert_eq!(c.validate(), Ok(()));
+    /// c.tls.require_for_login = true;
+    /// assert_eq!(c.validate(), Err(ConfigError::TlsRequiredButUnavailable));
+    /// c.tls = TlsPolicy::required();
+    /// assert_eq!(c.validate(), Ok(()));
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if (self.tls.require_for_login || self.tls.require_for_data) && !self.tls.available {
+            return Err(ConfigError::TlsRequiredButUnavailable);
+        }
+        if !self.passive_mode && !self.active_mode {
+            return Err(ConfigError::NoDataMode);
+        }
+        if self.max_login_failures == 0 {
+            return Err(ConfigError::NoLoginAttempts);
+        }
+        if self.max_queued_commands == 0 {
+            return Err(ConfigError::NoQueue);
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {

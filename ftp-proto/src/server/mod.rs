@@ -45,6 +45,24 @@
 //! assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(300))); // idle timeout
 //! ```
 //!
+//! # What the driver must do
+//!
+//! - Enable `SO_OOBINLINE` on the control socket: clients such as Python's ftplib send `ABOR`
+//!   as urgent data, and without it the final LF is removed from the stream.
+//! - Write every [`Output::Transmit`] in order, and stop reading control input while much
+//!   transmitted data is still unflushed (HELP, FEAT and STAT replies are larger than the
+//!   commands that ask for them): TCP backpressure then bounds memory on both sides.
+//! - After [`Output::UpgradeTls`], do the handshake and call [`Session::handle_tls_established`];
+//!   the session ignores all control bytes until then, including bytes that arrived in the same
+//!   read as `AUTH TLS` (they were sent in clear text and are never executed).
+//! - Carry out data actions as [`DataAction`] describes, and enforce a data idle timeout while
+//!   copying. Answer every [`Output::Request`] with [`Session::respond`]; a [`DataAction::Release`]
+//!   names a request whose opened file will not be used.
+//! - When the control connection ends (EOF, error, or after [`Output::Close`]), drop the session
+//!   and close its data channels; release what was opened for requests still unanswered or whose
+//!   transfers had not finished. Answers that arrive after the session closed get
+//!   [`UsageError::UnknownTicket`].
+//!
 //! # Order of replies
 //!
 //! FTP answers commands in order. While a command waits for the application or a transfer
@@ -56,16 +74,16 @@ pub mod config;
 pub mod gating;
 mod types;
 
-pub use config::{Capabilities, Config, HashAlgorithm, TlsPolicy};
+pub use config::{Capabilities, Config, ConfigError, HashAlgorithm, TlsPolicy};
 pub use types::{
-    ConnectionInfo, DataAction, DataError, DataId, DataInput, Direction, Family, FsError, ListKind,
-    Output, Request, Response, StoreMode, Ticket, TransferError, UsageError,
+    ConnectionInfo, DataAction, DataError, DataId, DataInput, Direction, Family, FsError,
+    ListFormat, ListKind, Output, Request, Response, StoreMode, Ticket, TransferError, UsageError,
 };
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::command::{
     AuthMechanism, ChecksumArgs, Command, EpsvMode, FileStructure, FormatControl, ListArgs,
@@ -84,6 +102,8 @@ use gating::{DuringTransfer, Phase};
 enum Queued {
     Line(Result<Command, ParseError>),
     Overlong,
+    /// The 226 of an ABOR that aborted a transfer while earlier commands were still queued.
+    AborReply,
 }
 
 /// The data channel prepared for the next transfer.
@@ -109,6 +129,27 @@ enum Payload {
         direction: Direction,
     },
     Listing(Vec<u8>),
+    Stream {
+        ticket: Ticket,
+        format: ListFormat,
+    },
+}
+
+impl Payload {
+    /// The request whose opened resources the application must release if this never runs.
+    fn ticket(&self) -> Option<Ticket> {
+        match self {
+            Payload::File { ticket, .. } | Payload::Stream { ticket, .. } => Some(*ticket),
+            Payload::Listing(_) => None,
+        }
+    }
+}
+
+/// What a command inherits from the one right before it.
+#[derive(Debug, Default)]
+struct Carried {
+    rest: Option<u64>,
+    rename_from: Option<VirtualPath>,
 }
 
 /// A transfer command that was approved.
@@ -127,7 +168,12 @@ struct Transfer {
 /// A command waiting for the application.
 #[derive(Debug)]
 enum Pending {
-    Login,
+    /// PASS arrived at `at`: a failure is answered `failed_login_delay` after it.
+    Login {
+        at: Instant,
+    },
+    /// A transfer command aborted by ABOR before the application answered.
+    Aborted,
     Host,
     ChangeDir(VirtualPath),
     Retrieve(VirtualPath),
@@ -158,6 +204,17 @@ enum Pending {
     },
     Available,
     Site,
+}
+
+impl Pending {
+    /// A transfer command (it uses the data channel once the application agrees).
+    fn is_transfer(&self) -> bool {
+        match self {
+            Pending::Retrieve(_) | Pending::Store(_) | Pending::StoreUnique => true,
+            Pending::List { kind, .. } => *kind != ListKind::Stat,
+            _ => false,
+        }
+    }
 }
 
 /// What the session is doing besides reading commands.
@@ -211,6 +268,13 @@ pub struct Session {
     login_deadline: Option<Instant>,
     idle_deadline: Option<Instant>,
     data_deadline: Option<Instant>,
+    /// An announced passive listener nobody uses is closed at this time.
+    channel_deadline: Option<Instant>,
+}
+
+/// `now + d`, or `None` (never) when that is beyond what `Instant` can hold.
+fn after(now: Instant, d: Duration) -> Option<Instant> {
+    now.checked_add(d)
 }
 
 /// `ip` with IPv4-mapped IPv6 addresses turned into IPv4, so both spellings compare equal.
@@ -256,9 +320,10 @@ impl Session {
             next_ticket: 0,
             channel: Channel::None,
             busy: Busy::Ready,
-            login_deadline: Some(now + config.login_timeout),
-            idle_deadline: Some(now + config.idle_timeout),
+            login_deadline: after(now, config.login_timeout),
+            idle_deadline: after(now, config.idle_timeout),
             data_deadline: None,
+            channel_deadline: None,
             conn,
             config,
         };
@@ -301,7 +366,7 @@ impl Session {
             let step = self.framer.push(bytes);
             bytes = bytes.get(step.consumed..).unwrap_or_default();
             let Some(frame) = step.item else { break };
-            self.idle_deadline = Some(now + self.config.idle_timeout);
+            self.idle_deadline = after(now, self.config.idle_timeout);
             match frame {
                 Frame::Overlong { .. } => {
                     self.overlong += 1;
@@ -313,14 +378,22 @@ impl Session {
                 }
                 Frame::Line(line) => {
                     let parsed = Command::parse(&line);
-                    let immediate = matches!(self.busy, Busy::Transfer(_))
-                        && matches!(&parsed, Ok(c) if is_immediate_in_transfer(c));
-                    if immediate {
-                        if let Ok(cmd) = parsed {
-                            self.immediate(cmd);
+                    // The gating table's "during a transfer" column: ABOR and STAT act at once.
+                    let immediate = matches!(&parsed, Ok(c) if is_immediate_in_transfer(c));
+                    match parsed {
+                        Ok(Command::Abor) if immediate && self.transfer_in_progress() => {
+                            self.abort();
                         }
-                    } else {
-                        self.enqueue(Queued::Line(parsed));
+                        // STAT answers at once only when no earlier command waits, so its reply
+                        // cannot overtake theirs.
+                        Ok(Command::Stat(None))
+                            if immediate
+                                && matches!(self.busy, Busy::Transfer(_))
+                                && self.queue.is_empty() =>
+                        {
+                            self.transfer_status();
+                        }
+                        parsed => self.enqueue(Queued::Line(parsed)),
                     }
                 }
             }
@@ -334,7 +407,7 @@ impl Session {
             self.tls_pending = false;
             self.tls = true;
             self.framer.clear();
-            self.idle_deadline = Some(now + self.config.idle_timeout);
+            self.idle_deadline = after(now, self.config.idle_timeout);
         }
     }
 
@@ -344,9 +417,9 @@ impl Session {
             return;
         }
         match input {
-            DataInput::Listening { id, addr } => self.on_listening(id, addr),
+            DataInput::Listening { id, addr } => self.on_listening(now, id, addr),
             DataInput::Connected { id } => self.on_connected(now, id),
-            DataInput::Failed { id, error } => self.on_failed(id, error),
+            DataInput::Failed { id, error } => self.on_failed(now, id, error),
             DataInput::Progress { id, bytes } => {
                 if let Busy::Transfer(t) = &mut self.busy
                     && t.id == id
@@ -375,7 +448,7 @@ impl Session {
         };
         let result = self.answer(now, ticket, pending, response);
         if matches!(self.busy, Busy::Ready) {
-            self.idle_deadline = Some(now + self.config.idle_timeout);
+            self.idle_deadline = after(now, self.config.idle_timeout);
         }
         self.pump(now);
         result
@@ -395,7 +468,7 @@ impl Session {
                 self.fatal(ReplyCode::SERVICE_NOT_AVAILABLE, "Too many failed logins");
                 return;
             }
-            self.idle_deadline = Some(now + self.config.idle_timeout);
+            self.idle_deadline = after(now, self.config.idle_timeout);
         }
         if self.login_deadline.is_some_and(|d| now >= d) && self.phase != Phase::LoggedIn {
             self.fatal(ReplyCode::SERVICE_NOT_AVAILABLE, "Login timeout");
@@ -409,14 +482,23 @@ impl Session {
                 && !t.started
             {
                 let id = t.id;
+                let ticket = t.payload.as_ref().and_then(Payload::ticket);
                 self.busy = Busy::Ready;
                 self.out.push_back(Output::Data(DataAction::Close { id }));
+                if let Some(ticket) = ticket {
+                    self.out
+                        .push_back(Output::Data(DataAction::Release { ticket }));
+                }
                 self.reply(
                     ReplyCode::CANT_OPEN_DATA_CONNECTION,
                     "Data connection timed out",
                 );
-                self.idle_deadline = Some(now + self.config.idle_timeout);
+                self.idle_deadline = after(now, self.config.idle_timeout);
             }
+        }
+        if self.channel_deadline.is_some_and(|d| now >= d) {
+            // An announced listener sat unused for the idle time: free its port.
+            self.close_channel();
         }
         if matches!(self.busy, Busy::Ready) && self.idle_deadline.is_some_and(|d| now >= d) {
             self.fatal(
@@ -460,6 +542,7 @@ impl Session {
             consider(self.login_deadline);
         }
         consider(self.data_deadline);
+        consider(self.channel_deadline);
         if matches!(self.busy, Busy::Ready) {
             consider(self.idle_deadline);
         }
@@ -480,24 +563,26 @@ impl Session {
         }
     }
 
-    /// 421 (or another final word), close data channels, and stop.
+    /// 421 (or another final word), close data channels, release approved requests, and stop.
     fn fatal(&mut self, code: ReplyCode, text: &str) {
-        if let Busy::Transfer(t) = &self.busy {
-            let id = t.id;
-            self.out.push_back(Output::Data(DataAction::Close { id }));
+        match core::mem::replace(&mut self.busy, Busy::Ready) {
+            Busy::Transfer(t) => {
+                self.out
+                    .push_back(Output::Data(DataAction::Close { id: t.id }));
+                if let Some(ticket) = t.payload.as_ref().and_then(Payload::ticket) {
+                    self.out
+                        .push_back(Output::Data(DataAction::Release { ticket }));
+                }
+            }
+            Busy::Listen { id, .. } => self.out.push_back(Output::Data(DataAction::Close { id })),
+            _ => {}
         }
-        if let Channel::Passive { id, .. } = self.channel {
-            self.out.push_back(Output::Data(DataAction::Close { id }));
-        }
-        if let Busy::Listen { id, .. } = self.busy {
-            self.out.push_back(Output::Data(DataAction::Close { id }));
-        }
+        self.close_channel();
         self.reply(code, text);
         self.out.push_back(Output::Close);
         self.closed = true;
         self.queue.clear();
-        self.busy = Busy::Ready;
-        self.channel = Channel::None;
+        self.data_deadline = None;
     }
 
     fn enqueue(&mut self, item: Queued) {
@@ -516,10 +601,18 @@ impl Session {
             let Some(item) = self.queue.pop_front() else {
                 break;
             };
+            // REST and RNFR apply to the command right after them (RFC 959 4.1.3).
+            let carried = Carried {
+                rest: self.rest.take(),
+                rename_from: self.rename_from.take(),
+            };
             match item {
                 Queued::Overlong => self.reply(ReplyCode::SYNTAX_ERROR, "Line too long"),
+                Queued::AborReply => {
+                    self.reply(ReplyCode::CLOSING_DATA_CONNECTION, "ABOR successful");
+                }
                 Queued::Line(Err(e)) => self.parse_error(e),
-                Queued::Line(Ok(cmd)) => self.execute(now, cmd),
+                Queued::Line(Ok(cmd)) => self.execute(now, cmd, carried),
             }
         }
     }
@@ -575,7 +668,7 @@ impl Session {
 
     // ---- commands ------------------------------------------------------------------------
 
-    fn execute(&mut self, now: Instant, cmd: Command) {
+    fn execute(&mut self, now: Instant, cmd: Command, carried: Carried) {
         let Some(verb) = cmd.verb() else {
             let text = format!("{} not understood", cmd.verb_str());
             self.reply(ReplyCode::SYNTAX_ERROR, text);
@@ -588,8 +681,18 @@ impl Session {
             self.reply(code, text);
             return;
         }
-        // RNTO must come right after RNFR.
-        let rename_from = self.rename_from.take();
+        let Carried { rest, rename_from } = carried;
+        if matches!(
+            cmd,
+            Command::Port(_)
+                | Command::Eprt(_)
+                | Command::Pasv
+                | Command::Epsv(_)
+                | Command::Type(_)
+        ) {
+            // Clients set up the data channel and the type between REST and RETR/STOR.
+            self.rest = rest;
+        }
         match cmd {
             Command::User(name) => self.cmd_user(name),
             Command::Pass(password) => {
@@ -603,7 +706,7 @@ impl Session {
                         tls: self.tls,
                         anonymous,
                     },
-                    Pending::Login,
+                    Pending::Login { at: now },
                 );
             }
             Command::Acct(_) => self.reply(ReplyCode::COMMAND_SUPERFLUOUS, "ACCT not needed"),
@@ -719,11 +822,10 @@ impl Session {
             },
             Command::Port(addr) => self.cmd_active(SocketAddr::V4(addr)),
             Command::Eprt(addr) => self.cmd_active(addr),
-            Command::Retr(p) => self.cmd_transfer(&p, TransferCmd::Retr),
-            Command::Stor(p) => self.cmd_transfer(&p, TransferCmd::Stor),
-            Command::Appe(p) => self.cmd_transfer(&p, TransferCmd::Appe),
+            Command::Retr(p) => self.cmd_transfer(&p, TransferCmd::Retr, rest.unwrap_or(0)),
+            Command::Stor(p) => self.cmd_transfer(&p, TransferCmd::Stor, rest.unwrap_or(0)),
+            Command::Appe(p) => self.cmd_transfer(&p, TransferCmd::Appe, 0),
             Command::Stou(hint) => {
-                self.rest = None;
                 if self.data_ready() {
                     let dir = self.cwd.clone();
                     self.ask(
@@ -767,7 +869,8 @@ impl Session {
             }
             Command::Size(p) => {
                 if let Some(path) = self.resolve(&p) {
-                    self.ask(Request::Size { path }, Pending::Size);
+                    let ascii = self.ascii;
+                    self.ask(Request::Size { path, ascii }, Pending::Size);
                 }
             }
             Command::Mdtm { time: None, path } => {
@@ -844,24 +947,53 @@ impl Session {
         }
     }
 
-    /// ABOR or STAT arriving while a transfer runs.
-    fn immediate(&mut self, cmd: Command) {
-        let Busy::Transfer(t) = &self.busy else {
-            return;
-        };
-        match cmd {
-            Command::Abor => {
-                let id = t.id;
-                self.busy = Busy::Ready;
+    /// True while a transfer command is approved, running, or waiting for the application.
+    fn transfer_in_progress(&self) -> bool {
+        match &self.busy {
+            Busy::Transfer(_) => true,
+            Busy::App { pending, .. } => pending.is_transfer(),
+            _ => false,
+        }
+    }
+
+    /// ABOR during a transfer: 426 for the transfer command, then 226 for ABOR (in its turn).
+    fn abort(&mut self) {
+        match core::mem::replace(&mut self.busy, Busy::Ready) {
+            Busy::Transfer(t) => {
                 self.data_deadline = None;
-                self.out.push_back(Output::Data(DataAction::Close { id }));
-                self.reply(ReplyCode::CONNECTION_CLOSED, "Transfer aborted");
-                self.reply(ReplyCode::CLOSING_DATA_CONNECTION, "ABOR successful");
+                self.out
+                    .push_back(Output::Data(DataAction::Close { id: t.id }));
+                if let Some(ticket) = t.payload.as_ref().and_then(Payload::ticket) {
+                    self.out
+                        .push_back(Output::Data(DataAction::Release { ticket }));
+                }
             }
-            _ => {
-                let text = format!("Transferring {}: {} bytes so far", t.what, t.bytes);
-                self.reply(ReplyCode::FILE_STATUS, text);
+            Busy::App { ticket, .. } => {
+                // The application's answer is still owed; it is released when it comes.
+                self.busy = Busy::App {
+                    ticket,
+                    pending: Pending::Aborted,
+                };
+                self.close_channel();
             }
+            other => {
+                self.busy = other;
+                return;
+            }
+        }
+        self.reply(ReplyCode::CONNECTION_CLOSED, "Transfer aborted");
+        if self.queue.is_empty() {
+            self.reply(ReplyCode::CLOSING_DATA_CONNECTION, "ABOR successful");
+        } else {
+            self.queue.push_back(Queued::AborReply);
+        }
+    }
+
+    /// STAT during a transfer: progress.
+    fn transfer_status(&mut self) {
+        if let Busy::Transfer(t) = &self.busy {
+            let text = format!("Transferring {}: {} bytes so far", t.what, t.bytes);
+            self.reply(ReplyCode::FILE_STATUS, text);
         }
     }
 
@@ -891,7 +1023,7 @@ impl Session {
         self.epsv_all = false;
         self.facts = Facts::default();
         self.hash = preferred_hash(&self.config.capabilities.checksums);
-        self.login_deadline = Some(now + self.config.login_timeout);
+        self.login_deadline = after(now, self.config.login_timeout);
         // TLS, PBSZ and PROT stay: REIN never drops protection.
         self.reply(ReplyCode::SERVICE_READY, "Service ready for new user");
     }
@@ -910,7 +1042,7 @@ impl Session {
             let mut names = String::new();
             for a in &caps.checksums {
                 if !names.is_empty() {
-                    names.push(',');
+                    names.push(';');
                 }
                 names.push_str(a.name());
                 if Some(*a) == self.hash {
@@ -1106,6 +1238,7 @@ impl Session {
             self.out.push_back(Output::Data(DataAction::Close { id }));
         }
         self.channel = Channel::None;
+        self.channel_deadline = None;
     }
 
     fn cmd_passive(&mut self, extended: bool, family: Option<Family>) {
@@ -1181,7 +1314,8 @@ impl Session {
         }
     }
 
-    /// True when a data channel is prepared and the TLS data policy is met; replies otherwise.
+    /// True when a data channel is prepared and the TLS data policy is met; replies otherwise
+    /// (and drops the channel: the client will set up a new one).
     fn data_ready(&mut self) -> bool {
         if self.channel == Channel::None {
             self.reply(
@@ -1190,6 +1324,7 @@ impl Session {
             );
             false
         } else if self.config.tls.require_for_data && !self.prot_private {
+            self.close_channel();
             self.reply(
                 ReplyCode::DENIED_FOR_POLICY,
                 "Policy requires PROT P for data",
@@ -1200,17 +1335,28 @@ impl Session {
         }
     }
 
-    fn cmd_transfer(&mut self, p: &FtpPath, which: TransferCmd) {
-        let offset = self.rest.take().unwrap_or(0);
+    /// Resolves the path of a transfer command; on failure the prepared channel is dropped.
+    fn resolve_for_transfer(&mut self, path: Option<&FtpPath>) -> Option<VirtualPath> {
+        let resolved = self.resolve_opt(path);
+        if resolved.is_none() {
+            self.close_channel();
+        }
+        resolved
+    }
+
+    fn cmd_transfer(&mut self, p: &FtpPath, which: TransferCmd, offset: u64) {
         if !self.data_ready() {
             return;
         }
-        let Some(path) = self.resolve(p) else { return };
+        let Some(path) = self.resolve_for_transfer(Some(p)) else {
+            return;
+        };
         let (request, pending) = match which {
             TransferCmd::Retr => (
                 Request::Retrieve {
                     path: path.clone(),
                     offset,
+                    ascii: self.ascii,
                 },
                 Pending::Retrieve(path),
             ),
@@ -1234,7 +1380,7 @@ impl Session {
         if !self.data_ready() {
             return;
         }
-        let Some(path) = self.resolve_opt(args.path.as_ref()) else {
+        let Some(path) = self.resolve_for_transfer(args.path.as_ref()) else {
             return;
         };
         self.ask(
@@ -1368,36 +1514,50 @@ impl Session {
     ) -> Result<(), UsageError> {
         use Pending as P;
         use Response as R;
+        if let P::Aborted = pending {
+            // ABOR already answered; give back whatever the application opened.
+            if matches!(response, R::Ok | R::Size(_) | R::Created(_)) {
+                self.out
+                    .push_back(Output::Data(DataAction::Release { ticket }));
+            }
+            return Ok(());
+        }
         if let R::Error(e) = &response {
-            let code = match pending {
-                P::Host => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
-                P::Login => ReplyCode::NOT_LOGGED_IN,
-                _ => e.reply_code(),
-            };
-            if matches!(pending, P::Login) {
+            if let P::Login { .. } = pending {
                 return self.answer(now, ticket, pending, R::LoginRejected);
             }
+            if pending.is_transfer() {
+                // The client sets up a new data channel for its next try.
+                self.close_channel();
+            }
+            let code = match pending {
+                P::Host => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                _ => e.reply_code(),
+            };
             self.reply(code, capitalized(&e.to_string()));
             return Ok(());
         }
         match (pending, response) {
-            (P::Login, R::LoggedIn) => {
+            (P::Login { .. }, R::LoggedIn) => {
+                // The failure count is kept: REIN and a new login do not buy more attempts.
                 self.phase = Phase::LoggedIn;
                 self.login_deadline = None;
-                self.failures = 0;
                 self.cwd = VirtualPath::root();
                 self.reply(ReplyCode::USER_LOGGED_IN, "Login successful");
             }
-            (P::Login, R::LoginRejected) => {
+            (P::Login { at }, R::LoginRejected) => {
                 self.failures += 1;
                 self.phase = Phase::BeforeUser;
                 self.user = None;
+                // Counted from PASS, not from the answer: a back-end that answers unknown users
+                // faster reveals nothing as long as it answers within the delay.
+                let until = after(at, self.config.failed_login_delay).map_or(now, |t| t.max(now));
                 self.busy = Busy::LoginDelay {
-                    until: now + self.config.failed_login_delay,
+                    until,
                     close: self.failures >= self.config.max_login_failures,
                 };
             }
-            (P::Login, R::LoginUnavailable) => {
+            (P::Login { .. }, R::LoginUnavailable) => {
                 self.fatal(
                     ReplyCode::SERVICE_NOT_AVAILABLE,
                     "Authentication service unavailable, try later",
@@ -1411,9 +1571,13 @@ impl Session {
                     "Directory successfully changed",
                 );
             }
-            (P::Retrieve(path), R::Ok) => {
+            (P::Retrieve(path), response @ (R::Ok | R::Size(_))) => {
                 let what = path.to_string();
                 let mode = if self.ascii { "ASCII" } else { "BINARY" };
+                let size = match response {
+                    R::Size(n) => format!(" ({n} bytes)"),
+                    _ => String::new(),
+                };
                 self.start_transfer(
                     now,
                     Payload::File {
@@ -1421,7 +1585,7 @@ impl Session {
                         direction: Direction::Send,
                     },
                     what.clone(),
-                    format!("Opening {mode} mode data connection for {what}"),
+                    format!("Opening {mode} mode data connection for {what}{size}"),
                 );
             }
             (P::Store(path), R::Ok) => {
@@ -1437,10 +1601,8 @@ impl Session {
                 );
             }
             (P::StoreUnique, R::Created(path)) => {
-                let name = path
-                    .file_name()
-                    .map(|n| String::from_utf8_lossy(n).into_owned())
-                    .unwrap_or_default();
+                // RFC 1123 4.1.2.9: 150 FILE: <pathname>.
+                let name = path.to_string();
                 self.start_transfer(
                     now,
                     Payload::File {
@@ -1459,6 +1621,18 @@ impl Session {
                 },
             ) => {
                 self.answer_listing(now, kind, &path, &entries, clock);
+            }
+            (P::List { kind, path }, R::Ok) if kind != ListKind::Stat => {
+                let format = ListFormat {
+                    kind,
+                    facts: self.facts,
+                };
+                self.start_transfer(
+                    now,
+                    Payload::Stream { ticket, format },
+                    path.to_string(),
+                    "Here comes the directory listing".to_owned(),
+                );
             }
             (P::Facts(path), R::Entry(entry)) => {
                 let mut line = Vec::new();
@@ -1567,6 +1741,7 @@ impl Session {
     // ---- transfers -----------------------------------------------------------------------
 
     fn start_transfer(&mut self, now: Instant, payload: Payload, what: String, opening: String) {
+        self.channel_deadline = None;
         let (id, connected) = match self.channel {
             Channel::Passive { id, connected } => (id, connected),
             Channel::Active { to } => {
@@ -1577,6 +1752,10 @@ impl Session {
             }
             Channel::None => {
                 // The prepared channel failed while the application was deciding.
+                if let Some(ticket) = payload.ticket() {
+                    self.out
+                        .push_back(Output::Data(DataAction::Release { ticket }));
+                }
                 self.reply(
                     ReplyCode::CANT_OPEN_DATA_CONNECTION,
                     "Can't open data connection",
@@ -1596,7 +1775,7 @@ impl Session {
         if connected {
             self.begin(ReplyCode::DATA_CONNECTION_ALREADY_OPEN);
         } else {
-            self.data_deadline = Some(now + self.config.data_timeout);
+            self.data_deadline = after(now, self.config.data_timeout);
         }
     }
 
@@ -1625,38 +1804,47 @@ impl Session {
                 bytes,
                 protected,
             },
+            Some(Payload::Stream { ticket, format }) => DataAction::StreamListing {
+                id,
+                ticket,
+                format,
+                protected,
+            },
             None => return,
         };
         self.out.push_back(Output::Data(action));
     }
 
-    fn on_listening(&mut self, id: DataId, addr: SocketAddr) {
+    fn on_listening(&mut self, now: Instant, id: DataId, addr: SocketAddr) {
         match self.busy {
             Busy::Listen { id: want, extended } if want == id => {
                 self.busy = Busy::Ready;
-                if extended {
-                    self.channel = Channel::Passive {
-                        id,
-                        connected: false,
-                    };
-                    self.send(&crate::addr::epsv_reply(addr.port()));
+                let reply = if extended {
+                    Some(crate::addr::epsv_reply(addr.port()))
                 } else {
                     match canonical(addr.ip()) {
-                        IpAddr::V4(ip) => {
-                            self.channel = Channel::Passive {
-                                id,
-                                connected: false,
-                            };
-                            let v4 = std::net::SocketAddrV4::new(ip, addr.port());
-                            self.send(&crate::addr::pasv_reply(v4));
-                        }
-                        IpAddr::V6(_) => {
-                            self.out.push_back(Output::Data(DataAction::Close { id }));
-                            self.reply(
-                                ReplyCode::CANT_OPEN_DATA_CONNECTION,
-                                "PASV is IPv4 only: use EPSV",
-                            );
-                        }
+                        IpAddr::V4(ip) => Some(crate::addr::pasv_reply(
+                            std::net::SocketAddrV4::new(ip, addr.port()),
+                        )),
+                        IpAddr::V6(_) => None,
+                    }
+                };
+                match reply {
+                    Some(reply) => {
+                        self.channel = Channel::Passive {
+                            id,
+                            connected: false,
+                        };
+                        // A listener nobody uses does not hold a port forever.
+                        self.channel_deadline = after(now, self.config.idle_timeout);
+                        self.send(&reply);
+                    }
+                    None => {
+                        self.out.push_back(Output::Data(DataAction::Close { id }));
+                        self.reply(
+                            ReplyCode::CANT_OPEN_DATA_CONNECTION,
+                            "PASV is IPv4 only: use EPSV",
+                        );
                     }
                 }
             }
@@ -1682,11 +1870,17 @@ impl Session {
         }
     }
 
-    fn on_failed(&mut self, id: DataId, error: DataError) {
-        let code = if error == DataError::Tls {
-            ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED
+    fn on_failed(&mut self, now: Instant, id: DataId, error: DataError) {
+        let (code, text) = if error == DataError::Tls {
+            (
+                ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
+                "Data connection TLS failed (it must resume the control session)",
+            )
         } else {
-            ReplyCode::CANT_OPEN_DATA_CONNECTION
+            (
+                ReplyCode::CANT_OPEN_DATA_CONNECTION,
+                "Can't open data connection",
+            )
         };
         match &self.busy {
             Busy::Listen { id: want, .. } if *want == id => {
@@ -1697,14 +1891,21 @@ impl Session {
                 );
                 return;
             }
-            Busy::Transfer(t) if t.id == id && !t.started => {
+            Busy::Transfer(t) if t.id == id => {
+                if let Some(ticket) = t.payload.as_ref().and_then(Payload::ticket) {
+                    self.out
+                        .push_back(Output::Data(DataAction::Release { ticket }));
+                }
+                // After 150 (e.g. the TLS handshake on the data connection failed) the transfer
+                // command still needs its final reply.
+                let code = if t.started && error != DataError::Tls {
+                    ReplyCode::CONNECTION_CLOSED
+                } else {
+                    code
+                };
                 self.busy = Busy::Ready;
                 self.data_deadline = None;
-                let text = if error == DataError::Tls {
-                    "Data connection TLS failed (must resume the control session)"
-                } else {
-                    "Can't open data connection"
-                };
+                self.idle_deadline = after(now, self.config.idle_timeout);
                 self.reply(code, text);
                 return;
             }
@@ -1712,6 +1913,7 @@ impl Session {
         }
         if matches!(self.channel, Channel::Passive { id: want, .. } if want == id) {
             self.channel = Channel::None;
+            self.channel_deadline = None;
         }
     }
 
@@ -1723,7 +1925,7 @@ impl Session {
             return;
         }
         self.busy = Busy::Ready;
-        self.idle_deadline = Some(now + self.config.idle_timeout);
+        self.idle_deadline = after(now, self.config.idle_timeout);
         match result {
             Ok(_) => self.reply(ReplyCode::CLOSING_DATA_CONNECTION, "Transfer complete"),
             Err(TransferError::ConnectionLost) => {

@@ -83,19 +83,22 @@ pub enum Request {
         /// The directory.
         path: VirtualPath,
     },
-    /// RETR: open the file for reading from `offset`. Answer `Ok` (the adapter keeps the open
-    /// file for this ticket) or `Error`.
+    /// RETR: open the file for reading from `offset`. Answer `Ok` or `Size(bytes to send)`
+    /// (the 150 reply then says `(N bytes)`, which curl, wget and ftplib read), keeping the open
+    /// file for this ticket, or `Error`.
     Retrieve {
         /// The file.
         path: VirtualPath,
-        /// Byte offset from REST, 0 otherwise.
+        /// Byte offset from REST (given right before RETR), 0 otherwise.
         offset: u64,
+        /// TYPE A is in force (the offset and size then count transferred bytes, RFC 3659 5).
+        ascii: bool,
     },
     /// STOR/APPE: open the file for writing. Answer `Ok` or `Error`.
     Store {
         /// The file.
         path: VirtualPath,
-        /// Byte offset from REST, 0 otherwise.
+        /// Byte offset from REST (given right before STOR), 0 otherwise and for APPE.
         offset: u64,
         /// Replace or append.
         mode: StoreMode,
@@ -108,7 +111,9 @@ pub enum Request {
         /// The client's name hint, if any (byte-exact).
         hint: Option<Vec<u8>>,
     },
-    /// LIST/NLST/MLSD/STAT path: the entries to list. Answer `Entries` or `Error`.
+    /// LIST/NLST/MLSD/STAT path: the entries to list. Answer `Entries` (the session formats
+    /// them), or for LIST/NLST/MLSD `Ok` to stream the listing yourself
+    /// ([`DataAction::StreamListing`]: memory then does not grow with the directory), or `Error`.
     List {
         /// The directory (or file) to list.
         path: VirtualPath,
@@ -126,6 +131,9 @@ pub enum Request {
     Size {
         /// The file.
         path: VirtualPath,
+        /// TYPE A is in force: RFC 3659 section 4 asks for the size as transferred (CRLF line
+        /// ends); an application may also refuse SIZE in ASCII mode with `Error`.
+        ascii: bool,
     },
     /// MDTM. Answer `Time` or `Error`.
     ModificationTime {
@@ -303,6 +311,33 @@ pub enum Family {
     Ipv6,
 }
 
+/// How a streamed listing is written: which form and which MLSx facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFormat {
+    /// LIST, NLST or MLSD.
+    pub kind: ListKind,
+    /// The MLSx facts selected with OPTS MLST (used for MLSD).
+    pub facts: crate::listing::Facts,
+}
+
+impl ListFormat {
+    /// Appends one entry's line to `out`; `now` (UTC, from the application's clock) decides
+    /// whether LIST shows a time or a year. Entries whose name cannot be put on a line are
+    /// refused and should be skipped.
+    pub fn write(
+        &self,
+        entry: &Entry,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<(), crate::listing::UnrepresentableName> {
+        match self.kind {
+            ListKind::List | ListKind::Stat => crate::listing::list_line(entry, now, out),
+            ListKind::Nlst => crate::listing::nlst_line(entry, out),
+            ListKind::Mlsd => crate::listing::mlsx_line(entry, self.facts, out),
+        }
+    }
+}
+
 /// Direction of a file transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -313,6 +348,16 @@ pub enum Direction {
 }
 
 /// What the driver must do with data connections.
+///
+/// The lifecycle of one channel: `Listen` (report `Listening` or `Failed` promptly) or
+/// `Connect` (report `Connected` or `Failed`); then at most one of `Transfer`, `SendListing` or
+/// `StreamListing`, after which the driver closes the data connection (for TLS with
+/// close_notify; in stream mode the close marks the end of the file) and reports `Finished`
+/// exactly once; or `Close` at any time, after which nothing is reported for that id. A passive
+/// listener stops listening after the first connection it accepts from the control peer; a
+/// connection that drops before a transfer is reported as `Failed`. The driver enforces a data
+/// idle timeout while copying and reports a stalled copy as
+/// `Finished(Err(TransferError::ConnectionLost))`.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DataAction {
@@ -357,10 +402,29 @@ pub enum DataAction {
         /// PROT P is in force.
         protected: bool,
     },
+    /// Stream a listing for `ticket` over the connected channel: read the directory the
+    /// application prepared and write each entry with [`ListFormat::write`], then close the
+    /// connection and report [`DataInput::Finished`].
+    StreamListing {
+        /// The channel.
+        id: DataId,
+        /// The List request whose answer was `Ok`.
+        ticket: Ticket,
+        /// How to write the entries.
+        format: ListFormat,
+        /// PROT P is in force.
+        protected: bool,
+    },
     /// Close the channel (listener or connection) now, aborting any copy. Do not report it.
     Close {
         /// The channel.
         id: DataId,
+    },
+    /// The approved request `ticket` (RETR, STOR, APPE, STOU or a streamed listing) will not be
+    /// carried out (aborted, timed out, no connection): release what was opened for it.
+    Release {
+        /// The request.
+        ticket: Ticket,
     },
 }
 
@@ -388,7 +452,18 @@ impl fmt::Debug for DataAction {
                 "SendListing({id:?}, {} bytes, protected={protected})",
                 bytes.len()
             ),
+            Self::StreamListing {
+                id,
+                ticket,
+                format,
+                protected,
+            } => write!(
+                f,
+                "StreamListing({id:?}, {ticket:?}, {:?}, protected={protected})",
+                format.kind
+            ),
             Self::Close { id } => write!(f, "Close({id:?})"),
+            Self::Release { ticket } => write!(f, "Release({ticket:?})"),
         }
     }
 }

@@ -128,6 +128,14 @@ impl Harness {
         self.reply().code().get()
     }
 
+    /// The prepared data channel is closed (a refused transfer drops it), then a reply.
+    pub fn code_after_close(&mut self) -> u16 {
+        match self.next() {
+            Event::Data(DataAction::Close { .. }) => self.reply_code(),
+            other => panic!("expected Close before the reply, got {other:?}"),
+        }
+    }
+
     /// Sends a line and returns the code of the one reply it produces; nothing else may follow.
     pub fn cmd(&mut self, line: &str) -> u16 {
         self.send(line);
