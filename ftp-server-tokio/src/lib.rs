@@ -1,11 +1,11 @@
 //! # ftp-server-tokio
 //!
 //! The tokio adapter for the server role: it will own the listeners, control and data sockets,
-//! TLS, storage and authentication back-ends, and drive `ftp_proto` server sessions.
+//! TLS, and drive `ftp_proto` server sessions.
 //!
-//! **Status:** not implemented yet. This crate exists so the workspace has its final shape; the
-//! server arrives with the "ftp-server-tokio and ftpd" issue. Today the usable part of the
-//! project is the wire layer in [`ftp_proto`], re-exported here for convenience.
+//! **Status:** the [`storage`] layer (the [`storage::Storage`] trait and its back-ends) is being
+//! built; the network server arrives with the "ftp-server-tokio and ftpd" issue. The wire layer
+//! and the server session are in [`ftp_proto`], re-exported here.
 //!
 //! ```
 //! use ftp_server_tokio::ftp_proto::{Command, Verb};
@@ -13,3 +13,5 @@
 //! ```
 
 pub use ftp_proto;
+
+pub mod storage;

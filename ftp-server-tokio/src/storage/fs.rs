@@ -1,0 +1,687 @@
+//! Local-filesystem storage: the files under one directory of this machine, reached only
+//! through a handle to that directory.
+//!
+//! Owns [`FsStorage`] (the [`Storage`] implementation), [`FsDirEntries`] (a listing read in
+//! batches) and the one mapping from [`io::Error`] to [`FsError`]. It must not make path
+//! policy (who sees which directory, hidden files, upload rules): it receives normalised
+//! [`VirtualPath`]s and maps their segments, byte for byte, beneath its root. All blocking
+//! filesystem calls run on tokio's blocking pool ([`tokio::task::spawn_blocking`]); opened
+//! files are [`tokio::fs::File`]s, so transfers stream without blocking the runtime.
+//!
+//! # Security guarantee
+//!
+//! The root is opened once as a [`cap_std::fs::Dir`]; [`FsStorage::open`] is the only place
+//! that uses ambient authority (a path in the host's namespace). Every operation afterwards
+//! names its target *relative to that handle*, and cap-std resolves it beneath the handle: an
+//! absolute path, a `..` that would climb above the root, or a symlink whose target lies
+//! outside the root (absolute, like `/etc`, or relative with enough `..`) makes the operation
+//! fail with [`FsError::PermissionDenied`] ("a path led outside of the filesystem"), and
+//! nothing outside the root is opened, created, changed or removed. A symlink whose target
+//! stays inside the root is followed, as inside a chroot. [`VirtualPath`] already cannot hold
+//! `..`; this is the second layer, the one that faces the operating system.
+//!
+//! How cap-std enforces it:
+//! - **Linux 5.6 and later:** every walk of a path (opening a file, the `O_PATH` open behind a
+//!   `stat`, opening the parent directory of a `mkdir`, `unlink`, `rmdir` or `rename`) is one
+//!   `openat2(2)` call with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`. The kernel resolves the
+//!   whole path and refuses an escape atomically (`EXDEV`, reported as permission denied), so
+//!   swapping a directory for a symlink while the call runs cannot redirect it.
+//! - **Elsewhere** (older kernels, seccomp filters that refuse `openat2`, other Unix systems):
+//!   cap-std walks the path itself, one component at a time, with `openat(O_NOFOLLOW)` relative
+//!   to directory descriptors it holds open, expanding each symlink it meets and checking that
+//!   the result stays beneath the root.
+//! - The last component of `unlink`, `rmdir`, `rename` and `mkdir` is handled by the `*at` call
+//!   in its parent's descriptor and is never followed: deleting or renaming onto a symlink acts
+//!   on the link, not on its target.
+//!
+//! # Limits
+//!
+//! - **Time of check, time of use.** Each operation resolves its path afresh. Containment holds
+//!   for every single call, but two calls on the "same" path (`metadata` then `open_read`, or
+//!   RNFR then RNTO) may reach different objects if something else changes the tree between
+//!   them. The check that refuses FIFOs and devices before opening them (their `open` could
+//!   block a worker thread forever) is best effort; the type of the opened file is checked
+//!   again on its descriptor.
+//! - **Hard links and mounts.** Containment is about name resolution. A hard link or a bind
+//!   mount that someone with access to the host puts inside the root exposes its target. Mount
+//!   points inside the root are crossed; a rename across them fails with [`FsError::Local`].
+//! - **Not a process sandbox.** The server process keeps its ambient authority for everything
+//!   that does not go through this back-end, and the OS permissions of the user it runs as are
+//!   the real access policy. Run it as an unprivileged user.
+//! - **Symlink targets are shown, not followed.** Listings report a link's target text as
+//!   stored (it may name a path outside the root, such as `/etc`).
+//! - **Non-Unix systems.** Names must be UTF-8 and must not hold `\` or `:`; other names are
+//!   refused with [`FsError::NameNotAllowed`]. On Unix every byte but `/` and NUL is kept.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::io::{self, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_fs_ext::{DirExt, SystemTimeSpec};
+use cap_std::fs::{Dir, Metadata, OpenOptions, ReadDir};
+use ftp_proto::listing::{Entry, EntryKind};
+use ftp_proto::server::FsError;
+use ftp_proto::{Timestamp, VirtualPath};
+use tokio::task::JoinHandle;
+
+use super::{DirEntries, Storage, StorageFeatures, WriteMode};
+
+/// How many directory entries [`FsDirEntries`] reads (and stats) per blocking call.
+pub const READ_DIR_BATCH: usize = 256;
+
+/// How many names [`Storage::create_unique`] tries (`name`, `name.1`, ... `name.99`) before
+/// giving up with [`FsError::AlreadyExists`].
+pub const MAX_UNIQUE_ATTEMPTS: u32 = 100;
+
+/// Files in a local directory, with every path resolved beneath it (see the [module
+/// documentation](self) for the guarantee and its limits).
+///
+/// Behaviour beyond the [`Storage`] contract:
+/// - [`metadata`](Storage::metadata) follows a symlink that stays inside the root and reports
+///   its target; a symlink that leads outside gives [`FsError::PermissionDenied`].
+///   [`read_dir`](Storage::read_dir) reports symlinks as [`EntryKind::Symlink`] without
+///   following them.
+/// - An escape attempt of any kind gives [`FsError::PermissionDenied`], never `NotFound`.
+/// - Only regular files are opened for reading or writing; a FIFO, socket or device gives
+///   [`FsError::PermissionDenied`], a directory (the root too) [`FsError::IsADirectory`].
+/// - [`open_read`](Storage::open_read) at an offset past the end yields no bytes;
+///   [`open_write`](Storage::open_write) with `Replace { offset }` past the end extends the
+///   file with zeros up to `offset`.
+/// - The root cannot be removed or renamed ([`FsError::PermissionDenied`]); a rename into the
+///   object's own subtree is refused the same way.
+/// - Times are whole seconds (the mtime rounded down); [`set_modified`](Storage::set_modified)
+///   keeps the milliseconds it is given.
+/// - [`available_space`](Storage::available_space) is not supported (cap-std offers no
+///   `statvfs`), so [`StorageFeatures::available_space`] is false.
+#[derive(Debug)]
+pub struct FsStorage {
+    root: Arc<Dir>,
+    /// Numbers the `stou-<n>` names of STOU without a hint.
+    next_unique: AtomicU64,
+}
+
+impl FsStorage {
+    /// Opens the directory at `root` (a path in the host's namespace: this is the one place
+    /// that uses ambient authority) as the storage root.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the directory: it does not exist, is not a directory, or is
+    /// not accessible.
+    ///
+    /// ```
+    /// use ftp_server_tokio::ftp_proto::VirtualPath;
+    /// use ftp_server_tokio::storage::Storage;
+    /// use ftp_server_tokio::storage::fs::FsStorage;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tmp = tempfile::tempdir()?;
+    /// std::fs::write(tmp.path().join("hello.txt"), b"hello")?;
+    /// let storage = FsStorage::open(tmp.path())?;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let entry = rt.block_on(storage.metadata(&VirtualPath::root().join("hello.txt")?))?;
+    /// assert_eq!((entry.name.as_slice(), entry.size), (&b"hello.txt"[..], 5));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
+        Ok(Self::from_dir(dir))
+    }
+
+    /// Uses an already opened directory handle as the storage root (no ambient authority).
+    pub fn from_dir(dir: Dir) -> Self {
+        Self {
+            root: Arc::new(dir),
+            next_unique: AtomicU64::new(1),
+        }
+    }
+}
+
+impl Storage for FsStorage {
+    type Reader = tokio::fs::File;
+    type Writer = tokio::fs::File;
+    type Dir = FsDirEntries;
+
+    fn features(&self) -> StorageFeatures {
+        StorageFeatures {
+            set_modified: true,
+            checksums: Vec::new(),
+            available_space: false,
+        }
+    }
+
+    async fn metadata(&self, path: &VirtualPath) -> Result<Entry, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        let name = path.file_name().unwrap_or(b"/").to_vec();
+        blocking(move || {
+            let meta = root.metadata(&rel)?;
+            Ok(entry_from_metadata(name, &meta, None))
+        })
+        .await
+    }
+
+    async fn read_dir(&self, path: &VirtualPath) -> Result<FsDirEntries, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        let cursor = blocking(move || {
+            let dir = root.open_dir(&rel)?;
+            let entries = dir.entries()?;
+            Ok(Cursor { dir, entries })
+        })
+        .await?;
+        Ok(FsDirEntries {
+            buffered: VecDeque::new(),
+            cursor: Some(cursor),
+            pending: None,
+        })
+    }
+
+    async fn open_read(&self, path: &VirtualPath, offset: u64) -> Result<tokio::fs::File, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        let file = blocking(move || {
+            ensure_regular(&root.metadata(&rel)?)?;
+            let file = root.open(&rel)?;
+            ensure_regular(&file.metadata()?)?;
+            let mut file = file.into_std();
+            file.seek(SeekFrom::Start(offset))?;
+            Ok(file)
+        })
+        .await?;
+        Ok(tokio::fs::File::from_std(file))
+    }
+
+    async fn open_write(
+        &self,
+        path: &VirtualPath,
+        mode: WriteMode,
+    ) -> Result<tokio::fs::File, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        let file = blocking(move || {
+            match root.metadata(&rel) {
+                Ok(meta) => ensure_regular(&meta)?,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+            let mut options = OpenOptions::new();
+            options.write(true).create(true);
+            if mode == WriteMode::Append {
+                options.append(true);
+            }
+            let file = root.open_with(&rel, &options)?;
+            ensure_regular(&file.metadata()?)?;
+            let mut file = file.into_std();
+            if let WriteMode::Replace { offset } = mode {
+                file.set_len(offset)?;
+                file.seek(SeekFrom::Start(offset))?;
+            }
+            Ok(file)
+        })
+        .await?;
+        Ok(tokio::fs::File::from_std(file))
+    }
+
+    async fn create_unique(
+        &self,
+        dir: &VirtualPath,
+        hint: Option<&[u8]>,
+    ) -> Result<(VirtualPath, tokio::fs::File), FsError> {
+        let base = match hint {
+            Some(hint) if dir.join(hint).is_ok() => hint.to_vec(),
+            _ => {
+                let n = self.next_unique.fetch_add(1, Ordering::Relaxed);
+                format!("stou-{n}").into_bytes()
+            }
+        };
+        let root = Arc::clone(&self.root);
+        let rel_dir = relative_path(dir)?;
+        let (name, file) = blocking(move || create_unique_in(&root, &rel_dir, &base)).await?;
+        let path = dir.join(&name).map_err(|_| FsError::NameNotAllowed)?;
+        Ok((path, tokio::fs::File::from_std(file)))
+    }
+
+    async fn remove_file(&self, path: &VirtualPath) -> Result<(), FsError> {
+        if path.is_root() {
+            return Err(FsError::IsADirectory);
+        }
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        blocking(move || root.remove_file(&rel)).await
+    }
+
+    async fn create_dir(&self, path: &VirtualPath) -> Result<(), FsError> {
+        if path.is_root() {
+            return Err(FsError::AlreadyExists);
+        }
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        blocking(move || root.create_dir(&rel)).await
+    }
+
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), FsError> {
+        if path.is_root() {
+            return Err(FsError::PermissionDenied);
+        }
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        blocking(move || root.remove_dir(&rel)).await
+    }
+
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
+        // The OS refuses these too, but with errors (EBUSY, EINVAL) that would read as local
+        // failures rather than a refusal.
+        if from.is_root() || to.is_root() || (to != from && to.starts_with(from)) {
+            return Err(FsError::PermissionDenied);
+        }
+        let root = Arc::clone(&self.root);
+        let (rel_from, rel_to) = (relative_path(from)?, relative_path(to)?);
+        blocking(move || root.rename(&rel_from, &root, &rel_to)).await
+    }
+
+    async fn set_modified(&self, path: &VirtualPath, time: Timestamp) -> Result<(), FsError> {
+        let time = system_time(time).ok_or(FsError::NotSupported)?;
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        blocking(move || {
+            let meta = root.metadata(&rel)?;
+            if !meta.is_dir() {
+                // Setting times opens the file, which could block on a FIFO.
+                ensure_regular(&meta)?;
+            }
+            let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time));
+            root.set_times(&rel, None, Some(mtime))
+        })
+        .await
+    }
+}
+
+/// A directory being read by [`FsStorage::read_dir`].
+///
+/// Entries are read and stat'ed [`READ_DIR_BATCH`] at a time in one blocking call, so memory
+/// stays bounded whatever the directory's size. `.` and `..` are not reported. An entry whose
+/// metadata cannot be read (removed meanwhile, or not accessible) is skipped rather than
+/// failing the listing; an error reading the directory itself is yielded once and ends it.
+/// Dropping a pending [`next_entry`](DirEntries::next_entry) future loses nothing: the batch
+/// being read is kept and picked up by the next call.
+#[derive(Debug)]
+pub struct FsDirEntries {
+    /// Entries read but not yet handed out.
+    buffered: VecDeque<Result<Entry, FsError>>,
+    /// Where reading continues; `None` once the directory is exhausted (or while a batch is
+    /// being read).
+    cursor: Option<Cursor>,
+    /// The batch being read on the blocking pool.
+    pending: Option<JoinHandle<Batch>>,
+}
+
+/// An open directory and its position.
+#[derive(Debug)]
+struct Cursor {
+    /// The directory listed, to read symlink targets relative to it.
+    dir: Dir,
+    entries: ReadDir,
+}
+
+/// One batch of entries, and the cursor to continue from (`None` at the end).
+#[derive(Debug)]
+struct Batch {
+    entries: Vec<Result<Entry, FsError>>,
+    cursor: Option<Cursor>,
+}
+
+impl Cursor {
+    /// Reads up to [`READ_DIR_BATCH`] entries (blocking).
+    fn read_batch(mut self) -> Batch {
+        let mut entries = Vec::with_capacity(READ_DIR_BATCH);
+        for _ in 0..READ_DIR_BATCH {
+            match self.entries.next() {
+                None => {
+                    return Batch {
+                        entries,
+                        cursor: None,
+                    };
+                }
+                Some(Err(err)) => {
+                    entries.push(Err(fs_error(&err)));
+                    return Batch {
+                        entries,
+                        cursor: None,
+                    };
+                }
+                Some(Ok(dir_entry)) => {
+                    let file_name = dir_entry.file_name();
+                    let (Some(name), Ok(meta)) = (os_to_bytes(&file_name), dir_entry.metadata())
+                    else {
+                        continue;
+                    };
+                    let target = if meta.is_symlink() {
+                        self.dir
+                            .read_link_contents(&file_name)
+                            .ok()
+                            .and_then(|target| os_to_bytes(target.as_os_str()))
+                    } else {
+                        None
+                    };
+                    entries.push(Ok(entry_from_metadata(name, &meta, target)));
+                }
+            }
+        }
+        Batch {
+            entries,
+            cursor: Some(self),
+        }
+    }
+}
+
+impl DirEntries for FsDirEntries {
+    async fn next_entry(&mut self) -> Option<Result<Entry, FsError>> {
+        loop {
+            if let Some(entry) = self.buffered.pop_front() {
+                return Some(entry);
+            }
+            if self.pending.is_none() {
+                let cursor = self.cursor.take()?;
+                self.pending = Some(tokio::task::spawn_blocking(move || cursor.read_batch()));
+            }
+            let joined = self.pending.as_mut()?.await;
+            self.pending = None;
+            match joined {
+                Ok(batch) => {
+                    self.buffered = batch.entries.into();
+                    self.cursor = batch.cursor;
+                }
+                // The blocking task panicked or was cancelled: the cursor is gone.
+                Err(_) => return Some(Err(FsError::Local)),
+            }
+        }
+    }
+}
+
+/// Runs a blocking filesystem call on tokio's blocking pool and maps its error.
+async fn blocking<T, F>(f: F) -> Result<T, FsError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|err| fs_error(&err)),
+        Err(_) => Err(FsError::Local),
+    }
+}
+
+/// The one mapping from an OS error to the storage error (and so to a reply code).
+///
+/// cap-std reports an escape from the root (its own check, or `EXDEV` from `openat2` with
+/// `RESOLVE_BENEATH`) as `PermissionDenied`, which stays `PermissionDenied`. `ENOSPC`,
+/// `EDQUOT` and `ENAMETOOLONG` arrive as `StorageFull`, `QuotaExceeded` and `InvalidFilename`.
+fn fs_error(err: &io::Error) -> FsError {
+    use io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound => FsError::NotFound,
+        K::PermissionDenied | K::ReadOnlyFilesystem => FsError::PermissionDenied,
+        K::AlreadyExists => FsError::AlreadyExists,
+        K::NotADirectory => FsError::NotADirectory,
+        K::IsADirectory => FsError::IsADirectory,
+        K::DirectoryNotEmpty => FsError::DirectoryNotEmpty,
+        K::StorageFull => FsError::InsufficientStorage,
+        // EFBIG: the file outgrew a size limit (RLIMIT_FSIZE), an allocation in 552's sense.
+        K::QuotaExceeded | K::FileTooLarge => FsError::QuotaExceeded,
+        K::InvalidFilename => FsError::NameNotAllowed,
+        K::ResourceBusy | K::ExecutableFileBusy => FsError::Busy,
+        _ => FsError::Local,
+    }
+}
+
+/// `Ok` for a regular file; the error to report for anything else.
+fn ensure_regular(meta: &Metadata) -> io::Result<()> {
+    if meta.is_file() {
+        Ok(())
+    } else if meta.is_dir() {
+        Err(io::ErrorKind::IsADirectory.into())
+    } else {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+}
+
+/// Creates a new file named `base`, `base.1`, `base.2`, ... in `dir`, whichever is free first.
+fn create_unique_in(root: &Dir, dir: &Path, base: &[u8]) -> io::Result<(Vec<u8>, std::fs::File)> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    for attempt in 0..MAX_UNIQUE_ATTEMPTS {
+        let mut name = base.to_vec();
+        if attempt > 0 {
+            name.extend_from_slice(format!(".{attempt}").as_bytes());
+        }
+        let segment =
+            segment_to_os(&name).map_err(|_| io::Error::from(io::ErrorKind::InvalidFilename))?;
+        match root.open_with(dir.join(segment), &options) {
+            Ok(file) => return Ok((name, file.into_std())),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Err(io::ErrorKind::AlreadyExists.into())
+}
+
+/// The path of `path` relative to the root handle: its segments, or `.` for the root.
+fn relative_path(path: &VirtualPath) -> Result<PathBuf, FsError> {
+    let mut rel = PathBuf::from(".");
+    for segment in path.segments() {
+        // `VirtualPath` never holds these; refusing them here keeps this function safe alone.
+        if matches!(segment, b"" | b"." | b"..") {
+            return Err(FsError::NameNotAllowed);
+        }
+        rel.push(segment_to_os(segment)?);
+    }
+    Ok(rel)
+}
+
+/// One path segment as an OS name, byte-exact.
+#[cfg(unix)]
+fn segment_to_os(segment: &[u8]) -> Result<&OsStr, FsError> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(OsStr::from_bytes(segment))
+}
+
+/// One path segment as an OS name: UTF-8 without the separators of non-Unix systems.
+#[cfg(not(unix))]
+fn segment_to_os(segment: &[u8]) -> Result<&OsStr, FsError> {
+    match std::str::from_utf8(segment) {
+        Ok(name) if !name.contains(['\\', ':']) => Ok(OsStr::new(name)),
+        _ => Err(FsError::NameNotAllowed),
+    }
+}
+
+/// An OS name as bytes: exact on Unix, UTF-8 elsewhere (`None` if it is not).
+fn os_to_bytes(name: &OsStr) -> Option<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(name.as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_str().map(|name| name.as_bytes().to_vec())
+    }
+}
+
+/// Describes an object for a listing or MLST.
+fn entry_from_metadata(name: Vec<u8>, meta: &Metadata, link_target: Option<Vec<u8>>) -> Entry {
+    let kind = if meta.is_dir() {
+        EntryKind::Dir
+    } else if meta.is_file() {
+        EntryKind::File
+    } else if meta.is_symlink() {
+        EntryKind::Symlink {
+            target: link_target,
+        }
+    } else {
+        EntryKind::Other
+    };
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut entry = Entry {
+        name,
+        kind,
+        size: meta.len(),
+        modified: meta
+            .modified()
+            .ok()
+            .and_then(|time| timestamp(time.into_std())),
+        ..Entry::default()
+    };
+    #[cfg(unix)]
+    {
+        use cap_std::fs::MetadataExt;
+        // The full st_mode: the type bits tell FIFOs, sockets and devices apart.
+        entry.unix_mode = Some(meta.mode());
+        entry.nlink = Some(meta.nlink());
+        entry.owner = Some(meta.uid().to_string());
+        entry.group = Some(meta.gid().to_string());
+        entry.unique = Some(format!("{:x}g{:x}", meta.dev(), meta.ino()));
+    }
+    entry
+}
+
+/// A file time as a timestamp, rounded down to the second.
+fn timestamp(time: SystemTime) -> Option<Timestamp> {
+    let secs = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok()?,
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_secs()).ok()?;
+            // Round towards the past: 0.5 s before the epoch is second -1.
+            -whole - i64::from(before.subsec_nanos() > 0)
+        }
+    };
+    Timestamp::from_unix(secs)
+}
+
+/// A timestamp as a file time, with its milliseconds.
+fn system_time(time: Timestamp) -> Option<SystemTime> {
+    let secs = time.to_unix();
+    let millis = Duration::from_millis(u64::from(time.millis().unwrap_or(0)));
+    let whole = Duration::from_secs(secs.unsigned_abs());
+    let base = if secs >= 0 {
+        UNIX_EPOCH.checked_add(whole)?
+    } else {
+        UNIX_EPOCH.checked_sub(whole)?
+    };
+    base.checked_add(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_one_to_one() {
+        use io::ErrorKind as K;
+        let cases = [
+            (K::NotFound, FsError::NotFound),
+            (K::PermissionDenied, FsError::PermissionDenied),
+            (K::ReadOnlyFilesystem, FsError::PermissionDenied),
+            (K::AlreadyExists, FsError::AlreadyExists),
+            (K::NotADirectory, FsError::NotADirectory),
+            (K::IsADirectory, FsError::IsADirectory),
+            (K::DirectoryNotEmpty, FsError::DirectoryNotEmpty),
+            (K::StorageFull, FsError::InsufficientStorage),
+            (K::QuotaExceeded, FsError::QuotaExceeded),
+            (K::FileTooLarge, FsError::QuotaExceeded),
+            (K::InvalidFilename, FsError::NameNotAllowed),
+            (K::ResourceBusy, FsError::Busy),
+            (K::Interrupted, FsError::Local),
+            (K::InvalidInput, FsError::Local),
+            (K::CrossesDevices, FsError::Local),
+            (K::Other, FsError::Local),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(fs_error(&io::Error::from(kind)), want, "{kind:?}");
+        }
+        // cap-std's escape error is a PermissionDenied with a message.
+        let escape = io::Error::new(K::PermissionDenied, "a path led outside of the filesystem");
+        assert_eq!(fs_error(&escape), FsError::PermissionDenied);
+    }
+
+    #[test]
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    fn raw_errnos_map_through_their_kind() {
+        let cases = [
+            (2, FsError::NotFound),             // ENOENT
+            (13, FsError::PermissionDenied),    // EACCES
+            (17, FsError::AlreadyExists),       // EEXIST
+            (20, FsError::NotADirectory),       // ENOTDIR
+            (21, FsError::IsADirectory),        // EISDIR
+            (28, FsError::InsufficientStorage), // ENOSPC
+            (30, FsError::PermissionDenied),    // EROFS
+            (36, FsError::NameNotAllowed),      // ENAMETOOLONG
+            (39, FsError::DirectoryNotEmpty),   // ENOTEMPTY
+            (122, FsError::QuotaExceeded),      // EDQUOT
+            (18, FsError::Local),               // EXDEV from rename across mounts
+            (5, FsError::Local),                // EIO
+        ];
+        for (errno, want) in cases {
+            assert_eq!(
+                fs_error(&io::Error::from_raw_os_error(errno)),
+                want,
+                "errno {errno}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_round_down() {
+        let t = Timestamp::parse(b"20240229235959.250").unwrap();
+        let st = system_time(t).unwrap();
+        assert_eq!(timestamp(st), Timestamp::parse(b"20240229235959").ok());
+        let before = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(timestamp(before), Timestamp::from_unix(-1));
+        let old = Timestamp::parse(b"19000101000000").unwrap();
+        assert_eq!(timestamp(system_time(old).unwrap()), Some(old));
+    }
+
+    #[test]
+    fn relative_paths_are_segments_beneath_dot() {
+        let path = VirtualPath::root().join("a b").unwrap().join("c").unwrap();
+        assert_eq!(relative_path(&path).unwrap(), Path::new("./a b/c"));
+        assert_eq!(relative_path(&VirtualPath::root()).unwrap(), Path::new("."));
+    }
+
+    #[tokio::test]
+    async fn listings_are_read_in_batches() {
+        let tmp = tempfile::tempdir().unwrap();
+        for i in 0..(READ_DIR_BATCH + 10) {
+            std::fs::write(tmp.path().join(format!("f{i}")), b"").unwrap();
+        }
+        let storage = FsStorage::open(tmp.path()).unwrap();
+        let mut dir = storage.read_dir(&VirtualPath::root()).await.unwrap();
+        assert!(dir.buffered.is_empty() && dir.cursor.is_some());
+
+        dir.next_entry().await.unwrap().unwrap();
+        assert_eq!(dir.buffered.len(), READ_DIR_BATCH - 1);
+        assert!(dir.cursor.is_some());
+        for _ in 1..READ_DIR_BATCH {
+            dir.next_entry().await.unwrap().unwrap();
+        }
+        assert!(dir.buffered.is_empty());
+
+        dir.next_entry().await.unwrap().unwrap();
+        assert_eq!(dir.buffered.len(), 9);
+        assert!(dir.cursor.is_none());
+        for _ in 0..9 {
+            dir.next_entry().await.unwrap().unwrap();
+        }
+        assert!(dir.next_entry().await.is_none());
+        assert!(dir.next_entry().await.is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! Storage back-ends: where the server's files live.
+//!
+//! Owns the [`Storage`] trait the server is generic over (no boxing on the hot path), the
+//! error mapping to FTP replies (through [`FsError`]), and the capability bits that feed FEAT.
+//! Back-ends: [`memory`] (tests and generated content) and [`fs`] (a local directory, opened
+//! as a handle with beneath-root resolution: no `..`, absolute path or symlink leaves it). This module does no path policy of its own: every
+//! path it receives is an already normalised [`VirtualPath`] relative to the storage root.
+
+pub mod fs;
+pub mod memory;
+
+use std::future::Future;
+
+use ftp_proto::listing::Entry;
+use ftp_proto::server::{FsError, HashAlgorithm};
+use ftp_proto::{Timestamp, VirtualPath};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// How [`Storage::open_write`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// STOR: create the file, or truncate it to `offset` (0 without REST) and write from there.
+    Replace {
+        /// Where writing starts (REST); the file is cut there first.
+        offset: u64,
+    },
+    /// APPE: create the file or write at its end.
+    Append,
+}
+
+/// What a back-end can do beyond the core operations; the server turns it into FEAT lines and
+/// answers the rest with 502.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StorageFeatures {
+    /// [`Storage::set_modified`] works (MFMT, MDTM set form).
+    pub set_modified: bool,
+    /// Algorithms [`Storage::checksum`] computes.
+    pub checksums: Vec<HashAlgorithm>,
+    /// [`Storage::available_space`] works (AVBL).
+    pub available_space: bool,
+}
+
+/// A directory being read, one entry at a time (so listings never hold a whole directory).
+pub trait DirEntries: Send {
+    /// The next entry, `None` at the end.
+    fn next_entry(&mut self) -> impl Future<Output = Option<Result<Entry, FsError>>> + Send;
+}
+
+/// A place to keep files. All paths are absolute within the storage root, already normalised
+/// (no `.`, `..` or empty segments) and free of CR, LF and NUL.
+///
+/// Errors are [`FsError`]s, which map one-to-one to reply codes (550, 450, 451, 452, 552, 553).
+pub trait Storage: Send + Sync + 'static {
+    /// A file opened for reading.
+    type Reader: AsyncRead + Unpin + Send + 'static;
+    /// A file opened for writing. Shutting it down (`AsyncWriteExt::shutdown`) commits the data.
+    type Writer: AsyncWrite + Unpin + Send + 'static;
+    /// A directory being read.
+    type Dir: DirEntries + 'static;
+
+    /// Optional capabilities.
+    fn features(&self) -> StorageFeatures;
+
+    /// Facts about one object (SIZE, MDTM, MLST, CWD checks). The entry's name is the last
+    /// path segment (`/` for the root).
+    fn metadata(&self, path: &VirtualPath) -> impl Future<Output = Result<Entry, FsError>> + Send;
+
+    /// Reads a directory (LIST, NLST, MLSD). `NotADirectory` for a file.
+    fn read_dir(
+        &self,
+        path: &VirtualPath,
+    ) -> impl Future<Output = Result<Self::Dir, FsError>> + Send;
+
+    /// Opens a file for reading from `offset` (RETR, REST). `IsADirectory` for a directory.
+    fn open_read(
+        &self,
+        path: &VirtualPath,
+        offset: u64,
+    ) -> impl Future<Output = Result<Self::Reader, FsError>> + Send;
+
+    /// Opens a file for writing (STOR, APPE). The parent directory must exist.
+    fn open_write(
+        &self,
+        path: &VirtualPath,
+        mode: WriteMode,
+    ) -> impl Future<Output = Result<Self::Writer, FsError>> + Send;
+
+    /// Creates a new file with a name not yet used in `dir` (STOU), based on `hint` when given,
+    /// and opens it for writing. Returns the path chosen.
+    fn create_unique(
+        &self,
+        dir: &VirtualPath,
+        hint: Option<&[u8]>,
+    ) -> impl Future<Output = Result<(VirtualPath, Self::Writer), FsError>> + Send;
+
+    /// Deletes a file (DELE). `IsADirectory` for a directory.
+    fn remove_file(&self, path: &VirtualPath) -> impl Future<Output = Result<(), FsError>> + Send;
+
+    /// Creates a directory (MKD). `AlreadyExists` if it exists.
+    fn create_dir(&self, path: &VirtualPath) -> impl Future<Output = Result<(), FsError>> + Send;
+
+    /// Removes an empty directory (RMD). `DirectoryNotEmpty` otherwise.
+    fn remove_dir(&self, path: &VirtualPath) -> impl Future<Output = Result<(), FsError>> + Send;
+
+    /// Renames a file or directory (RNFR/RNTO), replacing a file at `to`.
+    fn rename(
+        &self,
+        from: &VirtualPath,
+        to: &VirtualPath,
+    ) -> impl Future<Output = Result<(), FsError>> + Send;
+
+    /// Sets the modification time (MFMT). Default: `NotSupported`.
+    fn set_modified(
+        &self,
+        path: &VirtualPath,
+        time: Timestamp,
+    ) -> impl Future<Output = Result<(), FsError>> + Send {
+        let _ = (path, time);
+        async { Err(FsError::NotSupported) }
+    }
+
+    /// A checksum as lower-case hex, over `range` (start, end) or the whole file, and the file
+    /// size. Default: `NotSupported`.
+    fn checksum(
+        &self,
+        path: &VirtualPath,
+        algorithm: HashAlgorithm,
+        range: Option<(u64, u64)>,
+    ) -> impl Future<Output = Result<(String, u64), FsError>> + Send {
+        let _ = (path, algorithm, range);
+        async { Err(FsError::NotSupported) }
+    }
+
+    /// Free space in bytes where `path` lives (AVBL). Default: `NotSupported`.
+    fn available_space(
+        &self,
+        path: &VirtualPath,
+    ) -> impl Future<Output = Result<u64, FsError>> + Send {
+        let _ = path;
+        async { Err(FsError::NotSupported) }
+    }
+}
