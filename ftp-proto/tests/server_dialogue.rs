@@ -1374,3 +1374,22 @@ fn huge_timeouts_mean_never_and_do_not_panic() {
     h.advance(Duration::from_secs(1));
     assert_eq!(h.reply_code(), 530);
 }
+
+#[test]
+fn a_late_listener_report_restarts_the_idle_timer() {
+    let mut h = Harness::logged_in();
+    h.send("EPSV");
+    let DataAction::Listen { id, .. } = h.data() else {
+        panic!()
+    };
+    h.advance(Duration::from_secs(302));
+    h.assert_quiet();
+    h.input(DataInput::Listening {
+        id,
+        addr: "192.0.2.1:50000".parse().unwrap(),
+    });
+    assert_eq!(h.reply_code(), 229);
+    assert_eq!(h.s.poll_timeout(), Some(h.now + Duration::from_secs(300)));
+    h.advance(Duration::from_secs(1));
+    h.assert_quiet();
+}

@@ -416,6 +416,7 @@ impl Session {
         if self.closed {
             return;
         }
+        let was_ready = matches!(self.busy, Busy::Ready);
         match input {
             DataInput::Listening { id, addr } => self.on_listening(now, id, addr),
             DataInput::Connected { id } => self.on_connected(now, id),
@@ -428,6 +429,10 @@ impl Session {
                 }
             }
             DataInput::Finished { id, result } => self.on_finished(now, id, result),
+        }
+        if !was_ready && matches!(self.busy, Busy::Ready) {
+            // Waiting on the data channel was not idleness: the idle time starts now.
+            self.idle_deadline = after(now, self.config.idle_timeout);
         }
         self.pump(now);
     }
