@@ -226,7 +226,7 @@ impl VirtualPath {
     pub fn resolve(&self, arg: &FtpPath) -> Result<Self, PathError> {
         let arg = arg.as_bytes();
         check_forbidden(arg)?;
-        if arg.iter().all(|&b| b == b' ' || b == b'\t') {
+        if crate::command::is_blank(arg) {
             return Ok(self.clone());
         }
         // `out` holds `/segment` pairs; the root is the empty vector until the end. Each byte

@@ -8,6 +8,8 @@
 mod encode;
 mod parse;
 
+pub(crate) use parse::is_blank;
+
 use core::fmt;
 use core::net::{SocketAddr, SocketAddrV4};
 

@@ -21,8 +21,9 @@ use crate::path::FtpPath;
 use crate::secret::Secret;
 use crate::timestamp::Timestamp;
 
-/// True for an argument that is absent in substance: only spaces and tabs.
-pub(super) fn is_blank(bytes: &[u8]) -> bool {
+/// True for an argument that is absent in substance: only spaces and tabs. One rule for the
+/// parser and for path resolution.
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == b' ' || b == b'\t')
 }
 
