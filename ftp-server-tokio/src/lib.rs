@@ -3,8 +3,9 @@
 //! The tokio adapter for the server role: it will own the listeners, control and data sockets,
 //! TLS, and drive `ftp_proto` server sessions.
 //!
-//! **Status:** the [`storage`] layer (the [`storage::Storage`] trait and its back-ends) is being
-//! built; the network server arrives with the "ftp-server-tokio and ftpd" issue. The wire layer
+//! **Status:** the [`storage`] layer (the [`storage::Storage`] trait, in-memory and filesystem
+//! back-ends) and the [`auth`] layer (the [`auth::Authenticator`] trait, anonymous and static
+//! users) exist; the network server arrives with the "ftp-server-tokio and ftpd" issue. The wire layer
 //! and the server session are in [`ftp_proto`], re-exported here.
 //!
 //! ```
@@ -14,4 +15,5 @@
 
 pub use ftp_proto;
 
+pub mod auth;
 pub mod storage;

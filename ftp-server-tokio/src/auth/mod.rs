@@ -1,0 +1,175 @@
+//! Authentication: who may log in, where their files are, and what they may do.
+//!
+//! Owns the [`Authenticator`] trait the server is generic over, the [`Principal`] a login
+//! produces (home directory and [`Permissions`]), and the back-ends that need no database:
+//! anonymous access and a static set of users. It does not decide *when* a login happens (the
+//! session does) and never logs or stores passwords.
+
+mod users;
+
+pub use users::{AnonymousPolicy, DuplicateUser, StaticUsers, UserEntry};
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use ftp_proto::{Secret, VirtualPath};
+
+/// What a client presented at login.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The USER name.
+    pub user: &'a str,
+    /// The PASS argument.
+    pub password: &'a Secret<Vec<u8>>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The control connection is protected by TLS.
+    pub tls: bool,
+    /// The session recognised `anonymous`/`ftp` and anonymous access is enabled.
+    pub anonymous: bool,
+}
+
+/// One operation a user may or may not perform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// LIST, NLST, MLSD, MLST, STAT, CWD, SIZE, MDTM.
+    List,
+    /// RETR and checksums.
+    Read,
+    /// STOR, STOU (create or replace a file), MFMT.
+    Write,
+    /// APPE.
+    Append,
+    /// DELE, RMD.
+    Delete,
+    /// RNFR/RNTO.
+    Rename,
+    /// MKD.
+    MakeDir,
+}
+
+/// What a user may do, one flag per [`Operation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Permissions {
+    /// See [`Operation::List`].
+    pub list: bool,
+    /// See [`Operation::Read`].
+    pub read: bool,
+    /// See [`Operation::Write`].
+    pub write: bool,
+    /// See [`Operation::Append`].
+    pub append: bool,
+    /// See [`Operation::Delete`].
+    pub delete: bool,
+    /// See [`Operation::Rename`].
+    pub rename: bool,
+    /// See [`Operation::MakeDir`].
+    pub mkdir: bool,
+}
+
+impl Permissions {
+    /// Nothing allowed.
+    pub const NONE: Permissions = Permissions {
+        list: false,
+        read: false,
+        write: false,
+        append: false,
+        delete: false,
+        rename: false,
+        mkdir: false,
+    };
+    /// List and read.
+    pub const READ_ONLY: Permissions = Permissions {
+        list: true,
+        read: true,
+        ..Permissions::NONE
+    };
+    /// Everything.
+    pub const ALL: Permissions = Permissions {
+        list: true,
+        read: true,
+        write: true,
+        append: true,
+        delete: true,
+        rename: true,
+        mkdir: true,
+    };
+
+    /// Whether `op` is allowed.
+    pub fn allows(&self, op: Operation) -> bool {
+        match op {
+            Operation::List => self.list,
+            Operation::Read => self.read,
+            Operation::Write => self.write,
+            Operation::Append => self.append,
+            Operation::Delete => self.delete,
+            Operation::Rename => self.rename,
+            Operation::MakeDir => self.mkdir,
+        }
+    }
+}
+
+/// A logged-in user: the result of a successful [`Authenticator::authenticate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Principal {
+    /// The user name (for logs and events).
+    pub name: String,
+    /// The user's root within the storage: the session's `/` maps here.
+    pub home: VirtualPath,
+    /// What the user may do everywhere under `home`.
+    pub permissions: Permissions,
+    /// Extra rights below one directory (the anonymous upload directory): a path relative to
+    /// the user's `/` and the permissions that apply at or under it.
+    pub grant: Option<(VirtualPath, Permissions)>,
+    /// Logged in anonymously.
+    pub anonymous: bool,
+}
+
+impl Principal {
+    /// A principal with `permissions` everywhere under `home`.
+    pub fn new(name: impl Into<String>, home: VirtualPath, permissions: Permissions) -> Self {
+        Self {
+            name: name.into(),
+            home,
+            permissions,
+            grant: None,
+            anonymous: false,
+        }
+    }
+
+    /// Whether `op` is allowed on `path` (a session path, relative to the user's `/`).
+    pub fn allows(&self, op: Operation, path: &VirtualPath) -> bool {
+        if self.permissions.allows(op) {
+            return true;
+        }
+        match &self.grant {
+            Some((dir, extra)) => extra.allows(op) && path.starts_with(dir) && path != dir,
+            None => false,
+        }
+    }
+}
+
+/// Why a login did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Wrong user or password, disabled user, not allowed from this address (530).
+    #[error("login incorrect")]
+    Rejected,
+    /// The back-end cannot answer now (database down): 421, try later.
+    #[error("authentication service unavailable")]
+    Unavailable,
+}
+
+/// Checks credentials. Implementations must take the same time for an unknown user as for a
+/// wrong password, and compare secrets in constant time.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Checks `credentials` and returns who logged in.
+    fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> impl Future<Output = Result<Principal, AuthError>> + Send;
+}
