@@ -1393,3 +1393,26 @@ fn a_late_listener_report_restarts_the_idle_timer() {
     h.advance(Duration::from_secs(1));
     h.assert_quiet();
 }
+
+#[test]
+fn greeting_is_configurable() {
+    let mut c = Config::default();
+    c.greeting = "Welcome to the archive".into();
+    // Borrow the harness's simulated clock rather than reading one.
+    let now = Harness::new(Config::default()).now;
+    let mut s = ftp_proto::server::Session::new(c.into(), conn(PEER, LOCAL), now);
+    let Some(ftp_proto::server::Output::Transmit(bytes)) = s.poll_output() else {
+        panic!()
+    };
+    assert_eq!(bytes, b"220 Welcome to the archive\r\n");
+}
+
+#[test]
+fn auth_ssl_is_an_alias_of_auth_tls() {
+    let mut c = Config::default();
+    c.tls = TlsPolicy::optional();
+    let mut h = Harness::new(c);
+    h.send("AUTH SSL");
+    assert_eq!(h.reply_code(), 234);
+    assert_eq!(h.next(), Event::UpgradeTls);
+}
