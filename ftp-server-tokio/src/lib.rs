@@ -16,4 +16,5 @@
 pub use ftp_proto;
 
 pub mod auth;
+pub mod handler;
 pub mod storage;

@@ -71,7 +71,6 @@ use std::io::{self, Cursor};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ftp_proto::listing::Entry;
 use ftp_proto::server::FsError;
@@ -547,18 +546,6 @@ impl Tree {
     }
 }
 
-/// The current time from the system clock, to the second.
-fn system_now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    i64::try_from(secs)
-        .ok()
-        .and_then(Timestamp::from_unix)
-        .or_else(|| Timestamp::from_unix(0))
-        .expect("the Unix epoch is a valid timestamp")
-}
-
 /// `path` as the root-based path the helpers take (a relative path starts at the root).
 fn parse(path: &str) -> Option<VirtualPath> {
     VirtualPath::root().resolve(&FtpPath::from(path)).ok()
@@ -568,7 +555,7 @@ impl MemoryStorage {
     /// An empty storage (only the root directory) whose new and changed objects take their
     /// modification time from the system clock.
     pub fn new() -> Self {
-        Self::with_clock(system_now)
+        Self::with_clock(super::system_now)
     }
 
     /// An empty storage whose modification times come from `clock`, so tests can fix them.

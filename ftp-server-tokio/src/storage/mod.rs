@@ -141,3 +141,16 @@ pub trait Storage: Send + Sync + 'static {
         async { Err(FsError::NotSupported) }
     }
 }
+
+/// The current UTC time, to the second, for modification times and listings (the only clock
+/// read in the storage and handler layers).
+pub(crate) fn system_now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    i64::try_from(secs)
+        .ok()
+        .and_then(Timestamp::from_unix)
+        .or_else(|| Timestamp::from_unix(0))
+        .expect("the Unix epoch is a valid timestamp")
+}

@@ -1,0 +1,442 @@
+//! The application half of one FTP session: answers the session's [`Request`]s from a
+//! [`Storage`] and an [`Authenticator`].
+//!
+//! Owns the logged-in [`Principal`], the mapping of session paths (relative to the user's `/`)
+//! onto storage paths under the principal's home, the permission checks, and what was opened
+//! for transfers and streamed listings until the data side [takes](RequestHandler::take) or
+//! [releases](RequestHandler::release) it. It must not touch sockets, sequence commands or
+//! format replies (the [`ftp_proto::server::Session`] does), and it does no path
+//! normalisation of its own: session paths arrive already resolved.
+//!
+//! # Rules
+//!
+//! - Every request but `Login` (and `Host`, which is not supported) is refused with
+//!   [`FsError::PermissionDenied`] until a login succeeded; the session gates too, this is the
+//!   second line.
+//! - Permissions are checked with [`Principal::allows`] on the session path *before* storage
+//!   is touched, so a refused request changes nothing.
+//! - The session's `/` is the principal's home: it cannot be removed or renamed
+//!   ([`FsError::PermissionDenied`]), whatever the permissions.
+//! - Storage errors pass through unchanged as [`Response::Error`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ftp_proto::listing::Entry;
+use ftp_proto::server::{FsError, ListKind, Request, Response, StoreMode, Ticket};
+use ftp_proto::{Segments, VirtualPath};
+
+use crate::auth::{AuthError, Authenticator, Credentials, Operation, Principal};
+use crate::storage::{DirEntries, Storage, WriteMode};
+
+/// At most this many entries answer a STAT listing: it travels over the control connection
+/// and is built in memory, so a huge directory must not grow it without bound. Entries past
+/// the cap are left out; LIST, NLST and MLSD stream over the data connection and have no cap.
+pub const MAX_STAT_ENTRIES: usize = 10_000;
+
+/// What a [`RequestHandler`] opened for a request, waiting for the data side.
+///
+/// `Debug` names the variant only: the storage's types need not be `Debug`.
+pub enum Opened<S: Storage> {
+    /// A file opened for RETR: copy it to the data connection.
+    Reader(S::Reader),
+    /// A file opened for STOR, APPE or STOU: copy the data connection into it, then shut it
+    /// down to commit.
+    Writer(S::Writer),
+    /// A directory opened for a streamed LIST, NLST or MLSD.
+    Dir(S::Dir),
+}
+
+impl<S: Storage> fmt::Debug for Opened<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Reader(_) => "Reader",
+            Self::Writer(_) => "Writer",
+            Self::Dir(_) => "Dir",
+        })
+    }
+}
+
+/// Answers one session's [`Request`]s with [`Response`]s using a storage and an
+/// authenticator, enforcing the logged-in principal's permissions and home directory.
+///
+/// Feed it every [`Output::Request`](ftp_proto::server::Output::Request) and pass its answer
+/// to [`Session::respond`](ftp_proto::server::Session::respond). For `Retrieve`, `Store`,
+/// `StoreUnique` and a streamed `List` it keeps what it opened under the ticket; the data side
+/// gets it with [`RequestHandler::take`] (on `DataAction::Transfer` or `StreamListing`) or drops
+/// it with [`RequestHandler::release`] (on `DataAction::Release`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use ftp_server_tokio::auth::{Permissions, StaticUsers, UserEntry};
+/// use ftp_server_tokio::ftp_proto::server::{
+///     Config, ConnectionInfo, DataAction, DataInput, Output, Request, Response, Session,
+/// };
+/// use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
+/// use ftp_server_tokio::handler::{Opened, RequestHandler};
+/// use ftp_server_tokio::storage::memory::MemoryStorage;
+/// use tokio::io::AsyncReadExt;
+///
+/// let storage = MemoryStorage::new().with_file("/home/alice/a.txt", "hello\n");
+/// let home = VirtualPath::root().resolve(&FtpPath::from("/home/alice"))?;
+/// let users = StaticUsers::new([UserEntry::new("alice", "s3cret", home, Permissions::ALL)])?;
+/// let mut handler = RequestHandler::new(Arc::new(storage), Arc::new(users));
+///
+/// let conn = ConnectionInfo {
+///     peer: "192.0.2.7:50123".parse()?,
+///     local: "192.0.2.1:21".parse()?,
+///     tls: false,
+/// };
+/// let now = Instant::now();
+/// let mut session = Session::new(Config::default().into(), conn, now);
+/// session.handle_control(now, b"USER alice\r\nPASS s3cret\r\nPASV\r\nRETR a.txt\r\n");
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let mut answers = Vec::new();
+/// let mut transfer = None;
+/// while let Some(output) = session.poll_output() {
+///     match output {
+///         Output::Request { ticket, request } => {
+///             let response = runtime.block_on(handler.handle(ticket, request));
+///             answers.push(response.clone());
+///             session.respond(now, ticket, response)?;
+///         }
+///         Output::Data(DataAction::Listen { id, .. }) => {
+///             let addr = "192.0.2.1:50000".parse()?;
+///             session.handle_data(now, DataInput::Listening { id, addr });
+///             session.handle_data(now, DataInput::Connected { id });
+///         }
+///         Output::Data(DataAction::Transfer { ticket, .. }) => transfer = Some(ticket),
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(answers, [Response::LoggedIn, Response::Size(6)]);
+///
+/// // The data side takes the file the handler opened for RETR.
+/// let Some(Opened::Reader(mut reader)) = transfer.and_then(|t| handler.take(t)) else {
+///     panic!("no reader for the transfer");
+/// };
+/// let mut bytes = Vec::new();
+/// runtime.block_on(reader.read_to_end(&mut bytes))?;
+/// assert_eq!(bytes, b"hello\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RequestHandler<S: Storage, A: Authenticator> {
+    storage: Arc<S>,
+    auth: Arc<A>,
+    principal: Option<Principal>,
+    opened: HashMap<Ticket, Opened<S>>,
+}
+
+impl<S: Storage, A: Authenticator> fmt::Debug for RequestHandler<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestHandler")
+            .field("principal", &self.principal)
+            .field("opened", &self.opened)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
+    /// A handler for one session, not logged in, serving `storage` and checking logins with
+    /// `auth`.
+    pub fn new(storage: Arc<S>, auth: Arc<A>) -> Self {
+        Self {
+            storage,
+            auth,
+            principal: None,
+            opened: HashMap::new(),
+        }
+    }
+
+    /// Who is logged in, if anyone.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// Answers `request`. What it opens for a transfer or a streamed listing is kept under
+    /// `ticket` (replacing anything kept there) until [`RequestHandler::take`] or
+    /// [`RequestHandler::release`].
+    pub async fn handle(&mut self, ticket: Ticket, request: Request) -> Response {
+        let request = match request {
+            Request::Login {
+                user,
+                password,
+                peer,
+                tls,
+                anonymous,
+            } => {
+                // A new attempt ends the old identity first, so a failed one leaves no one in.
+                self.principal = None;
+                let credentials = Credentials {
+                    user: &user,
+                    password: &password,
+                    peer,
+                    tls,
+                    anonymous,
+                };
+                return match self.auth.authenticate(credentials).await {
+                    Ok(principal) => {
+                        self.principal = Some(principal);
+                        Response::LoggedIn
+                    }
+                    Err(AuthError::Unavailable) => Response::LoginUnavailable,
+                    Err(_) => Response::LoginRejected,
+                };
+            }
+            // HOST comes before login by design (RFC 7151), so it is refused as unsupported
+            // rather than as not yet allowed.
+            Request::Host { .. } => return Response::Error(FsError::NotSupported),
+            request => request,
+        };
+        let Some(principal) = &self.principal else {
+            return Response::Error(FsError::PermissionDenied);
+        };
+        match serve(self.storage.as_ref(), principal, request).await {
+            Ok((response, opened)) => {
+                if let Some(opened) = opened {
+                    self.opened.insert(ticket, opened);
+                }
+                response
+            }
+            Err(err) => Response::Error(err),
+        }
+    }
+
+    /// Hands over what was opened for `ticket` (the reader, writer or directory), once.
+    pub fn take(&mut self, ticket: Ticket) -> Option<Opened<S>> {
+        self.opened.remove(&ticket)
+    }
+
+    /// Drops what was opened for `ticket`, if anything: the transfer will not happen.
+    pub fn release(&mut self, ticket: Ticket) {
+        self.opened.remove(&ticket);
+    }
+}
+
+/// A response, and what was opened for the data side.
+type Served<S> = (Response, Option<Opened<S>>);
+
+/// Answers a request of a logged-in principal (anything but `Login` and `Host`).
+async fn serve<S: Storage>(
+    storage: &S,
+    principal: &Principal,
+    request: Request,
+) -> Result<Served<S>, FsError> {
+    let home = &principal.home;
+    let answer = |response| Ok((response, None));
+    match request {
+        Request::ChangeDir { path } => {
+            require(principal, Operation::List, &path)?;
+            let entry = storage.metadata(&storage_path(home, &path)?).await?;
+            if !entry.kind.is_dir() {
+                return Err(FsError::NotADirectory);
+            }
+            answer(Response::Ok)
+        }
+        Request::Retrieve {
+            path,
+            offset,
+            ascii,
+        } => {
+            require(principal, Operation::Read, &path)?;
+            let target = storage_path(home, &path)?;
+            let entry = storage.metadata(&target).await?;
+            if entry.kind.is_dir() {
+                return Err(FsError::IsADirectory);
+            }
+            let reader = storage.open_read(&target, offset).await?;
+            // In ASCII mode the bytes sent differ from the file's (LF becomes CRLF), so no
+            // count is announced rather than a wrong one.
+            let response = if ascii {
+                Response::Ok
+            } else {
+                Response::Size(entry.size.saturating_sub(offset))
+            };
+            Ok((response, Some(Opened::Reader(reader))))
+        }
+        Request::Store { path, offset, mode } => {
+            let (op, mode) = match mode {
+                StoreMode::Replace => (Operation::Write, WriteMode::Replace { offset }),
+                StoreMode::Append => (Operation::Append, WriteMode::Append),
+            };
+            require(principal, op, &path)?;
+            let writer = storage
+                .open_write(&storage_path(home, &path)?, mode)
+                .await?;
+            Ok((Response::Ok, Some(Opened::Writer(writer))))
+        }
+        Request::StoreUnique { dir, hint } => {
+            require(principal, Operation::Write, &any_child(&dir)?)?;
+            let (created, writer) = storage
+                .create_unique(&storage_path(home, &dir)?, hint.as_deref())
+                .await?;
+            let created = session_path(home, &created)?;
+            Ok((Response::Created(created), Some(Opened::Writer(writer))))
+        }
+        Request::List { path, kind, .. } => {
+            require(principal, Operation::List, &path)?;
+            list(storage, &storage_path(home, &path)?, kind).await
+        }
+        Request::Facts { path } => {
+            require(principal, Operation::List, &path)?;
+            let entry = storage.metadata(&storage_path(home, &path)?).await?;
+            answer(Response::Entry(entry))
+        }
+        Request::Size { path, .. } => {
+            require(principal, Operation::List, &path)?;
+            let entry = storage.metadata(&storage_path(home, &path)?).await?;
+            if entry.kind.is_dir() {
+                return Err(FsError::IsADirectory);
+            }
+            answer(Response::Size(entry.size))
+        }
+        Request::ModificationTime { path } => {
+            require(principal, Operation::List, &path)?;
+            let entry = storage.metadata(&storage_path(home, &path)?).await?;
+            answer(
+                entry
+                    .modified
+                    .map_or(Response::Error(FsError::NotSupported), Response::Time),
+            )
+        }
+        Request::SetModificationTime { path, time } => {
+            require(principal, Operation::Write, &path)?;
+            storage
+                .set_modified(&storage_path(home, &path)?, time)
+                .await?;
+            answer(Response::Ok)
+        }
+        Request::Delete { path } => {
+            require(principal, Operation::Delete, &path)?;
+            storage.remove_file(&storage_path(home, &path)?).await?;
+            answer(Response::Ok)
+        }
+        Request::RemoveDir { path } => {
+            require(principal, Operation::Delete, &path)?;
+            not_home(&path)?;
+            storage.remove_dir(&storage_path(home, &path)?).await?;
+            answer(Response::Ok)
+        }
+        Request::MakeDir { path } => {
+            require(principal, Operation::MakeDir, &path)?;
+            storage.create_dir(&storage_path(home, &path)?).await?;
+            answer(Response::Ok)
+        }
+        Request::RenameFrom { path } => {
+            require(principal, Operation::Rename, &path)?;
+            not_home(&path)?;
+            storage.metadata(&storage_path(home, &path)?).await?;
+            answer(Response::Ok)
+        }
+        Request::Rename { from, to } => {
+            require(principal, Operation::Rename, &from)?;
+            require(principal, Operation::Rename, &to)?;
+            not_home(&from)?;
+            not_home(&to)?;
+            let (from, to) = (storage_path(home, &from)?, storage_path(home, &to)?);
+            storage.rename(&from, &to).await?;
+            answer(Response::Ok)
+        }
+        Request::Checksum {
+            path,
+            algorithm,
+            range,
+        } => {
+            require(principal, Operation::Read, &path)?;
+            let (hex, size) = storage
+                .checksum(&storage_path(home, &path)?, algorithm, range)
+                .await?;
+            answer(Response::Checksum { hex, size })
+        }
+        Request::Available { path } => {
+            require(principal, Operation::List, &path)?;
+            let free = storage.available_space(&storage_path(home, &path)?).await?;
+            answer(Response::Size(free))
+        }
+        // SITE, and requests added to the vocabulary later, are not served here.
+        _ => Err(FsError::NotSupported),
+    }
+}
+
+/// A listing: streamed (the directory kept for the data side) for LIST, NLST and MLSD,
+/// collected (capped at [`MAX_STAT_ENTRIES`]) for STAT. LIST, NLST and STAT of a file list that
+/// file alone, as `ls` does; MLSD of a file fails with `NotADirectory` (RFC 3659: MLSD
+/// lists directories only).
+async fn list<S: Storage>(
+    storage: &S,
+    target: &VirtualPath,
+    kind: ListKind,
+) -> Result<Served<S>, FsError> {
+    let mut dir = match storage.read_dir(target).await {
+        Ok(dir) => dir,
+        Err(FsError::NotADirectory) if kind != ListKind::Mlsd => {
+            let entry = storage.metadata(target).await?;
+            return Ok((entries_now(vec![entry]), None));
+        }
+        Err(err) => return Err(err),
+    };
+    if kind != ListKind::Stat {
+        return Ok((Response::Ok, Some(Opened::Dir(dir))));
+    }
+    let mut entries = Vec::new();
+    while entries.len() < MAX_STAT_ENTRIES {
+        match dir.next_entry().await {
+            Some(entry) => entries.push(entry?),
+            None => break,
+        }
+    }
+    Ok((entries_now(entries), None))
+}
+
+/// `Entries` stamped with the current time.
+fn entries_now(entries: Vec<Entry>) -> Response {
+    Response::Entries {
+        entries,
+        now: crate::storage::system_now(),
+    }
+}
+
+/// Refuses `op` on `path` (a session path) unless the principal may do it there.
+fn require(principal: &Principal, op: Operation, path: &VirtualPath) -> Result<(), FsError> {
+    if principal.allows(op, path) {
+        Ok(())
+    } else {
+        Err(FsError::PermissionDenied)
+    }
+}
+
+/// Refuses the session's `/`: it is the user's home, which the user may not remove or rename.
+fn not_home(path: &VirtualPath) -> Result<(), FsError> {
+    if path.is_root() {
+        Err(FsError::PermissionDenied)
+    } else {
+        Ok(())
+    }
+}
+
+/// A path directly in `dir`, to check a permission for a file not named yet (STOU):
+/// [`Principal::allows`] depends only on where a path is, not on its last name.
+fn any_child(dir: &VirtualPath) -> Result<VirtualPath, FsError> {
+    dir.join("stou").map_err(|_| FsError::NameNotAllowed)
+}
+
+/// The storage path of session path `path`: `home` followed by `path`'s segments.
+fn storage_path(home: &VirtualPath, path: &VirtualPath) -> Result<VirtualPath, FsError> {
+    // Segments of a VirtualPath are valid names, so `join` fails only on a broken invariant.
+    rebase(home, path.segments()).ok_or(FsError::NameNotAllowed)
+}
+
+/// The session path of storage path `path`, which must lie under `home`.
+fn session_path(home: &VirtualPath, path: &VirtualPath) -> Result<VirtualPath, FsError> {
+    // A back-end that answers with a path outside the home has failed, not the client.
+    let below = path.strip_prefix(home).ok_or(FsError::Local)?;
+    rebase(&VirtualPath::root(), below).ok_or(FsError::Local)
+}
+
+/// `base` followed by `segments`.
+fn rebase(base: &VirtualPath, mut segments: Segments<'_>) -> Option<VirtualPath> {
+    segments.try_fold(base.clone(), |acc, name| acc.join(name).ok())
+}

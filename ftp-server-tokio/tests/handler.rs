@@ -1,0 +1,554 @@
+//! `RequestHandler` over `MemoryStorage` and `StaticUsers`: login, the home-directory mapping,
+//! what is opened for the data side (read, written and listed through it), permission refusals
+//! that leave storage untouched, the anonymous upload grant, and release.
+//!
+//! Tickets can only come from a session, so a small [`Tickets`] harness drives one to mint them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ftp_server_tokio::auth::{
+    AnonymousPolicy, AuthError, Authenticator, Credentials, Permissions, Principal, StaticUsers,
+    UserEntry,
+};
+use ftp_server_tokio::ftp_proto::server::{
+    Config, ConnectionInfo, FsError, ListKind, Output, Request, Response, Session, StoreMode,
+    Ticket,
+};
+use ftp_server_tokio::ftp_proto::{FtpPath, Secret, Timestamp, VirtualPath};
+use ftp_server_tokio::handler::{Opened, RequestHandler};
+use ftp_server_tokio::storage::memory::MemoryStorage;
+use ftp_server_tokio::storage::{DirEntries, Storage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn p(s: &str) -> VirtualPath {
+    VirtualPath::root().resolve(&FtpPath::from(s)).unwrap()
+}
+
+fn conn() -> ConnectionInfo {
+    ConnectionInfo {
+        peer: "192.0.2.7:50123".parse().unwrap(),
+        local: "192.0.2.1:21".parse().unwrap(),
+        tls: false,
+    }
+}
+
+/// Mints distinct tickets from a real session: each is the ticket of an MDTM request that is
+/// answered at once, so the next command runs.
+struct Tickets {
+    session: Session,
+    now: Instant,
+}
+
+impl Tickets {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut tickets = Self {
+            session: Session::new(Config::default().into(), conn(), now),
+            now,
+        };
+        tickets.session.handle_control(now, b"USER t\r\nPASS t\r\n");
+        let login = tickets.pending();
+        tickets
+            .session
+            .respond(now, login, Response::LoggedIn)
+            .unwrap();
+        tickets
+    }
+
+    fn pending(&mut self) -> Ticket {
+        while let Some(output) = self.session.poll_output() {
+            if let Output::Request { ticket, .. } = output {
+                return ticket;
+            }
+        }
+        panic!("the session asked nothing");
+    }
+
+    fn next(&mut self) -> Ticket {
+        self.session.handle_control(self.now, b"MDTM x\r\n");
+        let ticket = self.pending();
+        let answer = Response::Error(FsError::NotFound);
+        self.session.respond(self.now, ticket, answer).unwrap();
+        ticket
+    }
+}
+
+type Handler = RequestHandler<MemoryStorage, StaticUsers>;
+
+struct Fixture {
+    storage: MemoryStorage,
+    handler: Handler,
+    tickets: Tickets,
+}
+
+fn users() -> StaticUsers {
+    StaticUsers::new([
+        UserEntry::new("alice", "s3cret", p("/home/alice"), Permissions::ALL),
+        UserEntry::new("bob", "b0b", p("/home/bob"), Permissions::READ_ONLY),
+    ])
+    .unwrap()
+    .with_anonymous(
+        AnonymousPolicy::default()
+            .with_home(p("/srv/pub"))
+            .with_upload_dir(p("/upload")),
+    )
+}
+
+fn fixture() -> Fixture {
+    let storage = MemoryStorage::new()
+        .with_file("/a.txt", "outside the home")
+        .with_file("/home/alice/a.txt", "hello world")
+        .with_file("/home/alice/docs/b.txt", "b")
+        .with_file("/home/bob/r.txt", "r")
+        .with_dir("/home/bob/sub")
+        .with_file("/srv/pub/readme", "x")
+        .with_dir("/srv/pub/upload");
+    let handler = RequestHandler::new(Arc::new(storage.clone()), Arc::new(users()));
+    Fixture {
+        storage,
+        handler,
+        tickets: Tickets::new(),
+    }
+}
+
+fn login_request(user: &str, password: &str, anonymous: bool) -> Request {
+    Request::Login {
+        user: user.to_owned(),
+        password: Secret::new(password.as_bytes().to_vec()),
+        peer: conn().peer,
+        tls: false,
+        anonymous,
+    }
+}
+
+impl Fixture {
+    async fn ask(&mut self, request: Request) -> (Ticket, Response) {
+        let ticket = self.tickets.next();
+        (ticket, self.handler.handle(ticket, request).await)
+    }
+
+    async fn answer(&mut self, request: Request) -> Response {
+        self.ask(request).await.1
+    }
+
+    async fn logged_in(user: &str, password: &str, anonymous: bool) -> Self {
+        let mut f = fixture();
+        let response = f.answer(login_request(user, password, anonymous)).await;
+        assert_eq!(response, Response::LoggedIn);
+        f
+    }
+
+    async fn reader(&mut self, ticket: Ticket) -> Vec<u8> {
+        let Some(Opened::Reader(mut reader)) = self.handler.take(ticket) else {
+            panic!("no reader for {ticket:?}");
+        };
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).await.unwrap();
+        bytes
+    }
+
+    async fn write(&mut self, ticket: Ticket, bytes: &[u8]) {
+        let Some(Opened::Writer(mut writer)) = self.handler.take(ticket) else {
+            panic!("no writer for {ticket:?}");
+        };
+        writer.write_all(bytes).await.unwrap();
+        writer.shutdown().await.unwrap();
+    }
+}
+
+fn store(path: &str, mode: StoreMode) -> Request {
+    Request::Store {
+        path: p(path),
+        offset: 0,
+        mode,
+    }
+}
+
+fn list(path: &str, kind: ListKind) -> Request {
+    Request::List {
+        path: p(path),
+        options: None,
+        kind,
+    }
+}
+
+fn names(response: &Response) -> Vec<&[u8]> {
+    let Response::Entries { entries, .. } = response else {
+        panic!("not entries: {response:?}");
+    };
+    entries.iter().map(|e| e.name.as_slice()).collect()
+}
+
+#[tokio::test]
+async fn login_accepts_the_right_password_and_rejects_a_wrong_one() {
+    let mut f = fixture();
+    assert_eq!(
+        f.answer(login_request("alice", "wrong", false)).await,
+        Response::LoginRejected
+    );
+    assert!(f.handler.principal().is_none());
+
+    assert_eq!(
+        f.answer(login_request("alice", "s3cret", false)).await,
+        Response::LoggedIn
+    );
+    let alice = f.handler.principal().unwrap();
+    assert_eq!(
+        (alice.name.as_str(), &alice.home),
+        ("alice", &p("/home/alice"))
+    );
+
+    // A failed new attempt leaves no one logged in.
+    f.answer(login_request("bob", "wrong", false)).await;
+    assert!(f.handler.principal().is_none());
+}
+
+/// An authenticator whose back-end is down.
+struct Down;
+
+impl Authenticator for Down {
+    async fn authenticate(&self, _: Credentials<'_>) -> Result<Principal, AuthError> {
+        Err(AuthError::Unavailable)
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_back_end_answers_login_unavailable() {
+    let mut handler = RequestHandler::new(Arc::new(MemoryStorage::new()), Arc::new(Down));
+    let ticket = Tickets::new().next();
+    let response = handler
+        .handle(ticket, login_request("alice", "s3cret", false))
+        .await;
+    assert_eq!(response, Response::LoginUnavailable);
+}
+
+#[tokio::test]
+async fn requests_before_login_are_denied() {
+    let mut f = fixture();
+    let retrieve = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 0,
+        ascii: false,
+    };
+    let (ticket, response) = f.ask(retrieve).await;
+    assert_eq!(response, Response::Error(FsError::PermissionDenied));
+    assert!(f.handler.take(ticket).is_none());
+    assert_eq!(
+        f.answer(list("/", ListKind::Stat)).await,
+        Response::Error(FsError::PermissionDenied)
+    );
+}
+
+#[tokio::test]
+async fn retrieve_reads_the_file_under_the_home() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let retrieve = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 0,
+        ascii: false,
+    };
+    let (ticket, response) = f.ask(retrieve).await;
+    assert_eq!(response, Response::Size(11));
+    assert_eq!(f.reader(ticket).await, b"hello world");
+    assert!(f.handler.take(ticket).is_none(), "taken once");
+}
+
+#[tokio::test]
+async fn retrieve_from_an_offset_announces_the_rest() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let retrieve = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 6,
+        ascii: false,
+    };
+    let (ticket, response) = f.ask(retrieve).await;
+    assert_eq!(response, Response::Size(5));
+    assert_eq!(f.reader(ticket).await, b"world");
+
+    let ascii = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 0,
+        ascii: true,
+    };
+    let (ticket, response) = f.ask(ascii).await;
+    assert_eq!(response, Response::Ok, "no byte count in ASCII mode");
+    assert_eq!(f.reader(ticket).await, b"hello world");
+
+    let dir = Request::Retrieve {
+        path: p("/docs"),
+        offset: 0,
+        ascii: false,
+    };
+    assert_eq!(f.answer(dir).await, Response::Error(FsError::IsADirectory));
+}
+
+#[tokio::test]
+async fn store_writes_through_the_taken_writer() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let (ticket, response) = f.ask(store("/new.txt", StoreMode::Replace)).await;
+    assert_eq!(response, Response::Ok);
+    f.write(ticket, b"uploaded").await;
+    assert_eq!(
+        f.storage.read_file("/home/alice/new.txt").as_deref(),
+        Some(&b"uploaded"[..])
+    );
+    assert!(!f.storage.exists("/new.txt"));
+}
+
+#[tokio::test]
+async fn append_extends_the_file() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let (ticket, response) = f.ask(store("/a.txt", StoreMode::Append)).await;
+    assert_eq!(response, Response::Ok);
+    f.write(ticket, b"!").await;
+    assert_eq!(
+        f.storage.read_file("/home/alice/a.txt").as_deref(),
+        Some(&b"hello world!"[..])
+    );
+}
+
+#[tokio::test]
+async fn store_unique_answers_a_session_path() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let stou = Request::StoreUnique {
+        dir: p("/docs"),
+        hint: Some(b"b.txt".to_vec()),
+    };
+    let (ticket, response) = f.ask(stou).await;
+    assert_eq!(response, Response::Created(p("/docs/b.txt.1")));
+    f.write(ticket, b"unique").await;
+    assert_eq!(
+        f.storage.read_file("/home/alice/docs/b.txt.1").as_deref(),
+        Some(&b"unique"[..])
+    );
+}
+
+#[tokio::test]
+async fn list_keeps_the_directory_for_the_data_side() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let (ticket, response) = f.ask(list("/", ListKind::Mlsd)).await;
+    assert_eq!(response, Response::Ok);
+    let Some(Opened::Dir(mut dir)) = f.handler.take(ticket) else {
+        panic!("no directory kept");
+    };
+    let mut names = Vec::new();
+    while let Some(entry) = dir.next_entry().await {
+        names.push(entry.unwrap().name);
+    }
+    assert_eq!(names, [b"a.txt".to_vec(), b"docs".to_vec()]);
+}
+
+#[tokio::test]
+async fn list_of_a_file_answers_that_entry() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let (ticket, response) = f.ask(list("/a.txt", ListKind::List)).await;
+    assert_eq!(names(&response), [b"a.txt"]);
+    assert!(f.handler.take(ticket).is_none());
+    assert_eq!(
+        f.answer(list("/a.txt", ListKind::Mlsd)).await,
+        Response::Error(FsError::NotADirectory)
+    );
+}
+
+#[tokio::test]
+async fn stat_listing_answers_the_entries() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let response = f.answer(list("/", ListKind::Stat)).await;
+    assert_eq!(names(&response), [&b"a.txt"[..], b"docs"]);
+    assert_eq!(
+        f.answer(list("/missing", ListKind::Stat)).await,
+        Response::Error(FsError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn read_only_user_is_refused_changes_and_nothing_changes() {
+    let mut f = Fixture::logged_in("bob", "b0b", false).await;
+    let time = Timestamp::from_unix(0).unwrap();
+    let refused = [
+        store("/r.txt", StoreMode::Replace),
+        store("/r.txt", StoreMode::Append),
+        Request::StoreUnique {
+            dir: p("/"),
+            hint: None,
+        },
+        Request::Delete { path: p("/r.txt") },
+        Request::RemoveDir { path: p("/sub") },
+        Request::MakeDir { path: p("/new") },
+        Request::RenameFrom { path: p("/r.txt") },
+        Request::Rename {
+            from: p("/r.txt"),
+            to: p("/s.txt"),
+        },
+        Request::SetModificationTime {
+            path: p("/r.txt"),
+            time,
+        },
+    ];
+    let before = f
+        .storage
+        .metadata(&p("/home/bob/r.txt"))
+        .await
+        .unwrap()
+        .modified;
+    for request in refused {
+        let (ticket, response) = f.ask(request.clone()).await;
+        assert_eq!(
+            response,
+            Response::Error(FsError::PermissionDenied),
+            "{request:?}"
+        );
+        assert!(f.handler.take(ticket).is_none(), "{request:?}");
+    }
+    assert_eq!(
+        f.storage.read_file("/home/bob/r.txt").as_deref(),
+        Some(&b"r"[..])
+    );
+    assert!(f.storage.exists("/home/bob/sub"));
+    assert!(!f.storage.exists("/home/bob/new"));
+    assert!(!f.storage.exists("/home/bob/s.txt"));
+    let after = f.storage.metadata(&p("/home/bob/r.txt")).await.unwrap();
+    assert_eq!(after.modified, before);
+
+    // Reading is allowed.
+    assert_eq!(
+        f.answer(Request::Size {
+            path: p("/r.txt"),
+            ascii: false
+        })
+        .await,
+        Response::Size(1)
+    );
+}
+
+#[tokio::test]
+async fn anonymous_may_upload_below_the_upload_dir_only() {
+    let mut f = Fixture::logged_in("anonymous", "me@example.org", true).await;
+    let (ticket, response) = f.ask(store("/upload/f.bin", StoreMode::Replace)).await;
+    assert_eq!(response, Response::Ok);
+    f.write(ticket, b"data").await;
+    assert_eq!(
+        f.storage.read_file("/srv/pub/upload/f.bin").as_deref(),
+        Some(&b"data"[..])
+    );
+
+    let stou = Request::StoreUnique {
+        dir: p("/upload"),
+        hint: None,
+    };
+    let (ticket, response) = f.ask(stou).await;
+    let Response::Created(created) = response else {
+        panic!("not created: {response:?}");
+    };
+    assert!(created.starts_with(&p("/upload")) && created != p("/upload"));
+    assert!(matches!(f.handler.take(ticket), Some(Opened::Writer(_))));
+
+    assert_eq!(
+        f.answer(store("/f.bin", StoreMode::Replace)).await,
+        Response::Error(FsError::PermissionDenied)
+    );
+    assert_eq!(
+        f.answer(store("/upload/f.bin", StoreMode::Append)).await,
+        Response::Error(FsError::PermissionDenied)
+    );
+    assert!(!f.storage.exists("/srv/pub/f.bin"));
+}
+
+#[tokio::test]
+async fn release_drops_what_was_opened() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let (ticket, response) = f.ask(store("/new.txt", StoreMode::Replace)).await;
+    assert_eq!(response, Response::Ok);
+    f.handler.release(ticket);
+    assert!(f.handler.take(ticket).is_none());
+}
+
+#[tokio::test]
+async fn change_dir_needs_a_directory() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let cwd = |path: &str| Request::ChangeDir { path: p(path) };
+    assert_eq!(f.answer(cwd("/docs")).await, Response::Ok);
+    assert_eq!(f.answer(cwd("/")).await, Response::Ok);
+    assert_eq!(
+        f.answer(cwd("/a.txt")).await,
+        Response::Error(FsError::NotADirectory)
+    );
+    assert_eq!(
+        f.answer(cwd("/missing")).await,
+        Response::Error(FsError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn the_home_itself_cannot_be_removed_or_renamed() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    f.answer(Request::Delete {
+        path: p("/docs/b.txt"),
+    })
+    .await;
+    assert_eq!(
+        f.answer(Request::RemoveDir { path: p("/") }).await,
+        Response::Error(FsError::PermissionDenied)
+    );
+    assert_eq!(
+        f.answer(Request::RenameFrom { path: p("/") }).await,
+        Response::Error(FsError::PermissionDenied)
+    );
+    assert!(f.storage.exists("/home/alice"));
+    // An ordinary directory goes.
+    assert_eq!(
+        f.answer(Request::RemoveDir { path: p("/docs") }).await,
+        Response::Ok
+    );
+    assert!(!f.storage.exists("/home/alice/docs"));
+}
+
+#[tokio::test]
+async fn metadata_requests_and_unsupported_ones() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let Response::Entry(entry) = f.answer(Request::Facts { path: p("/a.txt") }).await else {
+        panic!("no entry");
+    };
+    assert_eq!((entry.name.as_slice(), entry.size), (&b"a.txt"[..], 11));
+    assert_eq!(
+        f.answer(Request::Size {
+            path: p("/docs"),
+            ascii: false
+        })
+        .await,
+        Response::Error(FsError::IsADirectory)
+    );
+    let time = Timestamp::from_unix(1_000_000_000).unwrap();
+    let set = Request::SetModificationTime {
+        path: p("/a.txt"),
+        time,
+    };
+    assert_eq!(f.answer(set).await, Response::Ok);
+    assert_eq!(
+        f.answer(Request::ModificationTime { path: p("/a.txt") })
+            .await,
+        Response::Time(time)
+    );
+    assert_eq!(
+        f.answer(Request::Rename {
+            from: p("/a.txt"),
+            to: p("/docs/c.txt")
+        })
+        .await,
+        Response::Ok
+    );
+    assert!(f.storage.exists("/home/alice/docs/c.txt"));
+    assert_eq!(
+        f.answer(Request::Host {
+            name: "example.org".into()
+        })
+        .await,
+        Response::Error(FsError::NotSupported)
+    );
+    assert_eq!(
+        f.answer(Request::Available { path: p("/") }).await,
+        Response::Error(FsError::NotSupported),
+        "no space limit set"
+    );
+}
