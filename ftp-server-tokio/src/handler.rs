@@ -205,6 +205,13 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
         }
     }
 
+    /// The storage path a session path stands for under the logged-in principal's home
+    /// (`None` before login): what events and logs name.
+    pub fn storage_path(&self, path: &VirtualPath) -> Option<VirtualPath> {
+        let principal = self.principal.as_ref()?;
+        storage_path(&principal.home, path).ok()
+    }
+
     /// Hands over what was opened for `ticket` (the reader, writer or directory), once.
     pub fn take(&mut self, ticket: Ticket) -> Option<Opened<S>> {
         self.opened.remove(&ticket)

@@ -16,5 +16,7 @@
 pub use ftp_proto;
 
 pub mod auth;
+pub mod events;
 pub mod handler;
+pub mod server;
 pub mod storage;

@@ -422,7 +422,7 @@ where
 /// cap-std reports an escape from the root (its own check, or `EXDEV` from `openat2` with
 /// `RESOLVE_BENEATH`) as `PermissionDenied`, which stays `PermissionDenied`. `ENOSPC`,
 /// `EDQUOT` and `ENAMETOOLONG` arrive as `StorageFull`, `QuotaExceeded` and `InvalidFilename`.
-fn fs_error(err: &io::Error) -> FsError {
+pub(crate) fn fs_error(err: &io::Error) -> FsError {
     use io::ErrorKind as K;
     match err.kind() {
         K::NotFound => FsError::NotFound,

@@ -142,6 +142,30 @@ pub trait Storage: Send + Sync + 'static {
     }
 }
 
+/// The storage error an I/O error from a [`Storage::Reader`] or [`Storage::Writer`] stands for:
+/// the [`FsError`] carried inside it (as the in-memory back-end's writer reports a full store),
+/// or else the meaning of its kind (`StorageFull` is 452, `QuotaExceeded` 552, anything
+/// unknown 451).
+///
+/// ```
+/// use std::io;
+/// use ftp_server_tokio::ftp_proto::server::FsError;
+/// use ftp_server_tokio::storage::fs_error_of;
+///
+/// assert_eq!(fs_error_of(&io::ErrorKind::StorageFull.into()), FsError::InsufficientStorage);
+/// assert_eq!(fs_error_of(&io::Error::other(FsError::QuotaExceeded)), FsError::QuotaExceeded);
+/// assert_eq!(fs_error_of(&io::Error::other("disk on fire")), FsError::Local);
+/// ```
+pub fn fs_error_of(err: &std::io::Error) -> FsError {
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<FsError>())
+    {
+        Some(inner) => inner.clone(),
+        None => fs::fs_error(err),
+    }
+}
+
 /// The current UTC time, to the second, for modification times and listings (the only clock
 /// read in the storage and handler layers).
 pub(crate) fn system_now() -> Timestamp {

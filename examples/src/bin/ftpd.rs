@@ -1,0 +1,309 @@
+//! `ftpd`: an FTP server for a directory, built on `ftp-server-tokio`.
+//!
+//! With no flags it serves the current directory read-only to anonymous users on
+//! 127.0.0.1:2121:
+//!
+//! ```text
+//! cargo run --release --bin ftpd                      # then: curl ftp://127.0.0.1:2121/
+//! cargo run --release --bin ftpd -- --root /srv/ftp --user alice:s3cret --user-home alice:/alice
+//! ```
+//!
+//! Once bound it prints one `listening on ADDR` line per listener on standard output (scripts
+//! and tests read the port from it), logs to standard error, and stops cleanly on Ctrl-C or
+//! SIGTERM (running transfers get a few seconds to finish).
+
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use ftp_server_tokio::auth::{AnonymousPolicy, Permissions, StaticUsers, UserEntry};
+use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
+use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
+use ftp_server_tokio::storage::Storage;
+use ftp_server_tokio::storage::fs::FsStorage;
+
+/// Serve a directory over FTP.
+#[derive(Debug, Parser)]
+#[command(name = "ftpd", version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (repeatable; IPv6 as [::1]:2121; port 0 picks a free port).
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:2121")]
+    listen: Vec<SocketAddr>,
+
+    /// Directory to serve (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Allow anonymous logins (USER anonymous or ftp, any password). On by default when no
+    /// --user is given.
+    #[arg(long)]
+    anonymous: bool,
+
+    /// Let anonymous users upload (STOR, STOU, MKD; no overwrite or delete) below DIR, a path
+    /// inside the served tree such as /incoming. Implies --anonymous.
+    #[arg(long, value_name = "DIR")]
+    anonymous_upload: Option<String>,
+
+    /// A user who logs in with a password (repeatable). Users may read, write, append,
+    /// delete, rename and create directories unless --read-only is given.
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    users: Vec<String>,
+
+    /// A user's home: DIR is a path inside the served tree, e.g. /alice, that becomes the
+    /// user's / (default: the whole tree).
+    #[arg(long = "user-home", value_name = "NAME:DIR")]
+    user_homes: Vec<String>,
+
+    /// Nobody may change anything (anonymous uploads stay allowed if configured).
+    #[arg(long)]
+    read_only: bool,
+
+    /// Passive data ports, e.g. 50000-50100 (default: any free port).
+    #[arg(long, value_name = "A-B")]
+    passive_ports: Option<PortRange>,
+
+    /// IPv4 address announced in PASV replies instead of the server's own (behind NAT).
+    #[arg(long, value_name = "IP")]
+    masquerade: Option<IpAddr>,
+
+    /// Allow active mode (PORT/EPRT to the client's own address only). The default.
+    #[arg(long, overrides_with = "no_active")]
+    active: bool,
+
+    /// Refuse active mode (PORT/EPRT).
+    #[arg(long, overrides_with = "active")]
+    no_active: bool,
+
+    /// Seconds without a command before a session is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+
+    /// Most concurrent sessions; more are answered with 421.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS, value_parser = positive)]
+    max_sessions: usize,
+
+    /// Most concurrent sessions from one IP address.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS_PER_IP, value_parser = positive)]
+    max_sessions_per_ip: usize,
+
+    /// Log level or filter (error, warn, info, debug, trace, or e.g. ftp_server_tokio=debug).
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log: String,
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A port range `A-B`.
+#[derive(Debug, Clone)]
+struct PortRange(RangeInclusive<u16>);
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("expected A-B, e.g. 50000-50100, not {s:?}"))?;
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("{p:?} is not a port (1-65535)"))
+        };
+        let (a, b) = (port(a)?, port(b)?);
+        if a > b {
+            return Err(format!("the range {a}-{b} is empty"));
+        }
+        Ok(Self(a..=b))
+    }
+}
+
+/// A path inside the served tree, e.g. `/alice`.
+fn tree_path(text: &str) -> Result<VirtualPath, String> {
+    VirtualPath::root()
+        .resolve(&FtpPath::from(text))
+        .map_err(|err| format!("{text:?} is not a usable path: {err}"))
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(io::stderr(), "ftpd: {message}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
+        Ok(filter) => filter,
+        Err(err) => return fail(format!("--log {:?}: {err}", args.log)),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(format!("cannot start the runtime: {err}")),
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let root = match &args.root {
+        Some(root) => root.clone(),
+        None => std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?,
+    };
+    let storage =
+        FsStorage::open(&root).map_err(|err| format!("cannot serve {}: {err}", root.display()))?;
+    let root = root.canonicalize().unwrap_or(root);
+
+    let permissions = if args.read_only {
+        Permissions::READ_ONLY
+    } else {
+        Permissions::ALL
+    };
+    let mut homes = Vec::new();
+    for spec in &args.user_homes {
+        let (name, dir) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("--user-home {spec:?}: expected NAME:DIR"))?;
+        homes.push((
+            name.to_owned(),
+            tree_path(dir).map_err(|e| format!("--user-home: {e}"))?,
+        ));
+    }
+    let mut entries = Vec::new();
+    for spec in &args.users {
+        let (name, password) = spec.split_once(':').ok_or_else(|| {
+            format!(
+                "--user {name:?}: expected NAME:PASSWORD",
+                name = spec.split(':').next().unwrap_or("")
+            )
+        })?;
+        if name.is_empty() {
+            return Err("--user: the name is empty".into());
+        }
+        let home = homes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(VirtualPath::root, |(_, home)| home.clone());
+        entries.push(UserEntry::new(name, password, home, permissions));
+    }
+    for (name, _) in &homes {
+        if !entries.iter().any(|e| e.name() == name) {
+            return Err(format!(
+                "--user-home {name}: no --user {name}:PASSWORD given"
+            ));
+        }
+    }
+    for entry in &entries {
+        require_dir(&storage, entry.home(), &format!("home of {}", entry.name())).await?;
+    }
+    let anonymous = args.anonymous || args.anonymous_upload.is_some() || args.users.is_empty();
+    let mut users = StaticUsers::new(entries).map_err(|err| format!("--user: {err}"))?;
+    let mut upload = None;
+    if anonymous {
+        let mut policy = AnonymousPolicy::default();
+        if let Some(dir) = &args.anonymous_upload {
+            let dir = tree_path(dir).map_err(|e| format!("--anonymous-upload: {e}"))?;
+            require_dir(&storage, &dir, "--anonymous-upload directory").await?;
+            upload = Some(dir.clone());
+            policy = policy.with_upload_dir(dir);
+        }
+        users = users.with_anonymous(policy);
+    }
+
+    let mut server = Server::new(storage, users)
+        .anonymous(anonymous)
+        .idle_timeout(Duration::from_secs(args.idle_timeout))
+        .active_mode(!args.no_active)
+        .max_sessions(args.max_sessions)
+        .max_sessions_per_ip(args.max_sessions_per_ip);
+    for addr in &args.listen {
+        server = server.listen(*addr);
+    }
+    if let Some(PortRange(ports)) = args.passive_ports {
+        server = server.passive_ports(ports);
+    }
+    if let Some(ip) = args.masquerade {
+        if !ip.is_ipv4() {
+            return Err(format!(
+                "--masquerade {ip}: PASV can only announce an IPv4 address"
+            ));
+        }
+        server = server.masquerade(ip);
+    }
+    let server = server.bind().await.map_err(|err| err.to_string())?;
+
+    let addrs = server.local_addrs();
+    let mut out = io::stdout().lock();
+    for addr in &addrs {
+        let _ = writeln!(out, "listening on {addr}");
+    }
+    let access = match (anonymous, args.users.len(), &upload) {
+        (true, 0, None) => "anonymous, read-only".to_owned(),
+        (true, 0, Some(dir)) => format!("anonymous, uploads to {dir}"),
+        (true, n, _) => format!("anonymous and {n} user(s)"),
+        (false, n, _) => format!("{n} user(s)"),
+    };
+    let _ = writeln!(out, "ftpd: serving {} ({access})", root.display());
+    if let Some(first) = addrs.first() {
+        let _ = writeln!(out, "  try: curl ftp://{first}/");
+        let _ = writeln!(out, "  stop with Ctrl-C");
+    }
+    let _ = out.flush();
+    drop(out);
+
+    server.run_until(stop_signal()).await;
+    let _ = writeln!(io::stderr(), "ftpd: stopped");
+    Ok(())
+}
+
+/// Fails unless `dir` is a directory of the served tree.
+async fn require_dir(storage: &FsStorage, dir: &VirtualPath, what: &str) -> Result<(), String> {
+    match storage.metadata(dir).await {
+        Ok(entry) if entry.kind.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{what} {dir} is not a directory")),
+        Err(err) => Err(format!("{what} {dir}: {err}")),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,654 @@
+//! One control connection: the task that drives a [`Session`] over a socket.
+//!
+//! Owns the control socket, the session, the [`RequestHandler`], the data channels of this
+//! session and the events it emits. The loop follows the session's contract: mutate once,
+//! drain every output, write the replies of that input in one syscall, then wait for control
+//! input, a data report or the session's next timer. The control connection is read
+//! throughout transfers, so ABOR, STAT and QUIT work while data flows.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ftp_proto::VirtualPath;
+use ftp_proto::server::{
+    ConnectionInfo, DataAction, DataId, DataInput, Direction, Output, Request, Response, Session,
+    StoreMode, Ticket, TransferError,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::Shared;
+use super::data::{Channel, Job, Open, Report};
+use crate::auth::Authenticator;
+use crate::events::{Event, TransferDirection};
+use crate::handler::{Opened, RequestHandler};
+use crate::storage::Storage;
+
+/// Bytes read from the control socket at a time.
+const READ_CHUNK: usize = 4096;
+/// After the last reply, input is drained for at most this long (and this many bytes) before
+/// the socket closes, so the client reads the reply instead of a reset.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// A data channel of this session, as the control task sees it.
+struct ChannelState<S: Storage> {
+    id: DataId,
+    task: JoinHandle<()>,
+    job: Option<oneshot::Sender<(Job<S>, tracing::Span)>>,
+    progress: Arc<AtomicU64>,
+    /// The file transfer running on it, for events.
+    transfer: Option<TransferInfo>,
+    /// A job was handed over and has not finished.
+    busy: bool,
+}
+
+/// Both ends of a session's report channel.
+type ReportChannel = (
+    mpsc::UnboundedSender<(DataId, Report)>,
+    mpsc::UnboundedReceiver<(DataId, Report)>,
+);
+
+/// What events need to know about a file transfer.
+#[derive(Debug, Clone)]
+struct TransferInfo {
+    path: VirtualPath,
+    direction: TransferDirection,
+}
+
+/// Runs one control connection to its end.
+pub(crate) async fn serve<S: Storage, A: Authenticator>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared<S, A>>,
+) {
+    let span = info_span!("session", %peer);
+    async move {
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(err) => {
+                debug!(error = %err, "connection gone before it started");
+                return;
+            }
+        };
+        // Replies must not wait for Nagle's algorithm (with delayed ACKs that costs ~40 ms
+        // per reply); urgent data (ftplib sends ABOR that way) stays in line.
+        let _ = stream.set_nodelay(true);
+        let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+        debug!(%local, "connected");
+        let info = ConnectionInfo {
+            peer,
+            local,
+            tls: false,
+        };
+        let now = Instant::now();
+        let session = Session::new(Arc::clone(&shared.config), info, now);
+        let handler = RequestHandler::new(Arc::clone(&shared.storage), Arc::clone(&shared.auth));
+        let shutdown = shared.shutdown.clone();
+        let mut conn = Connection {
+            stream,
+            peer,
+            local,
+            session,
+            handler,
+            shared,
+            channels: Vec::new(),
+            reports: None,
+            pending: Vec::new(),
+            out: Vec::new(),
+            user: None,
+            shutdown,
+            drain_until: None,
+        };
+        conn.run().await;
+        conn.finish().await;
+    }
+    .instrument(span)
+    .await;
+}
+
+struct Connection<S: Storage, A: Authenticator> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    session: Session,
+    handler: RequestHandler<S, A>,
+    shared: Arc<Shared<S, A>>,
+    channels: Vec<ChannelState<S>>,
+    /// Reports from data tasks; created with the first channel (idle sessions hold none).
+    reports: Option<ReportChannel>,
+    /// Approved transfer requests not yet started: what events will name.
+    pending: Vec<(Ticket, TransferInfo)>,
+    /// Replies produced by one input, written together.
+    out: Vec<u8>,
+    /// The logged-in user, for events.
+    user: Option<String>,
+    shutdown: watch::Receiver<Option<Instant>>,
+    /// The server is shutting down; running transfers may go on until this time.
+    drain_until: Option<Instant>,
+}
+
+/// Why the loop stopped.
+enum End {
+    /// The session closed (QUIT, 421) or the peer went away.
+    Closed,
+}
+
+impl<S: Storage, A: Authenticator> Connection<S, A> {
+    async fn run(&mut self) {
+        loop {
+            if let Err(End::Closed) = self.drain().await {
+                return;
+            }
+            if !self.flush().await || self.session.is_closed() {
+                return;
+            }
+            let timer = self.session.poll_timeout();
+            let shutting_down = self.drain_until.is_some();
+            tokio::select! {
+                report = next_report(&mut self.reports) => self.report(report),
+                ready = self.stream.readable() => {
+                    if ready.is_err() || !self.read_control() {
+                        debug!("control connection closed by the client");
+                        return;
+                    }
+                }
+                () = sleep_until(timer), if timer.is_some() => {
+                    self.session.handle_timeout(Instant::now());
+                }
+                changed = self.shutdown.changed(), if !shutting_down => {
+                    let deadline = match changed {
+                        Ok(()) => *self.shutdown.borrow_and_update(),
+                        // The server is gone: stop now.
+                        Err(_) => Some(Instant::now()),
+                    };
+                    if let Some(deadline) = deadline {
+                        self.drain_until = Some(deadline);
+                        if !self.transferring() {
+                            self.session.shutdown();
+                        }
+                    }
+                }
+                () = sleep_until(self.drain_until), if shutting_down => {
+                    self.session.shutdown();
+                }
+            }
+        }
+    }
+
+    /// Reads what the control socket has and feeds it to the session; false at EOF or error.
+    fn read_control(&mut self) -> bool {
+        let now = Instant::now();
+        // Progress first, so a STAT in this input reports the bytes moved so far.
+        for channel in self.channels.iter().filter(|c| c.busy) {
+            let bytes = channel.progress.load(Ordering::Relaxed);
+            self.session.handle_data(
+                now,
+                DataInput::Progress {
+                    id: channel.id,
+                    bytes,
+                },
+            );
+        }
+        // The buffer lives on this function's stack, not in the connection's future: an idle
+        // session holds no read buffer.
+        let mut buffer = [0u8; READ_CHUNK];
+        match self.stream.try_read(&mut buffer) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.session.handle_control(now, &buffer[..n]);
+                true
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => true,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => true,
+            Err(err) => {
+                debug!(error = %err, "control read failed");
+                false
+            }
+        }
+    }
+
+    /// Carries out every queued output of the session.
+    async fn drain(&mut self) -> Result<(), End> {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Transmit(bytes) => {
+                    if self.out.is_empty() {
+                        self.out = bytes;
+                    } else {
+                        self.out.extend_from_slice(&bytes);
+                    }
+                }
+                Output::Data(action) => self.data_action(action),
+                Output::Request { ticket, request } => {
+                    // Replies so far go out before the application is asked (it may be slow).
+                    if !self.out.is_empty() && !self.flush().await {
+                        return Err(End::Closed);
+                    }
+                    self.request(ticket, request).await;
+                }
+                Output::UpgradeTls | Output::DowngradeTls => {
+                    // TLS is not configured on this server, so the session never asks; if it
+                    // does, the connection cannot continue safely.
+                    warn!("TLS change requested but TLS is not configured; closing");
+                    let _ = self.flush().await;
+                    return Err(End::Closed);
+                }
+                Output::Close => {
+                    let _ = self.flush().await;
+                    return Err(End::Closed);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the collected replies; false when the client is gone or does not read.
+    async fn flush(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let limit = self.shared.config.idle_timeout;
+        let written = tokio::time::timeout(limit, self.stream.write_all(&self.out)).await;
+        // Large replies (HELP, FEAT, STAT listings) are not kept around once sent.
+        self.out = Vec::new();
+        matches!(written, Ok(Ok(())))
+    }
+
+    async fn request(&mut self, ticket: Ticket, request: Request) {
+        let hooks = self.shared.events.is_some();
+        let noted = note(&request);
+        let response = self.handler.handle(ticket, request).await;
+        self.after(ticket, noted, &response, hooks);
+        if let Err(err) = self.session.respond(Instant::now(), ticket, response) {
+            warn!(error = %err, "the session refused the application's answer");
+        }
+    }
+
+    /// Remembers what events and transfers need from an answered request.
+    fn after(&mut self, ticket: Ticket, noted: Noted, response: &Response, hooks: bool) {
+        let ok = !matches!(response, Response::Error(_) | Response::LoginRejected);
+        match noted {
+            Noted::Login if matches!(response, Response::LoggedIn) => {
+                let user = self
+                    .handler
+                    .principal()
+                    .map_or_else(String::new, |p| p.name.clone());
+                info!(%user, "logged in");
+                self.emit(|peer| Event::Login {
+                    peer,
+                    user: user.clone(),
+                });
+                self.user = Some(user);
+            }
+            Noted::Transfer(path, direction) if ok => {
+                let path = match response {
+                    Response::Created(created) => created.clone(),
+                    _ => path,
+                };
+                if let Some(path) = self.handler.storage_path(&path) {
+                    self.pending
+                        .push((ticket, TransferInfo { path, direction }));
+                }
+            }
+            Noted::Done(kind, path, to) if ok && hooks => {
+                let (Some(user), Some(path)) =
+                    (self.user.clone(), self.handler.storage_path(&path))
+                else {
+                    return;
+                };
+                let to = to.and_then(|to| self.handler.storage_path(&to));
+                let event = match (kind, to) {
+                    (DoneKind::Deleted, _) => Event::FileDeleted {
+                        peer: self.peer,
+                        user,
+                        path,
+                    },
+                    (DoneKind::Renamed, Some(to)) => Event::Renamed {
+                        peer: self.peer,
+                        user,
+                        from: path,
+                        to,
+                    },
+                    (DoneKind::Renamed, None) => return,
+                    (DoneKind::DirCreated, _) => Event::DirectoryCreated {
+                        peer: self.peer,
+                        user,
+                        path,
+                    },
+                    (DoneKind::DirRemoved, _) => Event::DirectoryRemoved {
+                        peer: self.peer,
+                        user,
+                        path,
+                    },
+                };
+                self.emit(|_| event);
+            }
+            _ => {}
+        }
+    }
+
+    fn emit(&self, event: impl FnOnce(SocketAddr) -> Event) {
+        if let Some(hook) = &self.shared.events {
+            hook.call(&event(self.peer));
+        }
+    }
+
+    fn data_action(&mut self, action: DataAction) {
+        match action {
+            DataAction::Listen { id, .. } => {
+                let open = Open::Passive {
+                    bind: super::data::canonical(self.local.ip()),
+                    peer: self.peer.ip(),
+                };
+                self.open_channel(id, open);
+            }
+            DataAction::Connect { id, to } => {
+                let open = Open::Active {
+                    local: self.local.ip(),
+                    to,
+                };
+                self.open_channel(id, open);
+            }
+            DataAction::Transfer {
+                id,
+                ticket,
+                direction,
+                ascii,
+                ..
+            } => {
+                let info = self
+                    .pending
+                    .iter()
+                    .position(|(t, _)| *t == ticket)
+                    .map(|at| self.pending.swap_remove(at).1);
+                let job = match (self.handler.take(ticket), direction) {
+                    (Some(Opened::Reader(reader)), Direction::Send) => Job::Send { reader, ascii },
+                    (Some(Opened::Writer(writer)), Direction::Receive) => {
+                        Job::Receive { writer, ascii }
+                    }
+                    _ => {
+                        warn!(?ticket, "nothing was opened for this transfer");
+                        self.session.handle_data(
+                            Instant::now(),
+                            DataInput::Finished {
+                                id,
+                                result: Err(TransferError::Storage(
+                                    ftp_proto::server::FsError::Local,
+                                )),
+                            },
+                        );
+                        self.close_channel(id);
+                        return;
+                    }
+                };
+                let span = match &info {
+                    Some(info) => {
+                        info_span!("transfer", path = %info.path, direction = ?info.direction)
+                    }
+                    None => info_span!("transfer"),
+                };
+                self.start_job(id, job, span, info);
+            }
+            DataAction::SendListing { id, bytes, .. } => {
+                self.start_job(id, Job::Listing(bytes), info_span!("listing"), None);
+            }
+            DataAction::StreamListing {
+                id, ticket, format, ..
+            } => {
+                let Some(Opened::Dir(dir)) = self.handler.take(ticket) else {
+                    warn!(?ticket, "no directory was opened for this listing");
+                    self.session.handle_data(
+                        Instant::now(),
+                        DataInput::Finished {
+                            id,
+                            result: Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
+                        },
+                    );
+                    self.close_channel(id);
+                    return;
+                };
+                self.start_job(id, Job::Stream { dir, format }, info_span!("listing"), None);
+            }
+            DataAction::Close { id } => self.close_channel(id),
+            DataAction::Release { ticket } => {
+                self.handler.release(ticket);
+                self.pending.retain(|(t, _)| *t != ticket);
+            }
+            _ => {}
+        }
+    }
+
+    fn open_channel(&mut self, id: DataId, open: Open) {
+        let reports = self
+            .reports
+            .get_or_insert_with(mpsc::unbounded_channel)
+            .0
+            .clone();
+        let (job_tx, job_rx) = oneshot::channel();
+        let progress = Arc::new(AtomicU64::new(0));
+        let channel = Channel::<S> {
+            id,
+            open,
+            settings: Arc::clone(&self.shared.data),
+            reports,
+            job: job_rx,
+            progress: Arc::clone(&progress),
+        };
+        let task = tokio::spawn(channel.run().in_current_span());
+        self.channels.push(ChannelState {
+            id,
+            task,
+            job: Some(job_tx),
+            progress,
+            transfer: None,
+            busy: false,
+        });
+    }
+
+    fn start_job(
+        &mut self,
+        id: DataId,
+        job: Job<S>,
+        span: tracing::Span,
+        info: Option<TransferInfo>,
+    ) {
+        let Some(channel) = self.channels.iter_mut().find(|c| c.id == id) else {
+            warn!(?id, "a job for a channel that does not exist");
+            return;
+        };
+        channel.progress.store(0, Ordering::Relaxed);
+        channel.transfer = info;
+        channel.busy = true;
+        if let Some(sender) = channel.job.take() {
+            // If the task already ended it reported why; the session hears that instead.
+            let _ = sender.send((job, span));
+        }
+    }
+
+    fn close_channel(&mut self, id: DataId) {
+        let Some(at) = self.channels.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let channel = self.channels.swap_remove(at);
+        channel.task.abort();
+        if channel.busy {
+            let bytes = channel.progress.load(Ordering::Relaxed);
+            self.transfer_ended(channel.transfer, bytes, Duration::ZERO, Err(None));
+        }
+    }
+
+    fn report(&mut self, report: Option<(DataId, Report)>) {
+        let Some((id, report)) = report else {
+            return;
+        };
+        // Reports queued before a Close are stale: nothing is reported for a closed channel.
+        let Some(at) = self.channels.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let now = Instant::now();
+        let input = match report {
+            Report::Listening(addr) => DataInput::Listening { id, addr },
+            Report::Connected => DataInput::Connected { id },
+            Report::Failed(error) => {
+                self.channels.swap_remove(at);
+                DataInput::Failed { id, error }
+            }
+            Report::Finished { result, duration } => {
+                let channel = self.channels.swap_remove(at);
+                match &result {
+                    Ok(bytes) => self.transfer_ended(channel.transfer, *bytes, duration, Ok(())),
+                    Err(err) => {
+                        let bytes = channel.progress.load(Ordering::Relaxed);
+                        self.transfer_ended(
+                            channel.transfer,
+                            bytes,
+                            duration,
+                            Err(Some(err.clone())),
+                        );
+                    }
+                }
+                DataInput::Finished { id, result }
+            }
+        };
+        self.session.handle_data(now, input);
+        if self.drain_until.is_some() && !self.transferring() {
+            self.session.shutdown();
+        }
+    }
+
+    /// Logs a file transfer's end and emits its event: `Ok` when every byte moved, else why
+    /// not (`None`: aborted).
+    fn transfer_ended(
+        &self,
+        info: Option<TransferInfo>,
+        bytes: u64,
+        duration: Duration,
+        outcome: Result<(), Option<TransferError>>,
+    ) {
+        let Some(TransferInfo { path, direction }) = info else {
+            return;
+        };
+        let user = self.user.clone().unwrap_or_default();
+        match outcome {
+            Ok(()) => {
+                info!(%path, ?direction, bytes, ?duration, "transfer complete");
+                self.emit(|peer| Event::TransferFinished {
+                    peer,
+                    user,
+                    path,
+                    direction,
+                    bytes,
+                    duration,
+                });
+            }
+            Err(error) => {
+                info!(%path, ?direction, bytes, ?error, "transfer incomplete");
+                self.emit(|peer| Event::TransferIncomplete {
+                    peer,
+                    user,
+                    path,
+                    direction,
+                    bytes,
+                    duration,
+                    error,
+                });
+            }
+        }
+    }
+
+    fn transferring(&self) -> bool {
+        self.channels.iter().any(|c| c.busy)
+    }
+
+    /// Ends the connection: stops data tasks, emits the logout, closes the socket gently.
+    async fn finish(&mut self) {
+        for channel in std::mem::take(&mut self.channels) {
+            channel.task.abort();
+            if channel.busy {
+                let bytes = channel.progress.load(Ordering::Relaxed);
+                self.transfer_ended(channel.transfer, bytes, Duration::ZERO, Err(None));
+            }
+        }
+        if let Some(user) = self.user.take() {
+            info!(%user, "logged out");
+            self.emit(|peer| Event::Logout { peer, user });
+        }
+        // Half-close, then read what the client still sends for a moment: closing with unread
+        // input would reset the connection and could destroy the last reply in flight.
+        let _ = self.stream.shutdown().await;
+        let linger = async {
+            let mut scratch = [0u8; 512];
+            let mut total = 0;
+            while total < LINGER_BYTES {
+                match self.stream.read(&mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, linger).await;
+        debug!("closed");
+    }
+}
+
+/// What a request means for events and transfers, noted before the handler consumes it.
+enum Noted {
+    Login,
+    Transfer(VirtualPath, TransferDirection),
+    Done(DoneKind, VirtualPath, Option<VirtualPath>),
+    Nothing,
+}
+
+#[derive(Clone, Copy)]
+enum DoneKind {
+    Deleted,
+    Renamed,
+    DirCreated,
+    DirRemoved,
+}
+
+fn note(request: &Request) -> Noted {
+    match request {
+        Request::Login { .. } => Noted::Login,
+        Request::Retrieve { path, .. } => {
+            Noted::Transfer(path.clone(), TransferDirection::Download)
+        }
+        Request::Store { path, mode, .. } => Noted::Transfer(
+            path.clone(),
+            match mode {
+                StoreMode::Replace => TransferDirection::Upload,
+                StoreMode::Append => TransferDirection::Append,
+            },
+        ),
+        Request::StoreUnique { dir, .. } => Noted::Transfer(dir.clone(), TransferDirection::Upload),
+        Request::Delete { path } => Noted::Done(DoneKind::Deleted, path.clone(), None),
+        Request::RemoveDir { path } => Noted::Done(DoneKind::DirRemoved, path.clone(), None),
+        Request::MakeDir { path } => Noted::Done(DoneKind::DirCreated, path.clone(), None),
+        Request::Rename { from, to } => {
+            Noted::Done(DoneKind::Renamed, from.clone(), Some(to.clone()))
+        }
+        _ => Noted::Nothing,
+    }
+}
+
+async fn next_report(reports: &mut Option<ReportChannel>) -> Option<(DataId, Report)> {
+    match reports {
+        Some((_, receiver)) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,446 @@
+//! Data channels: one task per channel that opens it (passive listener or active connect),
+//! reports to the session's task, waits for its job and copies.
+//!
+//! Owns socket set-up for data connections (port choice, peer-IP filter, connect deadline),
+//! the copy loops (binary, TYPE A through the core's transcoders, listings) and the reusable
+//! copy buffers. It makes no protocol decision: the session decides what runs, the connection
+//! task hands jobs over and turns reports into [`ftp_proto::server::DataInput`]s.
+
+use std::hash::{BuildHasher, RandomState};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ftp_proto::ascii::{FromWire, ToWire};
+use ftp_proto::server::{DataError, DataId, ListFormat, TransferError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, debug, warn};
+
+use crate::storage::{DirEntries, Storage, fs_error_of, system_now};
+
+/// Size of one copy buffer.
+pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
+/// Listing bytes are written in pieces of about this size.
+const LISTING_CHUNK: usize = 64 * 1024;
+
+/// Settings every data channel of a server shares.
+#[derive(Debug)]
+pub(crate) struct DataSettings {
+    /// Ports for passive listeners; `None`: any port the OS picks.
+    pub(crate) passive_ports: Option<RangeInclusive<u16>>,
+    /// Announced instead of the control connection's local IPv4 address in 227 replies.
+    pub(crate) masquerade: Option<IpAddr>,
+    /// Deadline for an active connect, and the idle limit of every read and write of a copy.
+    pub(crate) data_timeout: Duration,
+    /// Copy buffers kept for reuse.
+    pub(crate) buffers: BufferPool,
+}
+
+/// Copy buffers kept for reuse, so a transfer allocates nothing per chunk and, in steady
+/// state, nothing at all; idle sessions hold none.
+#[derive(Debug)]
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<Box<[u8]>>>,
+    keep: usize,
+}
+
+impl BufferPool {
+    pub(crate) fn new(keep: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            keep,
+        }
+    }
+
+    fn take(&self) -> Box<[u8]> {
+        let reused = self.free.lock().ok().and_then(|mut free| free.pop());
+        reused.unwrap_or_else(|| vec![0; BUFFER_SIZE].into_boxed_slice())
+    }
+
+    fn give(&self, buffer: Box<[u8]>) {
+        if let Ok(mut free) = self.free.lock()
+            && free.len() < self.keep
+        {
+            free.push(buffer);
+        }
+    }
+}
+
+/// What a data task tells the session's task.
+#[derive(Debug)]
+pub(crate) enum Report {
+    Listening(SocketAddr),
+    Connected,
+    Failed(DataError),
+    Finished {
+        result: Result<u64, TransferError>,
+        duration: Duration,
+    },
+}
+
+/// A report and the channel it is about.
+pub(crate) type Reports = mpsc::UnboundedSender<(DataId, Report)>;
+
+/// The work for a connected channel.
+pub(crate) enum Job<S: Storage> {
+    /// RETR: copy the reader to the socket.
+    Send { reader: S::Reader, ascii: bool },
+    /// STOR, APPE, STOU: copy the socket into the writer, then commit it.
+    Receive { writer: S::Writer, ascii: bool },
+    /// A listing already in wire form.
+    Listing(Vec<u8>),
+    /// A listing streamed from a directory.
+    Stream { dir: S::Dir, format: ListFormat },
+}
+
+/// How a channel is opened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Open {
+    /// Listen on `bind` (the control connection's local IP) and accept from `peer` only.
+    Passive { bind: IpAddr, peer: IpAddr },
+    /// Connect from `local` (the control connection's local IP) to `to`.
+    Active { local: IpAddr, to: SocketAddr },
+}
+
+/// Everything a data task needs.
+pub(crate) struct Channel<S: Storage> {
+    pub(crate) id: DataId,
+    pub(crate) open: Open,
+    pub(crate) settings: Arc<DataSettings>,
+    pub(crate) reports: Reports,
+    pub(crate) job: oneshot::Receiver<(Job<S>, tracing::Span)>,
+    pub(crate) progress: Arc<AtomicU64>,
+}
+
+impl<S: Storage> Channel<S> {
+    /// Runs the channel to its end; the session's task aborts it on `DataAction::Close`.
+    pub(crate) async fn run(self) {
+        let Self {
+            id,
+            open,
+            settings,
+            reports,
+            job,
+            progress,
+        } = self;
+        let report = |report| {
+            // The session's task is gone when this fails; the task then ends on its own.
+            let _ = reports.send((id, report));
+        };
+        let stream = match open {
+            Open::Passive { bind, peer } => {
+                let listener = match bind_passive(bind, settings.passive_ports.as_ref()) {
+                    Ok(listener) => listener,
+                    Err(err) => {
+                        warn!(%bind, error = %err, "no passive port available");
+                        report(Report::Failed(DataError::Listen));
+                        return;
+                    }
+                };
+                let Ok(local) = listener.local_addr() else {
+                    report(Report::Failed(DataError::Listen));
+                    return;
+                };
+                let announce = match (settings.masquerade, bind) {
+                    (Some(ip @ IpAddr::V4(_)), IpAddr::V4(_)) => ip,
+                    _ => bind,
+                };
+                report(Report::Listening(SocketAddr::new(announce, local.port())));
+                match accept_from(&listener, peer).await {
+                    Ok(stream) => stream,
+                    Err(err) => {
+                        warn!(error = %err, "passive accept failed");
+                        report(Report::Failed(DataError::Listen));
+                        return;
+                    }
+                }
+            }
+            Open::Active { local, to } => {
+                match tokio::time::timeout(settings.data_timeout, connect(local, to)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => {
+                        debug!(%to, error = %err, "active connect failed");
+                        report(Report::Failed(DataError::Connect));
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(%to, "active connect timed out");
+                        report(Report::Failed(DataError::Connect));
+                        return;
+                    }
+                }
+            }
+        };
+        report(Report::Connected);
+        // A connection that closes before its job is not watched for: the job then meets the
+        // closed socket (a download fails with 426, an upload is empty), as with any peer
+        // that closes early.
+        let Ok((job, span)) = job.await else {
+            return;
+        };
+        let started = Instant::now();
+        let result = run_job(job, stream, &settings, &progress)
+            .instrument(span)
+            .await;
+        report(Report::Finished {
+            result,
+            duration: started.elapsed(),
+        });
+    }
+}
+
+/// A listener on `ip`: a random free port of `range`, or any port the OS picks.
+fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
+    let Some(range) = range else {
+        return listen_on(SocketAddr::new(ip, 0));
+    };
+    let (start, end) = (*range.start(), *range.end());
+    if start > end {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "empty port range",
+        ));
+    }
+    let span = u32::from(end - start) + 1;
+    // A random starting point (RandomState is seeded per process and per call), then every
+    // port once: an attacker cannot predict the port, and a busy range is searched fully.
+    let offset = (RandomState::new().hash_one(Instant::now()) % u64::from(span)) as u32;
+    let mut last = io::Error::new(io::ErrorKind::AddrInUse, "all passive ports in use");
+    for step in 0..span {
+        let port = start + ((offset + step) % span) as u16;
+        match listen_on(SocketAddr::new(ip, port)) {
+            Ok(listener) => return Ok(listener),
+            Err(err) if err.kind() == io::ErrorKind::AddrInUse => last = err,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last)
+}
+
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(addr)?;
+    socket.listen(8)
+}
+
+/// The first connection from `peer`'s IP; others are closed at once and the wait goes on.
+async fn accept_from(listener: &TcpListener, peer: IpAddr) -> io::Result<TcpStream> {
+    let peer = canonical(peer);
+    loop {
+        match listener.accept().await {
+            Ok((stream, from)) if canonical(from.ip()) == peer => return Ok(stream),
+            Ok((stream, from)) => {
+                warn!(%from, expected = %peer, "data connection from a foreign address refused");
+                drop(stream);
+            }
+            Err(err) if is_transient(&err) => {
+                // Out of descriptors or a connection reset before accept: wait a little
+                // rather than spin, and keep listening.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Accept errors after which accepting again may succeed.
+pub(crate) fn is_transient(err: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        err.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
+    ) || matches!(err.raw_os_error(), Some(23 | 24 | 105 | 12))
+}
+
+async fn connect(local: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
+    let socket = match to {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    let local = canonical(local);
+    if local.is_ipv4() == to.is_ipv4() {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    socket.connect(to).await
+}
+
+/// `ip` with IPv4-mapped IPv6 addresses turned into IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Runs `job` over `stream`; the byte count is what crossed the data connection.
+async fn run_job<S: Storage>(
+    job: Job<S>,
+    mut stream: TcpStream,
+    settings: &DataSettings,
+    progress: &AtomicU64,
+) -> Result<u64, TransferError> {
+    let limit = settings.data_timeout;
+    match job {
+        Job::Send { mut reader, ascii } => {
+            let mut buffer = settings.buffers.take();
+            let result = send(
+                &mut reader,
+                &mut stream,
+                &mut buffer,
+                ascii,
+                limit,
+                progress,
+            )
+            .await;
+            settings.buffers.give(buffer);
+            let sent = result?;
+            finish(&mut stream, limit).await?;
+            Ok(sent)
+        }
+        Job::Receive { mut writer, ascii } => {
+            let mut buffer = settings.buffers.take();
+            let result = receive(
+                &mut stream,
+                &mut writer,
+                &mut buffer,
+                ascii,
+                limit,
+                progress,
+            )
+            .await;
+            settings.buffers.give(buffer);
+            result
+        }
+        Job::Listing(bytes) => {
+            write_data(&mut stream, &bytes, limit).await?;
+            progress.store(bytes.len() as u64, Ordering::Relaxed);
+            finish(&mut stream, limit).await?;
+            Ok(bytes.len() as u64)
+        }
+        Job::Stream { mut dir, format } => {
+            let now = system_now();
+            let mut out = Vec::with_capacity(LISTING_CHUNK + 1024);
+            let mut sent = 0u64;
+            while let Some(entry) = dir.next_entry().await {
+                let entry = entry.map_err(TransferError::Storage)?;
+                // Names that cannot be put on a line are left out, never injected.
+                let _ = format.write(&entry, now, &mut out);
+                if out.len() >= LISTING_CHUNK {
+                    write_data(&mut stream, &out, limit).await?;
+                    sent += out.len() as u64;
+                    progress.store(sent, Ordering::Relaxed);
+                    out.clear();
+                }
+            }
+            write_data(&mut stream, &out, limit).await?;
+            sent += out.len() as u64;
+            finish(&mut stream, limit).await?;
+            Ok(sent)
+        }
+    }
+}
+
+async fn send<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    stream: &mut TcpStream,
+    buffer: &mut [u8],
+    ascii: bool,
+    limit: Duration,
+    progress: &AtomicU64,
+) -> Result<u64, TransferError> {
+    let mut sent = 0u64;
+    let mut wire = ascii.then(|| (ToWire::default(), Vec::with_capacity(buffer.len() * 2)));
+    loop {
+        let n = match tokio::time::timeout(limit, reader.read(buffer)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => n,
+            Ok(Err(err)) => return Err(TransferError::Storage(fs_error_of(&err))),
+            Err(_) => return Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
+        };
+        let chunk = &buffer[..n];
+        let bytes: &[u8] = match &mut wire {
+            Some((encoder, out)) => {
+                out.clear();
+                encoder.convert(chunk, out);
+                out
+            }
+            None => chunk,
+        };
+        write_data(stream, bytes, limit).await?;
+        sent += bytes.len() as u64;
+        progress.store(sent, Ordering::Relaxed);
+    }
+    if let Some((encoder, out)) = &mut wire {
+        out.clear();
+        encoder.finish(out);
+        write_data(stream, out, limit).await?;
+        sent += out.len() as u64;
+    }
+    Ok(sent)
+}
+
+async fn receive<W: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut TcpStream,
+    writer: &mut W,
+    buffer: &mut [u8],
+    ascii: bool,
+    limit: Duration,
+    progress: &AtomicU64,
+) -> Result<u64, TransferError> {
+    let mut received = 0u64;
+    let mut local = ascii.then(|| (FromWire::default(), Vec::with_capacity(buffer.len())));
+    let storage = |err: io::Error| TransferError::Storage(fs_error_of(&err));
+    loop {
+        let n = match tokio::time::timeout(limit, stream.read(buffer)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
+        };
+        let chunk = &buffer[..n];
+        match &mut local {
+            Some((decoder, out)) => {
+                out.clear();
+                decoder.convert(chunk, out);
+                writer.write_all(out).await.map_err(storage)?;
+            }
+            None => writer.write_all(chunk).await.map_err(storage)?,
+        }
+        received += n as u64;
+        progress.store(received, Ordering::Relaxed);
+    }
+    if let Some((decoder, out)) = &mut local {
+        out.clear();
+        decoder.finish(out);
+        writer.write_all(out).await.map_err(storage)?;
+    }
+    // Shutting the writer down commits the file; its errors (disk full on flush) count.
+    writer.shutdown().await.map_err(storage)?;
+    Ok(received)
+}
+
+async fn write_data(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    limit: Duration,
+) -> Result<(), TransferError> {
+    match tokio::time::timeout(limit, stream.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(TransferError::ConnectionLost),
+    }
+}
+
+/// Ends the data stream (FIN: in stream mode the close marks the end of the file).
+async fn finish(stream: &mut TcpStream, limit: Duration) -> Result<(), TransferError> {
+    match tokio::time::timeout(limit, stream.shutdown()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(TransferError::ConnectionLost),
+    }
+}
