@@ -4,15 +4,36 @@
 #   bash scripts/test.sh            # every crate, unit + property + integration + doc tests
 #   bash scripts/test.sh -p ftp-proto   # extra arguments go to `cargo test`
 #
-# Today the suite needs only the Rust toolchain (stable). Later issues add the real FTP peers
-# (curl, lftp, Python's ftplib, vsftpd, ...) here; on Debian they are installed with apt-get
-# when missing, so a fresh machine needs nothing but this command.
+# The integration tests drive `ftpd` with FTP programs we did not write: curl, lftp, wget and
+# Python's ftplib (python3). On Debian/Ubuntu the missing ones are installed with apt-get
+# (as root, or through sudo), so a fresh machine needs nothing but this command. Elsewhere,
+# install them yourself; a test whose tool is missing says SKIPPED loudly (and fails in CI,
+# where CI=true is set: nothing may be skipped there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "test.sh: cargo not found; install Rust (https://rustup.rs) and retry" >&2
     exit 1
+fi
+
+# Debian package that provides each command the tests run.
+declare -A packages=([curl]=curl [lftp]=lftp [wget]=wget [python3]=python3)
+missing=()
+for tool in "${!packages[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${packages[$tool]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        echo "test.sh: installing ${missing[*]} with apt-get" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -qq
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "test.sh: missing ${missing[*]} and no apt-get; the tests that need them will say SKIPPED" >&2
+    fi
 fi
 
 # --locked: the tests run against the dependency versions recorded in Cargo.lock.
