@@ -227,6 +227,9 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
+    // Address reuse: the accepted connection of the previous transfer may still linger on
+    // this port (TIME_WAIT), which must not make the port unusable.
+    socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(8)
 }

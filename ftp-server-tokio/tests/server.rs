@@ -1,0 +1,436 @@
+//! The network server over loopback, driven by a small raw FTP client: events, graceful
+//! shutdown, session limits, passive port range and masquerade, STAT and ABOR during a
+//! transfer, bind errors.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftp_server_tokio::auth::{Permissions, StaticUsers, UserEntry};
+use ftp_server_tokio::events::{Event, TransferDirection};
+use ftp_server_tokio::ftp_proto::VirtualPath;
+use ftp_server_tokio::server::{Server, ServerError, ShutdownHandle};
+use ftp_server_tokio::storage::memory::MemoryStorage;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn users() -> StaticUsers {
+    let entry = UserEntry::new("alice", "pw", VirtualPath::root(), Permissions::ALL);
+    StaticUsers::new([entry]).unwrap()
+}
+
+/// A running server, its address, its shutdown handle and the task serving it.
+struct Running {
+    addr: SocketAddr,
+    stop: ShutdownHandle,
+    task: JoinHandle<()>,
+}
+
+async fn start(server: Server<MemoryStorage, StaticUsers>) -> Running {
+    let bound = server
+        .listen("127.0.0.1:0".parse().unwrap())
+        .bind()
+        .await
+        .unwrap();
+    let addr = bound.local_addrs()[0];
+    let stop = bound.shutdown_handle();
+    let task = tokio::spawn(bound.run());
+    Running { addr, stop, task }
+}
+
+/// A raw control connection.
+struct Client {
+    control: BufReader<TcpStream>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Self {
+        Self::connect_from(addr, "127.0.0.1").await
+    }
+
+    async fn connect_from(addr: SocketAddr, source: &str) -> Self {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let stream = timeout(LIMIT, socket.connect(addr)).await.unwrap().unwrap();
+        Self {
+            control: BufReader::new(stream),
+        }
+    }
+
+    /// The next reply: its code and all its text (multi-line replies joined).
+    async fn reply(&mut self) -> (u16, String) {
+        let mut text = String::new();
+        let mut line = String::new();
+        line.clear();
+        let n = timeout(LIMIT, self.control.read_line(&mut line))
+            .await
+            .expect("reply in time")
+            .unwrap();
+        assert!(n > 0, "connection closed while waiting for a reply");
+        let code: u16 = line[..3].parse().unwrap();
+        text.push_str(&line);
+        if line.as_bytes()[3] == b'-' {
+            loop {
+                line.clear();
+                timeout(LIMIT, self.control.read_line(&mut line))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                text.push_str(&line);
+                if line.starts_with(&format!("{code} ")) || line.is_empty() {
+                    break;
+                }
+            }
+        }
+        (code, text)
+    }
+
+    async fn send(&mut self, line: &str) {
+        let stream = self.control.get_mut();
+        stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn cmd(&mut self, line: &str) -> (u16, String) {
+        self.send(line).await;
+        self.reply().await
+    }
+
+    async fn login(addr: SocketAddr) -> Self {
+        let mut client = Self::connect(addr).await;
+        assert_eq!(client.reply().await.0, 220);
+        assert_eq!(client.cmd("USER alice").await.0, 331);
+        assert_eq!(client.cmd("PASS pw").await.0, 230);
+        assert_eq!(client.cmd("TYPE I").await.0, 200);
+        client
+    }
+
+    /// EPSV, then a data connection to the announced port.
+    async fn epsv(&mut self) -> TcpStream {
+        let (code, text) = self.cmd("EPSV").await;
+        assert_eq!(code, 229, "{text}");
+        let port: u16 = text
+            .split("|||")
+            .nth(1)
+            .and_then(|rest| rest.split('|').next())
+            .and_then(|p| p.parse().ok())
+            .expect("EPSV port");
+        let ip = self.control.get_ref().peer_addr().unwrap().ip();
+        timeout(LIMIT, TcpStream::connect((ip, port)))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The connection is closed by the server (EOF within the limit).
+    async fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        matches!(
+            timeout(LIMIT, self.control.read_to_end(&mut rest)).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
+/// A transfer started: 125 (data connection already open) or 150 (about to open).
+fn starts((code, text): (u16, String)) {
+    assert!(code == 125 || code == 150, "{text}");
+}
+
+async fn read_all(mut data: TcpStream) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    timeout(LIMIT, data.read_to_end(&mut bytes))
+        .await
+        .unwrap()
+        .unwrap();
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_name_logins_transfers_and_changes() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let storage = MemoryStorage::new();
+    let server =
+        Server::new(storage, users()).on_event(move |e| sink.lock().unwrap().push(e.clone()));
+    let running = start(server).await;
+
+    let mut c = Client::login(running.addr).await;
+    let mut data = c.epsv().await;
+    starts(c.cmd("STOR a.txt").await);
+    data.write_all(b"hello").await.unwrap();
+    drop(data);
+    assert_eq!(c.reply().await.0, 226);
+    let data = c.epsv().await;
+    starts(c.cmd("RETR a.txt").await);
+    assert_eq!(read_all(data).await, b"hello");
+    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.cmd("RNFR a.txt").await.0, 350);
+    assert_eq!(c.cmd("RNTO b.txt").await.0, 250);
+    assert_eq!(c.cmd("MKD d").await.0, 257);
+    assert_eq!(c.cmd("RMD d").await.0, 250);
+    assert_eq!(c.cmd("DELE b.txt").await.0, 250);
+    assert_eq!(c.cmd("QUIT").await.0, 221);
+    assert!(c.closed().await);
+    // Logout is emitted when the session task ends, right after the close.
+    for _ in 0..100 {
+        if events.lock().unwrap().len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let path = |p: &str| VirtualPath::root().join(p).unwrap();
+    let events = events.lock().unwrap().clone();
+    let names: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!("{e:?}")
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Login",
+            "TransferFinished",
+            "TransferFinished",
+            "Renamed",
+            "DirectoryCreated",
+            "DirectoryRemoved",
+            "FileDeleted",
+            "Logout"
+        ]
+    );
+    let Event::TransferFinished {
+        path: up,
+        direction: TransferDirection::Upload,
+        bytes: 5,
+        user,
+        ..
+    } = &events[1]
+    else {
+        panic!("upload event: {:?}", events[1]);
+    };
+    assert_eq!((up, user.as_str()), (&path("a.txt"), "alice"));
+    assert!(matches!(
+        &events[2],
+        Event::TransferFinished {
+            direction: TransferDirection::Download,
+            bytes: 5,
+            ..
+        }
+    ));
+    assert!(
+        matches!(&events[3], Event::Renamed { from, to, .. } if *from == path("a.txt") && *to == path("b.txt"))
+    );
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_running_transfer_finish_and_answers_idle_sessions_with_421() {
+    let storage = Arc::new(MemoryStorage::new());
+    let server = Server::with_shared(Arc::clone(&storage), Arc::new(users()))
+        .shutdown_grace(Duration::from_secs(5));
+    let running = start(server).await;
+
+    let mut busy = Client::login(running.addr).await;
+    let mut idle = Client::login(running.addr).await;
+    let mut data = busy.epsv().await;
+    starts(busy.cmd("STOR up.bin").await);
+    data.write_all(b"first half ").await.unwrap();
+
+    running.stop.shutdown();
+    let (code, _) = idle.reply().await;
+    assert_eq!(code, 421, "an idle session is told at once");
+    assert!(idle.closed().await);
+    // New connections are no longer accepted.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = match TcpStream::connect(running.addr).await {
+        Err(_) => true,
+        Ok(mut s) => {
+            let mut b = [0u8; 1];
+            matches!(timeout(LIMIT, s.read(&mut b)).await, Ok(Ok(0) | Err(_)))
+        }
+    };
+    assert!(refused, "no new sessions during shutdown");
+
+    // The running upload completes and is committed, then the session is closed.
+    data.write_all(b"second half").await.unwrap();
+    drop(data);
+    assert_eq!(busy.reply().await.0, 226);
+    assert_eq!(busy.reply().await.0, 421);
+    assert!(busy.closed().await);
+    assert_eq!(
+        storage.read_file("/up.bin").as_deref(),
+        Some(&b"first half second half"[..])
+    );
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_grace_ends_transfers_that_take_too_long() {
+    let server =
+        Server::new(MemoryStorage::new(), users()).shutdown_grace(Duration::from_millis(300));
+    let running = start(server).await;
+    let mut busy = Client::login(running.addr).await;
+    let mut data = busy.epsv().await;
+    starts(busy.cmd("STOR slow.bin").await);
+    data.write_all(b"trickle").await.unwrap();
+    running.stop.shutdown();
+    // The transfer is cut at the deadline: its final reply, then 421 and close.
+    let mut codes = Vec::new();
+    loop {
+        let (code, _) = busy.reply().await;
+        codes.push(code);
+        if code == 421 {
+            break;
+        }
+    }
+    assert_eq!(codes.last(), Some(&421), "{codes:?}");
+    assert!(busy.closed().await);
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_limits_are_answered_with_421() {
+    let server = Server::new(MemoryStorage::new(), users())
+        .max_sessions(2)
+        .max_sessions_per_ip(1);
+    let running = start(server).await;
+
+    let mut first = Client::connect_from(running.addr, "127.0.0.1").await;
+    assert_eq!(first.reply().await.0, 220);
+    // A second session from the same IP is over the per-IP cap.
+    let mut same_ip = Client::connect_from(running.addr, "127.0.0.1").await;
+    assert_eq!(same_ip.reply().await.0, 421);
+    assert!(same_ip.closed().await);
+    // Another IP may still connect, up to the global cap.
+    let mut second = Client::connect_from(running.addr, "127.0.0.2").await;
+    assert_eq!(second.reply().await.0, 220);
+    let mut third = Client::connect_from(running.addr, "127.0.0.3").await;
+    assert_eq!(third.reply().await.0, 421);
+    assert!(third.closed().await);
+    // A slot frees when a session ends.
+    assert_eq!(first.cmd("QUIT").await.0, 221);
+    assert!(first.closed().await);
+    let mut again = None;
+    for _ in 0..50 {
+        let mut c = Client::connect_from(running.addr, "127.0.0.1").await;
+        if c.reply().await.0 == 220 {
+            again = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "the freed slot was never reusable");
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passive_ports_come_from_the_range_and_are_not_leaked() {
+    let storage = MemoryStorage::new().with_file("/f", "x");
+    let server = Server::new(storage, users()).passive_ports(21311..=21312);
+    let running = start(server).await;
+    let mut c = Client::login(running.addr).await;
+    // Twenty transfers through a two-port range: each listener must be given back.
+    for round in 0..20 {
+        let data = c.epsv().await;
+        let port = data.peer_addr().unwrap().port();
+        assert!(
+            (21311..=21312).contains(&port),
+            "round {round}: port {port}"
+        );
+        starts(c.cmd("RETR f").await);
+        assert_eq!(read_all(data).await, b"x");
+        assert_eq!(c.reply().await.0, 226);
+    }
+    // Re-PASV replaces the listener: the first one's port stops accepting.
+    let (_, first) = c.cmd("PASV").await;
+    let (_, second) = c.cmd("PASV").await;
+    assert_ne!(first, second);
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pasv_announces_the_masquerade_address() {
+    let storage = MemoryStorage::new();
+    let server = Server::new(storage, users()).masquerade("203.0.113.9".parse().unwrap());
+    let running = start(server).await;
+    let mut c = Client::login(running.addr).await;
+    let (code, text) = c.cmd("PASV").await;
+    assert_eq!(code, 227);
+    assert!(text.contains("(203,0,113,9,"), "{text}");
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stat_and_abor_work_while_data_flows() {
+    let big = vec![7u8; 8 << 20];
+    let storage = MemoryStorage::new().with_file("/big", big);
+    let running = start(Server::new(storage, users())).await;
+    let mut c = Client::login(running.addr).await;
+    let mut data = c.epsv().await;
+    let (code, text) = c.cmd("RETR big").await;
+    assert_eq!(code, 125, "the data connection was already open");
+    assert!(text.contains("(8388608 bytes)"), "{text}");
+    let mut chunk = vec![0u8; 64 * 1024];
+    let got = timeout(LIMIT, data.read(&mut chunk))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got > 0);
+    // The client reads no more: the server's copy stalls with the transfer open.
+    let (code, text) = c.cmd("STAT").await;
+    // RFC 959: STAT during a transfer gives the transfer's status (213), with the progress.
+    assert_eq!(code, 213, "{text}");
+    assert!(text.contains("bytes"), "{text}");
+    c.send("ABOR").await;
+    assert_eq!(c.reply().await.0, 426);
+    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.cmd("NOOP").await.0, 200);
+    assert_eq!(c.cmd("SIZE big").await, (213, "213 8388608\r\n".into()));
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_errors_name_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = Server::new(MemoryStorage::new(), users())
+        .listen(addr)
+        .bind()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServerError::Bind { addr: a, .. } if a == addr),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&addr.to_string()));
+    let err = Server::new(MemoryStorage::new(), users())
+        .bind()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServerError::NoListenAddress));
+    let err = Server::new(MemoryStorage::new(), users())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .passive_ports(2000..=1000)
+        .bind()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServerError::PassivePorts { .. }));
+}
