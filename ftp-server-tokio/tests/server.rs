@@ -428,7 +428,7 @@ async fn bind_errors_name_the_address() {
     assert!(matches!(err, ServerError::NoListenAddress));
     let err = Server::new(MemoryStorage::new(), users())
         .listen("127.0.0.1:0".parse().unwrap())
-        .passive_ports(2000..=1000)
+        .passive_ports(std::ops::RangeInclusive::new(2000, 1000))
         .bind()
         .await
         .unwrap_err();
