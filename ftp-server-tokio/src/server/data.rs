@@ -293,6 +293,12 @@ async fn run_job<S: Storage>(
     let limit = settings.data_timeout;
     match job {
         Job::Send { mut reader, ascii } => {
+            #[cfg(target_os = "linux")]
+            if !ascii && let Some(file) = S::zero_copy_source(&reader) {
+                let sent = send_file(file, &stream, limit, progress).await?;
+                finish(&mut stream, limit).await?;
+                return Ok(sent);
+            }
             let mut buffer = settings.buffers.take();
             let result = send(
                 &mut reader,
@@ -388,6 +394,47 @@ async fn send<R: tokio::io::AsyncRead + Unpin>(
         sent += out.len() as u64;
     }
     Ok(sent)
+}
+
+/// Sends `file` from its current position to its end with `sendfile(2)`: the kernel moves
+/// the pages to the socket, nothing is copied through this process.
+#[cfg(target_os = "linux")]
+async fn send_file(
+    file: std::os::fd::BorrowedFd<'_>,
+    stream: &TcpStream,
+    limit: Duration,
+    progress: &AtomicU64,
+) -> Result<u64, TransferError> {
+    /// Most bytes asked for per call; the kernel sends what fits in the socket buffer.
+    const CHUNK: usize = 16 << 20;
+    let mut sent = 0u64;
+    loop {
+        match tokio::time::timeout(limit, stream.writable()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
+        }
+        let result = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, file, None, CHUNK).map_err(io::Error::from)
+        });
+        match result {
+            Ok(0) => return Ok(sent),
+            Ok(n) => {
+                sent += n as u64;
+                progress.store(sent, Ordering::Relaxed);
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                use io::ErrorKind as K;
+                return Err(match err.kind() {
+                    K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
+                        TransferError::ConnectionLost
+                    }
+                    _ => TransferError::Storage(fs_error_of(&err)),
+                });
+            }
+        }
+    }
 }
 
 async fn receive<W: tokio::io::AsyncWrite + Unpin>(

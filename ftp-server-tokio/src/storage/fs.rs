@@ -148,6 +148,12 @@ impl Storage for FsStorage {
     type Writer = tokio::fs::File;
     type Dir = FsDirEntries;
 
+    #[cfg(unix)]
+    fn zero_copy_source(reader: &Self::Reader) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(reader.as_fd())
+    }
+
     fn features(&self) -> StorageFeatures {
         StorageFeatures {
             set_modified: true,

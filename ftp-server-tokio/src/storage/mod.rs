@@ -110,6 +110,17 @@ pub trait Storage: Send + Sync + 'static {
         to: &VirtualPath,
     ) -> impl Future<Output = Result<(), FsError>> + Send;
 
+    /// For binary downloads: the open file behind `reader`, when it is a real file, so the
+    /// server can hand it to the kernel (`sendfile`) instead of copying it through user
+    /// space. Its current position must be where the transfer starts (the offset given to
+    /// [`Storage::open_read`]); the server sends from there to the end of the file. Default:
+    /// `None`, the reader is copied.
+    #[cfg(unix)]
+    fn zero_copy_source(reader: &Self::Reader) -> Option<std::os::fd::BorrowedFd<'_>> {
+        let _ = reader;
+        None
+    }
+
     /// Sets the modification time (MFMT). Default: `NotSupported`.
     fn set_modified(
         &self,
