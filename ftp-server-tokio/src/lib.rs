@@ -1,12 +1,16 @@
 //! # ftp-server-tokio
 //!
-//! The tokio adapter for the server role: it will own the listeners, control and data sockets,
-//! TLS, and drive `ftp_proto` server sessions.
+//! The tokio adapter for the server role: it owns the listeners, control and data sockets and
+//! drives `ftp_proto` server sessions, one task per control connection.
 //!
-//! **Status:** the [`storage`] layer (the [`storage::Storage`] trait, in-memory and filesystem
-//! back-ends) and the [`auth`] layer (the [`auth::Authenticator`] trait, anonymous and static
-//! users) exist; the network server arrives with the "ftp-server-tokio and ftpd" issue. The wire layer
-//! and the server session are in [`ftp_proto`], re-exported here.
+//! - [`server`]: the [`server::Server`] builder, [`server::BoundServer`] and graceful shutdown.
+//! - [`storage`]: the [`storage::Storage`] trait, in-memory and filesystem back-ends.
+//! - [`auth`]: the [`auth::Authenticator`] trait, anonymous and static users.
+//! - [`handler`]: answers the session's requests from a storage and an authenticator.
+//! - [`events`]: what the embedding application hears about (logins, transfers, changes).
+//!
+//! The wire layer and the server session are in [`ftp_proto`], re-exported here. TLS (FTPS)
+//! comes with its own release.
 //!
 //! ```
 //! use ftp_server_tokio::ftp_proto::{Command, Verb};
