@@ -1,0 +1,716 @@
+//! Security properties of the real `ftpd`, checked over raw sockets (no FTP client library):
+//! no escape from the root through `..` or symlinks, PORT/EPRT only to the client itself,
+//! passive data connections only from the control peer, login-failure limit, overlong lines,
+//! idle timeout, session limits and permissions.
+
+mod support;
+
+use std::fs;
+use std::io::{ErrorKind, Read};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::fs::symlink;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{
+    Control, Event, Ftpd, FtpdBuilder, PASS, Reply, USER, assert_file, connect_from, random_bytes,
+    write_file,
+};
+
+const SECRET: &[u8] = b"TOP-SECRET-outside-the-root";
+
+fn localhost2() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))
+}
+
+/// Panics if `bytes` contain the secret.
+fn assert_no_secret(bytes: &[u8], what: &str, c: &Control) {
+    assert!(
+        !bytes.windows(SECRET.len()).any(|w| w == SECRET),
+        "{what} revealed the secret outside the root\n{}",
+        c.dialogue()
+    );
+}
+
+/// A download that must be refused with 550 and reveal nothing.
+fn refused_download(c: &mut Control, command: &str) {
+    match c.download(command) {
+        Ok(bytes) => {
+            assert_no_secret(&bytes, command, c);
+            panic!(
+                "{command} succeeded ({} bytes) but must be refused with 550\n{}",
+                bytes.len(),
+                c.dialogue()
+            );
+        }
+        Err((reply, leaked)) => {
+            assert_no_secret(&leaked, command, c);
+            assert_no_secret(reply.text().as_bytes(), command, c);
+            assert_eq!(
+                reply.code,
+                550,
+                "{command}: expected 550, got {:?}\n{}",
+                reply.lines,
+                c.dialogue()
+            );
+        }
+    }
+}
+
+/// A control command that must get `code` and reveal nothing.
+fn refused(c: &mut Control, command: &str, code: u16) {
+    let reply = c.cmd(command);
+    assert_no_secret(reply.text().as_bytes(), command, c);
+    assert_eq!(
+        reply.code,
+        code,
+        "{command}: expected {code}, got {:?}\n{}",
+        reply.lines,
+        c.dialogue()
+    );
+}
+
+#[test]
+fn dotdot_and_symlinks_never_leave_the_root() {
+    let builder = FtpdBuilder::new().user();
+    let base = builder.base().to_path_buf();
+    let root = builder.root().to_path_buf();
+    write_file(&base.join("secret.txt"), SECRET);
+    write_file(&base.join("outside/inner.txt"), SECRET);
+    write_file(&root.join("public.txt"), b"public\n");
+    fs::create_dir(root.join("dir")).unwrap();
+    symlink(base.join("secret.txt"), root.join("link_file")).unwrap();
+    symlink("../secret.txt", root.join("rel_link")).unwrap();
+    symlink("../../secret.txt", root.join("dir/up_link")).unwrap();
+    symlink(base.join("outside"), root.join("link_dir")).unwrap();
+    symlink("..", root.join("parent_link")).unwrap();
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("TYPE I", 200);
+
+    // Sanity: the same commands work inside the root (so the refusals below mean something).
+    assert_eq!(c.download("RETR public.txt").unwrap(), b"public\n");
+    c.cmd_expect("SIZE public.txt", 213);
+
+    // `..` is clamped at the root: these name files that do not exist inside it.
+    for path in [
+        "../secret.txt",
+        "/../secret.txt",
+        "dir/../../secret.txt",
+        "../../../../../../secret.txt",
+        "..\\secret.txt",
+    ] {
+        refused_download(&mut c, &format!("RETR {path}"));
+        refused(&mut c, &format!("SIZE {path}"), 550);
+        refused(&mut c, &format!("MDTM {path}"), 550);
+    }
+    // Symlinks pointing outside: refused whatever the command.
+    for path in [
+        "link_file",
+        "rel_link",
+        "dir/up_link",
+        "link_dir/inner.txt",
+        "parent_link/secret.txt",
+    ] {
+        refused_download(&mut c, &format!("RETR {path}"));
+        refused(&mut c, &format!("SIZE {path}"), 550);
+        refused(&mut c, &format!("MDTM {path}"), 550);
+        refused(&mut c, &format!("MLST {path}"), 550);
+        for verb in ["XCRC", "XMD5", "XSHA1", "XSHA256"] {
+            let reply = c.cmd(&format!("{verb} {path}"));
+            assert_no_secret(reply.text().as_bytes(), verb, &c);
+            assert!(
+                reply.code >= 500,
+                "{verb} {path} must be refused: {:?}\n{}",
+                reply.lines,
+                c.dialogue()
+            );
+        }
+    }
+    for dir in ["link_dir", "parent_link"] {
+        refused(&mut c, &format!("CWD {dir}"), 550);
+        for verb in ["LIST", "NLST", "MLSD"] {
+            match c.download(&format!("{verb} {dir}")) {
+                Ok(listing) => {
+                    let text = String::from_utf8_lossy(&listing);
+                    panic!(
+                        "{verb} {dir} listed a directory outside the root: {text:?}\n{}",
+                        c.dialogue()
+                    );
+                }
+                Err((reply, leaked)) => {
+                    let leaked = String::from_utf8_lossy(&leaked);
+                    assert!(
+                        !leaked.contains("inner.txt") && !leaked.contains("secret.txt"),
+                        "{verb} {dir} leaked {leaked:?}"
+                    );
+                    assert_eq!(reply.code, 550, "{verb} {dir}\n{}", c.dialogue());
+                }
+            }
+        }
+        let reply = c.cmd(&format!("STAT {dir}"));
+        assert!(
+            !reply.text().contains("inner.txt") && !reply.text().contains("secret.txt"),
+            "STAT {dir} listed outside the root\n{}",
+            c.dialogue()
+        );
+    }
+    // CWD .. stays at "/", and listing ".." shows the root, not what is beside it.
+    c.cmd_expect("CWD ..", 250);
+    c.cmd_expect("CWD ../../..", 250);
+    let pwd = c.cmd_expect("PWD", 257);
+    assert!(pwd.text().starts_with("257 \"/\""), "{pwd:?}");
+    // (Symlink lines may show their targets; the check is that `..` is the root itself.)
+    let root_names = [
+        "public.txt",
+        "dir",
+        "link_file",
+        "rel_link",
+        "link_dir",
+        "parent_link",
+    ];
+    let listing = c.download("NLST ..").expect("NLST of the clamped root");
+    let text = String::from_utf8_lossy(&listing).into_owned();
+    let names: Vec<&str> = text.lines().map(|l| l.trim_start_matches('/')).collect();
+    assert!(
+        names.contains(&"public.txt") && names.iter().all(|n| root_names.contains(n)),
+        "NLST .. must list the root itself: {text:?}"
+    );
+    for verb in ["LIST ../..", "MLSD .."] {
+        let listing = c.download(verb).expect("listing the clamped root");
+        let text = String::from_utf8_lossy(&listing);
+        assert!(
+            text.contains("public.txt") && !text.contains("ftpd.log"),
+            "{verb} must list the root itself: {text:?}"
+        );
+    }
+
+    // Writes through symlinks never touch anything outside.
+    let reply = c.upload("STOR link_dir/new.txt", b"planted");
+    assert!(reply.code >= 500, "STOR link_dir/new.txt: {reply:?}");
+    assert!(
+        !base.join("outside/new.txt").exists(),
+        "file planted outside"
+    );
+    let reply = c.upload("APPE link_file", b"appended");
+    assert!(
+        reply.code != 226
+            || fs::symlink_metadata(root.join("link_file"))
+                .unwrap()
+                .is_file(),
+        "APPE through the symlink: {reply:?}"
+    );
+    let reply = c.upload("STOR rel_link", b"overwritten");
+    assert!(
+        reply.code != 226
+            || fs::symlink_metadata(root.join("rel_link"))
+                .unwrap()
+                .is_file(),
+        "STOR through the symlink: {reply:?}"
+    );
+    assert_file(&base.join("secret.txt"), SECRET);
+    refused(&mut c, "MKD link_dir/newdir", 550);
+    assert!(
+        !base.join("outside/newdir").exists(),
+        "directory made outside"
+    );
+    refused(&mut c, "DELE link_dir/inner.txt", 550);
+    refused(&mut c, "DELE ../secret.txt", 550);
+    refused(&mut c, "RMD ../outside", 550);
+    assert_file(&base.join("outside/inner.txt"), SECRET);
+    c.cmd_expect("RNFR public.txt", 350);
+    let reply = c.cmd("RNTO link_dir/escaped.txt");
+    assert!(reply.code >= 500, "RNTO into a symlinked dir: {reply:?}");
+    assert!(
+        !base.join("outside/escaped.txt").exists(),
+        "renamed outside"
+    );
+    // `RNTO ../x` is clamped to "/x": inside the root.
+    c.cmd_expect("RNFR public.txt", 350);
+    c.cmd_expect("RNTO ../renamed.txt", 250);
+    assert_file(&root.join("renamed.txt"), b"public\n");
+    assert!(!base.join("renamed.txt").exists());
+    // Renaming the symlink itself does not make it readable.
+    if c.cmd("RNFR dir/up_link").code == 350 {
+        c.cmd("RNTO stolen.txt");
+    }
+    refused_download(&mut c, "RETR stolen.txt");
+    assert_file(&base.join("secret.txt"), SECRET);
+    ftpd.assert_alive();
+}
+
+#[test]
+fn port_and_eprt_only_to_the_client_itself() {
+    let builder = FtpdBuilder::new().user();
+    write_file(&builder.root().join("f.txt"), b"data\n");
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+
+    // A listener on 127.0.0.2: a local address that is not the client's (127.0.0.1).
+    let foreign = TcpListener::bind((localhost2(), 0)).expect("bind 127.0.0.2");
+    foreign.set_nonblocking(true).unwrap();
+    let port = foreign.local_addr().unwrap().port();
+    let (p1, p2) = (port / 256, port % 256);
+    refused(&mut c, &format!("PORT 127,0,0,2,{p1},{p2}"), 504);
+    refused(&mut c, &format!("EPRT |1|127.0.0.2|{port}|"), 504);
+    refused(&mut c, "PORT 10,0,0,1,200,10", 504);
+    refused(&mut c, "EPRT |1|10.0.0.1|51210|", 504);
+    // The client's own address but a privileged port.
+    refused(&mut c, "PORT 127,0,0,1,0,21", 504);
+    refused(&mut c, "EPRT |1|127.0.0.1|80|", 504);
+    // No data channel was accepted, so a transfer has nowhere to go.
+    let reply = c.cmd("NLST");
+    assert!(
+        reply.code >= 400,
+        "NLST after refused PORTs must fail: {reply:?}\n{}",
+        c.dialogue()
+    );
+    thread::sleep(Duration::from_millis(500));
+    match foreign.accept() {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        Ok((_, from)) => panic!("the server connected to the foreign address (from {from})"),
+        Err(e) => panic!("accept: {e}"),
+    }
+
+    // Positive control: PORT to the client's own address connects and transfers.
+    let own = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = own.local_addr().unwrap().port();
+    c.cmd_expect(
+        &format!("PORT 127,0,0,1,{},{}", port / 256, port % 256),
+        200,
+    );
+    c.send("RETR f.txt");
+    let first = c.reply();
+    assert!(
+        first.code == 150 || first.code == 125,
+        "{first:?}\n{}",
+        c.dialogue()
+    );
+    own.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut data = loop {
+        match own.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("the server did not connect for PORT: {e}"),
+        }
+    };
+    data.set_nonblocking(false).unwrap();
+    data.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, b"data\n");
+    c.expect(226);
+    ftpd.assert_alive();
+}
+
+#[test]
+fn passive_connection_from_another_address_is_refused() {
+    let payload = random_bytes(2 * 1024 * 1024, 77);
+    let builder = FtpdBuilder::new().user();
+    write_file(&builder.root().join("payload.bin"), &payload);
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("TYPE I", 200);
+    let pasv = c.pasv();
+    assert_eq!(
+        pasv.ip(),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "227 must name the control connection's local address"
+    );
+
+    // The thief connects first, from 127.0.0.2.
+    let mut thief = connect_from(localhost2(), pasv).expect("thief connect");
+    thread::sleep(Duration::from_millis(200));
+    let mut owner = TcpStream::connect_timeout(&pasv, Duration::from_secs(5)).expect("owner");
+    owner
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    c.send("RETR payload.bin");
+    let first = c.reply();
+    assert!(
+        first.code == 150 || first.code == 125,
+        "{first:?}\n{}",
+        c.dialogue()
+    );
+    let mut got = Vec::new();
+    owner.read_to_end(&mut got).expect("owner read");
+    c.expect(226);
+    support::assert_same_bytes(&got, &payload, "owner's download");
+
+    // The thief got nothing and was closed.
+    thief
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut stolen = Vec::new();
+    match thief.read_to_end(&mut stolen) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!(
+            "the thief's connection was neither closed nor served ({e}); got {} bytes",
+            stolen.len()
+        ),
+    }
+    assert!(
+        stolen.is_empty(),
+        "the thief received {} bytes",
+        stolen.len()
+    );
+
+    // Same with EPSV, and the thief connecting *after* the command was sent.
+    let epsv = c.epsv();
+    c.send("RETR payload.bin");
+    let mut thief = connect_from(localhost2(), epsv).expect("thief connect");
+    thread::sleep(Duration::from_millis(200));
+    let mut owner = TcpStream::connect_timeout(&epsv, Duration::from_secs(5)).expect("owner");
+    owner
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let first = c.reply();
+    assert!(
+        first.code == 150 || first.code == 125,
+        "{first:?}\n{}",
+        c.dialogue()
+    );
+    let mut got = Vec::new();
+    owner.read_to_end(&mut got).expect("owner read");
+    c.expect(226);
+    support::assert_same_bytes(&got, &payload, "owner's download (EPSV)");
+    thief
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut stolen = Vec::new();
+    match thief.read_to_end(&mut stolen) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the thief's connection was neither closed nor served ({e})"),
+    }
+    assert!(
+        stolen.is_empty(),
+        "the thief received {} bytes",
+        stolen.len()
+    );
+    ftpd.assert_alive();
+}
+
+#[test]
+fn three_failed_logins_then_421_and_close() {
+    let mut ftpd = FtpdBuilder::new().user().start();
+    let mut c = ftpd.control();
+    for attempt in 1..=2 {
+        c.cmd_expect(&format!("USER {USER}"), 331);
+        let start = Instant::now();
+        c.cmd_expect("PASS wrong", 530);
+        assert!(
+            start.elapsed() >= Duration::from_millis(900),
+            "attempt {attempt}: 530 after {:?}, expected a delay of about 1 s",
+            start.elapsed()
+        );
+    }
+    // Unknown users are asked for a password like everyone (no user enumeration).
+    c.cmd_expect("USER nobody-here", 331);
+    c.send("PASS wrong");
+    let replies = c
+        .until_closed(Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("still open after 3 failures\n{}", c.dialogue()));
+    let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
+    assert!(
+        codes == [421] || codes == [530, 421],
+        "third failure: expected 421 (possibly after 530) then close, got {codes:?}\n{}",
+        c.dialogue()
+    );
+    ftpd.assert_alive();
+    // The server still serves, and the right password works on a new connection.
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("NOOP", 200);
+}
+
+#[test]
+fn one_mib_line_without_newline() {
+    let mut ftpd = FtpdBuilder::new().user().start();
+    let mut c = ftpd.control();
+    // The server may close while we write: that is an allowed answer.
+    let write_ok =
+        c.send_raw(&vec![b'A'; 1024 * 1024]).is_ok() && c.send_raw(b"\r\nNOOP\r\n").is_ok();
+    let mut codes = Vec::new();
+    let closed = loop {
+        match c.next_event(Duration::from_secs(10)) {
+            Event::Reply(r) => {
+                codes.push(r.code);
+                if r.code == 200 || codes.len() > 3 {
+                    break false;
+                }
+            }
+            Event::Closed => break true,
+            Event::TimedOut => panic!(
+                "no answer to a 1 MiB line (write ok: {write_ok}), got {codes:?}\n{}",
+                c.dialogue()
+            ),
+        }
+    };
+    if closed {
+        assert!(
+            codes.is_empty() || codes == [500] || codes == [421] || codes == [500, 421],
+            "before closing: {codes:?}"
+        );
+    } else {
+        assert_eq!(
+            codes,
+            [500, 200],
+            "the line must be answered 500, then NOOP 200"
+        );
+    }
+    ftpd.assert_alive();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("NOOP", 200);
+
+    // Repeated overlong lines end the session with 421.
+    let mut c = ftpd.control();
+    let long = format!("{}\r\n", "B".repeat(5000));
+    let mut sent = 0;
+    for _ in 0..6 {
+        if c.send_raw(long.as_bytes()).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    let replies = c
+        .until_closed(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("still open after {sent} overlong lines\n{}", c.dialogue()));
+    let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
+    assert_eq!(
+        codes.last(),
+        Some(&421),
+        "repeated overlong lines: {codes:?}"
+    );
+    assert!(
+        codes[..codes.len() - 1].iter().all(|&c| c == 500) && codes.len() <= 5,
+        "expected some 500s then 421: {codes:?}"
+    );
+    ftpd.assert_alive();
+}
+
+#[test]
+fn idle_session_gets_421_and_close() {
+    let mut ftpd = FtpdBuilder::new()
+        .user()
+        .args(["--idle-timeout", "2"])
+        .start();
+    let mut c = ftpd.login(USER, PASS);
+    // Activity keeps the session alive past the timeout.
+    for _ in 0..2 {
+        thread::sleep(Duration::from_millis(1200));
+        c.cmd_expect("NOOP", 200);
+    }
+    let start = Instant::now();
+    let replies = c
+        .until_closed(Duration::from_secs(8))
+        .unwrap_or_else(|| panic!("idle session still open after 8 s\n{}", c.dialogue()));
+    let elapsed = start.elapsed();
+    let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [421], "idle timeout: {codes:?}\n{}", c.dialogue());
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(6),
+        "closed after {elapsed:?}, expected about 2 s"
+    );
+    ftpd.assert_alive();
+}
+
+/// Connects (from `from`, if given) and returns the first event: a 220 greeting or a 421.
+fn greeting(ftpd: &Ftpd, from: Option<IpAddr>) -> (Control, Reply) {
+    let stream = match from {
+        Some(ip) => connect_from(ip, ftpd.addr()).expect("connect"),
+        None => TcpStream::connect_timeout(&ftpd.addr(), Duration::from_secs(5)).expect("connect"),
+    };
+    let mut c = Control::from_stream(stream);
+    let reply = c.reply();
+    (c, reply)
+}
+
+/// A connection beyond a limit: 421, then closed.
+fn assert_refused_with_421(ftpd: &Ftpd, from: Option<IpAddr>) {
+    let (mut c, reply) = greeting(ftpd, from);
+    assert_eq!(reply.code, 421, "over the limit: {reply:?}");
+    assert!(
+        c.until_closed(Duration::from_secs(5)).is_some(),
+        "the refused connection stays open\n{}",
+        c.dialogue()
+    );
+}
+
+#[test]
+fn global_session_limit_answers_421() {
+    let mut ftpd = FtpdBuilder::new()
+        .user()
+        .args(["--max-sessions", "2"])
+        .start();
+    let (mut first, reply) = greeting(&ftpd, None);
+    assert_eq!(reply.code, 220);
+    let (mut second, reply) = greeting(&ftpd, Some(localhost2()));
+    assert_eq!(reply.code, 220);
+    second.login(USER, PASS);
+    assert_refused_with_421(&ftpd, None);
+    assert_refused_with_421(&ftpd, Some(localhost2()));
+    // The sessions inside the limit still work.
+    second.cmd_expect("NOOP", 200);
+    // When one ends, a new one is accepted (give the server a moment to notice).
+    first.cmd_expect("QUIT", 221);
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (mut c, reply) = greeting(&ftpd, None);
+        if reply.code == 220 {
+            c.login(USER, PASS);
+            c.cmd_expect("NOOP", 200);
+            break;
+        }
+        assert_eq!(reply.code, 421, "{reply:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no session accepted 5 s after one ended"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    ftpd.assert_alive();
+}
+
+#[test]
+fn per_ip_session_limit_answers_421() {
+    let mut ftpd = FtpdBuilder::new()
+        .user()
+        .args(["--max-sessions-per-ip", "2", "--max-sessions", "10"])
+        .start();
+    let (_a, reply) = greeting(&ftpd, None);
+    assert_eq!(reply.code, 220);
+    let (mut b, reply) = greeting(&ftpd, None);
+    assert_eq!(reply.code, 220);
+    assert_refused_with_421(&ftpd, None);
+    // Another address is not affected.
+    let (mut other, reply) = greeting(&ftpd, Some(localhost2()));
+    assert_eq!(
+        reply.code, 220,
+        "127.0.0.2 must not count against 127.0.0.1"
+    );
+    other.login(USER, PASS);
+    b.login(USER, PASS);
+    b.cmd_expect("NOOP", 200);
+    ftpd.assert_alive();
+}
+
+#[test]
+fn anonymous_is_read_only_except_the_upload_directory() {
+    let builder = FtpdBuilder::new().args(["--anonymous", "--anonymous-upload", "/incoming"]);
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("public.txt"), b"public\n");
+    fs::create_dir(root.join("incoming")).unwrap();
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login("anonymous", "guest@example.com");
+    assert_eq!(c.download("RETR public.txt").unwrap(), b"public\n");
+
+    let reply = c.upload("STOR new.txt", b"nope");
+    assert_eq!(
+        reply.code, 550,
+        "anonymous STOR outside /incoming: {reply:?}"
+    );
+    assert!(!root.join("new.txt").exists());
+    let reply = c.upload("APPE public.txt", b"nope");
+    assert_eq!(reply.code, 550, "anonymous APPE: {reply:?}");
+    assert_file(&root.join("public.txt"), b"public\n");
+    refused(&mut c, "DELE public.txt", 550);
+    refused(&mut c, "MKD made", 550);
+    refused(&mut c, "RMD incoming", 550);
+    c.cmd_expect("RNFR public.txt", 550);
+    assert!(root.join("public.txt").exists() && root.join("incoming").is_dir());
+    assert!(!root.join("made").exists());
+
+    // Inside the upload directory: upload and mkdir work.
+    let reply = c.upload("STOR incoming/up.txt", b"uploaded\n");
+    assert_eq!(reply.code, 226, "{reply:?}\n{}", c.dialogue());
+    assert_file(&root.join("incoming/up.txt"), b"uploaded\n");
+    c.cmd_expect("MKD incoming/sub", 257);
+    assert!(root.join("incoming/sub").is_dir());
+    let reply = c.upload("STOR /incoming/sub/deeper.txt", b"deeper\n");
+    assert_eq!(reply.code, 226, "{reply:?}");
+    assert_file(&root.join("incoming/sub/deeper.txt"), b"deeper\n");
+    c.cmd_expect("CWD incoming", 250);
+    let reply = c.upload("STOR ../escape.txt", b"x");
+    assert_eq!(
+        reply.code, 550,
+        "STOR ../escape.txt from /incoming: {reply:?}"
+    );
+    assert!(!root.join("escape.txt").exists());
+    ftpd.assert_alive();
+}
+
+#[test]
+fn users_given_means_no_anonymous() {
+    let ftpd = FtpdBuilder::new().user().start();
+    let mut c = ftpd.control();
+    c.cmd_expect("USER anonymous", 331);
+    c.cmd_expect("PASS guest@example.com", 530);
+    let mut c = ftpd.control();
+    c.cmd_expect("USER ftp", 331);
+    c.cmd_expect("PASS guest@example.com", 530);
+}
+
+#[test]
+fn read_only_user_cannot_change_anything() {
+    let builder = FtpdBuilder::new().user().arg("--read-only");
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("f.txt"), b"content\n");
+    fs::create_dir(root.join("d")).unwrap();
+    let ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    assert_eq!(c.download("RETR f.txt").unwrap(), b"content\n");
+    let reply = c.upload("STOR g.txt", b"x");
+    assert_eq!(reply.code, 550, "{reply:?}");
+    let reply = c.upload("STOR f.txt", b"x");
+    assert_eq!(reply.code, 550, "{reply:?}");
+    let reply = c.upload("APPE f.txt", b"x");
+    assert_eq!(reply.code, 550, "{reply:?}");
+    refused(&mut c, "DELE f.txt", 550);
+    refused(&mut c, "MKD e", 550);
+    refused(&mut c, "RMD d", 550);
+    c.cmd_expect("RNFR f.txt", 550);
+    assert!(!root.join("g.txt").exists() && !root.join("e").exists());
+    assert!(root.join("d").is_dir());
+    assert_file(&root.join("f.txt"), b"content\n");
+}
+
+#[test]
+fn user_home_is_the_users_root() {
+    let builder = FtpdBuilder::new()
+        .user()
+        .args(["--user-home", &format!("{USER}:/alice")])
+        .args(["--user", "bob:hunter2"]);
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("alice/mine.txt"), b"alice's\n");
+    write_file(&root.join("admin-only.txt"), SECRET);
+    let ftpd = builder.start();
+
+    let mut c = ftpd.login(USER, PASS);
+    let pwd = c.cmd_expect("PWD", 257);
+    assert!(pwd.text().starts_with("257 \"/\""), "{pwd:?}");
+    assert_eq!(c.download("RETR mine.txt").unwrap(), b"alice's\n");
+    assert_eq!(c.download("RETR /mine.txt").unwrap(), b"alice's\n");
+    refused_download(&mut c, "RETR ../admin-only.txt");
+    refused_download(&mut c, "RETR /alice/mine.txt");
+    c.cmd_expect("CWD ..", 250);
+    let names = c.download("NLST").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&names).trim_end(),
+        "mine.txt",
+        "alice's / lists her home only"
+    );
+    let reply = c.upload("STOR new.txt", b"new\n");
+    assert_eq!(reply.code, 226, "{reply:?}");
+    assert_file(&root.join("alice/new.txt"), b"new\n");
+
+    // bob (no home given) sees the whole tree.
+    let mut b = ftpd.login("bob", "hunter2");
+    assert_eq!(b.download("RETR alice/mine.txt").unwrap(), b"alice's\n");
+    assert_eq!(b.download("RETR admin-only.txt").unwrap(), SECRET);
+}
