@@ -18,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bind()
         .await?;
     tracing_subscriber::fmt().init();
-    server.run_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await;
+    let ctrl_c = async { tokio::signal::ctrl_c().await.unwrap_or(()) };
+    server.run_until(ctrl_c).await;
     Ok(())
 }
