@@ -152,6 +152,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .init();
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -274,6 +275,22 @@ async fn serve(args: Args) -> Result<(), String> {
     server.run_until(stop_signal()).await;
     let _ = writeln!(io::stderr(), "ftpd: stopped");
     Ok(())
+}
+
+/// Every session holds a descriptor or two; the usual soft limit (1024) would refuse sessions
+/// long before `--max-sessions`. The soft limit goes up to the hard limit, as servers do.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            limit.current = limit.maximum;
+            if let Err(err) = setrlimit(Resource::Nofile, limit) {
+                tracing::warn!(error = %err, "cannot raise the open-file limit");
+            }
+        }
+    }
 }
 
 /// Fails unless `dir` is a directory of the served tree.
