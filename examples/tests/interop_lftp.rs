@@ -95,10 +95,16 @@ fn lftp_pget_with_four_connections() {
     let ftpd = builder.start();
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("big.bin");
+    // The per-connection rate limit keeps the first connection from fetching the whole file
+    // before the other three start (a zero-copy server sends 20 MiB in milliseconds); `debug 5`
+    // puts the dialogue on stderr for the checks below.
     let run = lftp(
         &ftpd,
         work.path(),
-        &format!("debug 5; pget -n 4 \"big file.bin\" -o {}", quoted(&target)),
+        &format!(
+            "debug 5; set net:limit-rate 4194304; pget -n 4 \"big file.bin\" -o {}",
+            quoted(&target)
+        ),
     );
     run.assert_success();
     assert_file(&target, &data);
