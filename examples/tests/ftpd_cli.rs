@@ -94,9 +94,10 @@ fn several_listeners_ipv4_and_ipv6() {
 
 #[test]
 fn passive_port_range_and_masquerade() {
-    // A range that is free right now: 20 consecutive ports probed by binding them.
+    // A range that is free right now: 20 consecutive ports probed by binding them, below the
+    // ephemeral range (32768 and up) so client sockets of other tests do not take them.
     let (low, high) = (1..200)
-        .map(|i| 40_000 + i * 100)
+        .map(|i| 20_000 + i * 50)
         .find(|&low: &u16| (low..low + 20).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()))
         .map(|low| (low, low + 19))
         .expect("a free port range");
