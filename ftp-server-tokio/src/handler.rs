@@ -212,6 +212,25 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
         storage_path(&principal.home, path).ok()
     }
 
+    /// The MLSx `perm` facts for the entries of directory `dir` (a session path), for the
+    /// logged-in principal (`None` before login).
+    pub fn perm_facts(&self, dir: &VirtualPath) -> Option<PermFacts> {
+        let principal = self.principal.clone()?;
+        // Without a grant the rights are the same everywhere: compute them once.
+        let uniform = match (&principal.grant, dir.join("entry")) {
+            (None, Ok(child)) => Some((
+                perm_fact(&principal, &child, false),
+                perm_fact(&principal, &child, true),
+            )),
+            _ => None,
+        };
+        Some(PermFacts {
+            principal,
+            dir: dir.clone(),
+            uniform,
+        })
+    }
+
     /// Hands over what was opened for `ticket` (the reader, writer or directory), once.
     pub fn take(&mut self, ticket: Ticket) -> Option<Opened<S>> {
         self.opened.remove(&ticket)
@@ -289,7 +308,8 @@ async fn serve<S: Storage>(
         }
         Request::Facts { path } => {
             require(principal, Operation::List, &path)?;
-            let entry = storage.metadata(&storage_path(home, &path)?).await?;
+            let mut entry = storage.metadata(&storage_path(home, &path)?).await?;
+            entry.perm = Some(perm_fact(principal, &path, entry.kind.is_dir()));
             answer(Response::Entry(entry))
         }
         Request::Size { path, .. } => {
@@ -396,6 +416,64 @@ async fn list<S: Storage>(
         }
     }
     Ok((entries_now(entries), None))
+}
+
+/// Fills the MLSx `perm` fact of the entries of one listed directory (RFC 3659 section
+/// 7.5.5) from the principal's permissions. Made by [`RequestHandler::perm_facts`].
+#[derive(Debug, Clone)]
+pub struct PermFacts {
+    principal: Principal,
+    dir: VirtualPath,
+    /// File and directory facts when they do not depend on the entry's path.
+    uniform: Option<(String, String)>,
+}
+
+impl PermFacts {
+    /// Sets `entry.perm` for an entry of the listed directory.
+    pub fn fill(&self, entry: &mut Entry) {
+        let is_dir = entry.kind.is_dir();
+        entry.perm = match &self.uniform {
+            Some((file, dir)) => Some(if is_dir { dir.clone() } else { file.clone() }),
+            None => std::str::from_utf8(&entry.name)
+                .ok()
+                .and_then(|name| self.dir.join(name).ok())
+                .map(|path| perm_fact(&self.principal, &path, is_dir)),
+        };
+    }
+}
+
+/// The `perm` fact of the object at session path `path`: `a` append, `c` create files in,
+/// `d` delete, `e` enter, `f` rename, `l` list, `m` make directories in, `p` purge
+/// (delete entries of), `r` read, `w` write.
+fn perm_fact(principal: &Principal, path: &VirtualPath, is_dir: bool) -> String {
+    let here = |op| principal.allows(op, path);
+    let child = path.join("entry").ok();
+    let inside = |op| child.as_ref().is_some_and(|c| principal.allows(op, c));
+    let movable = !path.is_root();
+    let letters: &[(char, bool)] = if is_dir {
+        &[
+            ('c', inside(Operation::Write)),
+            ('d', movable && here(Operation::Delete)),
+            ('e', here(Operation::List)),
+            ('f', movable && here(Operation::Rename)),
+            ('l', here(Operation::List)),
+            ('m', inside(Operation::MakeDir)),
+            ('p', inside(Operation::Delete)),
+        ]
+    } else {
+        &[
+            ('a', here(Operation::Append)),
+            ('d', here(Operation::Delete)),
+            ('f', here(Operation::Rename)),
+            ('r', here(Operation::Read)),
+            ('w', here(Operation::Write)),
+        ]
+    };
+    letters
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| *c)
+        .collect()
 }
 
 /// `Entries` stamped with the current time.

@@ -434,3 +434,52 @@ async fn bind_errors_name_the_address() {
         .unwrap_err();
     assert!(matches!(err, ServerError::PassivePorts { .. }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlsd_and_mlst_carry_the_users_permissions() {
+    use ftp_server_tokio::auth::AnonymousPolicy;
+    let storage = MemoryStorage::new()
+        .with_file("/f.txt", "x")
+        .with_dir("/sub")
+        .with_dir("/incoming");
+    let anonymous =
+        AnonymousPolicy::default().with_upload_dir(VirtualPath::root().join("incoming").unwrap());
+    let server = Server::new(storage, users().with_anonymous(anonymous)).anonymous(true);
+    let running = start(server).await;
+
+    let mut c = Client::login(running.addr).await;
+    let data = c.epsv().await;
+    starts(c.cmd("MLSD").await);
+    let listing = String::from_utf8(read_all(data).await).unwrap();
+    assert_eq!(c.reply().await.0, 226);
+    assert!(
+        listing.contains("perm=adfrw;") && listing.contains("f.txt"),
+        "{listing}"
+    );
+    assert!(listing.contains("perm=cdeflmp;"), "{listing}");
+    let (code, text) = c.cmd("MLST f.txt").await;
+    assert_eq!(code, 250);
+    assert!(text.contains("perm=adfrw;"), "{text}");
+
+    // Anonymous: read-only, but may create files and directories in the upload directory.
+    let mut a = Client::connect(running.addr).await;
+    assert_eq!(a.reply().await.0, 220);
+    assert_eq!(a.cmd("USER anonymous").await.0, 331);
+    assert_eq!(a.cmd("PASS guest@").await.0, 230);
+    let data = a.epsv().await;
+    starts(a.cmd("MLSD").await);
+    let listing = String::from_utf8(read_all(data).await).unwrap();
+    assert_eq!(a.reply().await.0, 226);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.ends_with(name))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(line(" f.txt").contains("perm=r;"), "{listing}");
+    assert!(line(" sub").contains("perm=el;"), "{listing}");
+    assert!(line(" incoming").contains("perm=celm;"), "{listing}");
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}

@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ftp_proto::VirtualPath;
+use ftp_proto::listing::Fact;
 use ftp_proto::server::{
-    ConnectionInfo, DataAction, DataId, DataInput, Direction, Output, Request, Response, Session,
-    StoreMode, Ticket, TransferError,
+    ConnectionInfo, DataAction, DataId, DataInput, Direction, ListKind, Output, Request, Response,
+    Session, StoreMode, Ticket, TransferError,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,6 +102,7 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
             channels: Vec::new(),
             reports: None,
             pending: Vec::new(),
+            listings: Vec::new(),
             out: Vec::new(),
             user: None,
             shutdown,
@@ -125,6 +127,8 @@ struct Connection<S: Storage, A: Authenticator> {
     reports: Option<ReportChannel>,
     /// Approved transfer requests not yet started: what events will name.
     pending: Vec<(Ticket, TransferInfo)>,
+    /// Directories of approved streamed listings not yet started (for MLSD `perm` facts).
+    listings: Vec<(Ticket, VirtualPath)>,
     /// Replies produced by one input, written together.
     out: Vec<u8>,
     /// The logged-in user, for events.
@@ -288,6 +292,9 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 });
                 self.user = Some(user);
             }
+            Noted::Listing(dir) if matches!(response, Response::Ok) => {
+                self.listings.push((ticket, dir));
+            }
             Noted::Transfer(path, direction) if ok => {
                 let path = match response {
                     Response::Created(created) => created.clone(),
@@ -415,12 +422,22 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     self.close_channel(id);
                     return;
                 };
-                self.start_job(id, Job::Stream { dir, format }, info_span!("listing"), None);
+                let listed = self
+                    .listings
+                    .iter()
+                    .position(|(t, _)| *t == ticket)
+                    .map(|at| self.listings.swap_remove(at).1);
+                let perms = listed
+                    .filter(|_| format.kind == ListKind::Mlsd && format.facts.contains(Fact::Perm))
+                    .and_then(|dir| self.handler.perm_facts(&dir));
+                let job = Job::Stream { dir, format, perms };
+                self.start_job(id, job, info_span!("listing"), None);
             }
             DataAction::Close { id } => self.close_channel(id),
             DataAction::Release { ticket } => {
                 self.handler.release(ticket);
                 self.pending.retain(|(t, _)| *t != ticket);
+                self.listings.retain(|(t, _)| *t != ticket);
             }
             _ => {}
         }
@@ -603,6 +620,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
 enum Noted {
     Login,
     Transfer(VirtualPath, TransferDirection),
+    Listing(VirtualPath),
     Done(DoneKind, VirtualPath, Option<VirtualPath>),
     Nothing,
 }
@@ -629,6 +647,11 @@ fn note(request: &Request) -> Noted {
             },
         ),
         Request::StoreUnique { dir, .. } => Noted::Transfer(dir.clone(), TransferDirection::Upload),
+        Request::List {
+            path,
+            kind: ListKind::Mlsd,
+            ..
+        } => Noted::Listing(path.clone()),
         Request::Delete { path } => Noted::Done(DoneKind::Deleted, path.clone(), None),
         Request::RemoveDir { path } => Noted::Done(DoneKind::DirRemoved, path.clone(), None),
         Request::MakeDir { path } => Noted::Done(DoneKind::DirCreated, path.clone(), None),

@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, warn};
 
+use crate::handler::PermFacts;
 use crate::storage::{DirEntries, Storage, fs_error_of, system_now};
 
 /// Size of one copy buffer.
@@ -94,8 +95,12 @@ pub(crate) enum Job<S: Storage> {
     Receive { writer: S::Writer, ascii: bool },
     /// A listing already in wire form.
     Listing(Vec<u8>),
-    /// A listing streamed from a directory.
-    Stream { dir: S::Dir, format: ListFormat },
+    /// A listing streamed from a directory; `perms` fills the MLSD `perm` fact.
+    Stream {
+        dir: S::Dir,
+        format: ListFormat,
+        perms: Option<PermFacts>,
+    },
 }
 
 /// How a channel is opened.
@@ -334,12 +339,19 @@ async fn run_job<S: Storage>(
             finish(&mut stream, limit).await?;
             Ok(bytes.len() as u64)
         }
-        Job::Stream { mut dir, format } => {
+        Job::Stream {
+            mut dir,
+            format,
+            perms,
+        } => {
             let now = system_now();
             let mut out = Vec::with_capacity(LISTING_CHUNK + 1024);
             let mut sent = 0u64;
             while let Some(entry) = dir.next_entry().await {
-                let entry = entry.map_err(TransferError::Storage)?;
+                let mut entry = entry.map_err(TransferError::Storage)?;
+                if let Some(perms) = &perms {
+                    perms.fill(&mut entry);
+                }
                 // Names that cannot be put on a line are left out, never injected.
                 let _ = format.write(&entry, now, &mut out);
                 if out.len() >= LISTING_CHUNK {
