@@ -13,7 +13,8 @@
 #   bash bench/compare.sh --only ftpd,pure-ftpd  # a subset (ftpd vsftpd pure-ftpd proftpd libunftp)
 #
 # Environment: SERVER_CPU (default 0), LOAD_CPU (default 1), PORT_BASE (default 2300),
-# BENCH_TMP (where the test files go, default /tmp), IDLE_BIG_PEERS=1 (also hold 10,000 sessions
+# BENCH_TMP (where the test files go, default /tmp; as root they go on a tmpfs mounted there
+# unless BENCH_FS=disk), IDLE_BIG_PEERS=1 (also hold 10,000 sessions
 # on the forking C servers: 10,000 to 20,000 processes), KEEP=1 (keep the test files).
 # Needs root for the C servers (chroot, user switch, a private mount namespace); without root
 # only ftpd and libunftp run. Logs of every run land in bench/.tools/results/<time>/.
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         --quick) QUICK=1 ;;
         --only) ONLY=${2:?--only needs a list, e.g. ftpd or ftpd,vsftpd}; shift ;;
         --only=*) ONLY=${1#--only=} ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -134,9 +135,13 @@ stop_server() {
 }
 
 WORK=""
+TMPFS=""
 cleanup() {
     local rc=$?
     stop_server
+    if [[ -n $TMPFS && ${KEEP:-0} != 1 ]]; then
+        umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS" 2>/dev/null || true
+    fi
     if [[ -n $WORK && -d $WORK && ${KEEP:-0} != 1 ]]; then
         rm -rf "$WORK"
     fi
@@ -291,7 +296,20 @@ say "creating the test files"
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/ftp-bench.XXXXXX")
 chmod 755 "$WORK"
 ROOT=$WORK/root
-mkdir -p "$ROOT/list" "$ROOT/upload" "$WORK/empty"
+mkdir -p "$ROOT" "$WORK/empty"
+# The served tree lives on a tmpfs of its own when root and memory allow (the big file plus the
+# uploads), so that STOR measures the servers and not the disk's write-back; BENCH_FS=disk
+# keeps it on BENCH_TMP's file system.
+need_mib=$((BIG_MIB * (1 + UL_REPEAT) + 256))
+avail_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+STORAGE="disk ($(df -P "$ROOT" | awk 'NR == 2 { print $1 }'))"
+if [[ ${BENCH_FS:-tmpfs} == tmpfs && $IS_ROOT == 1 && $avail_mib -gt $((need_mib + 4096)) ]]; then
+    if mount -t tmpfs -o "size=${need_mib}m,mode=755" ftp-bench "$ROOT"; then
+        TMPFS=$ROOT
+        STORAGE="tmpfs (${need_mib} MiB)"
+    fi
+fi
+mkdir -p "$ROOT/list" "$ROOT/upload"
 chmod 755 "$ROOT" "$ROOT/list"
 chmod 1777 "$ROOT/upload"
 head -c 4096 /dev/urandom >"$ROOT/small.bin"
@@ -299,7 +317,7 @@ head -c $((BIG_MIB << 20)) /dev/urandom >"$ROOT/big.bin"
 (cd "$ROOT/list" && seq -f 'entry-%05g.txt' 1 "$LIST_ENTRIES" | xargs touch)
 chmod 644 "$ROOT/small.bin" "$ROOT/big.bin"
 BIG_BYTES=$((BIG_MIB << 20))
-note "$ROOT: small.bin 4 KiB, big.bin $BIG_MIB MiB, list/ $LIST_ENTRIES entries, upload/"
+note "$ROOT on $STORAGE: small.bin 4 KiB, big.bin $BIG_MIB MiB, list/ $LIST_ENTRIES entries, upload/"
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 LOGS=$TOOLS/results/$STAMP
@@ -543,7 +561,7 @@ declare -A LABEL=(
 
 {
     say "results of: bash bench/compare.sh $ARGS ($STAMP; medians; MB = 10^6 bytes)"
-    note "$(nproc) cores, $(uname -r); servers on CPU $SERVER_CPU, ftp-load on CPU $LOAD_CPU, 127.0.0.1"
+    note "$(nproc) cores, $(uname -r); servers on CPU $SERVER_CPU, ftp-load on CPU $LOAD_CPU, 127.0.0.1; files on $STORAGE"
     printf '%-30s' "metric"
     for s in "${ACTIVE[@]}"; do printf '%12s' "$s"; done
     printf '\n'

@@ -95,8 +95,10 @@ async fn main() -> ExitCode {
     // A closure, so that the user type (from unftp-core) need not be named.
     let build = move || {
         let root = root.clone();
+        // As in libunftp's own examples: one `Filesystem` (holding a directory handle, so one
+        // more file descriptor) per session; it can only fail when out of descriptors.
         ServerBuilder::new(Box::new(move || {
-            Filesystem::new(root.as_path()).expect("the root directory exists")
+            Filesystem::new(root.as_path()).expect("opening the root directory")
         }))
         .greeting("libunftp bench server")
         .passive_ports(passive.0..=passive.1)
@@ -133,12 +135,21 @@ async fn main() -> ExitCode {
         listener.local_addr().unwrap_or(args.listen)
     );
     let _ = std::io::stdout().flush();
+    let mut accept_errors = 0u64;
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
             Err(e) => {
-                // EMFILE and the like: back off a little instead of spinning.
-                let _ = writeln!(std::io::stderr(), "libunftp-bench-server: accept: {e}");
+                // EMFILE and the like: back off a little instead of spinning, and say so now
+                // and then.
+                if accept_errors % 1000 == 0 {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "libunftp-bench-server: accept: {e} ({} errors so far)",
+                        accept_errors + 1
+                    );
+                }
+                accept_errors += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
