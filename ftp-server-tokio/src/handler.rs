@@ -269,11 +269,7 @@ async fn serve<S: Storage>(
         } => {
             require(principal, Operation::Read, &path)?;
             let target = storage_path(home, &path)?;
-            let entry = storage.metadata(&target).await?;
-            if entry.kind.is_dir() {
-                return Err(FsError::IsADirectory);
-            }
-            let reader = storage.open_read(&target, offset).await?;
+            let (reader, entry) = storage.open_read_entry(&target, offset).await?;
             // In ASCII mode the bytes sent differ from the file's (LF becomes CRLF), so no
             // count is announced rather than a wrong one.
             let response = if ascii {

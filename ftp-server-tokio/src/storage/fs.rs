@@ -204,6 +204,40 @@ impl Storage for FsStorage {
         Ok(tokio::fs::File::from_std(file))
     }
 
+    /// One trip to the blocking pool: open (non-blocking, so a FIFO cannot hang the open),
+    /// then check and describe the open file itself, so what is sent is what was checked.
+    async fn open_read_entry(
+        &self,
+        path: &VirtualPath,
+        offset: u64,
+    ) -> Result<(tokio::fs::File, Entry), FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = relative_path(path)?;
+        let name = path.file_name().unwrap_or(b"/").to_vec();
+        let (file, entry) = blocking(move || {
+            let mut options = OpenOptions::new();
+            options.read(true);
+            #[cfg(target_os = "linux")]
+            {
+                use cap_std::fs::OpenOptionsExt;
+                options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+            }
+            #[cfg(not(target_os = "linux"))]
+            ensure_regular(&root.metadata(&rel)?)?;
+            let file = root.open_with(&rel, &options)?;
+            let meta = file.metadata()?;
+            ensure_regular(&meta)?;
+            let entry = entry_from_metadata(name, &meta, None);
+            let mut file = file.into_std();
+            if offset > 0 {
+                file.seek(SeekFrom::Start(offset))?;
+            }
+            Ok((file, entry))
+        })
+        .await?;
+        Ok((tokio::fs::File::from_std(file), entry))
+    }
+
     async fn open_write(
         &self,
         path: &VirtualPath,

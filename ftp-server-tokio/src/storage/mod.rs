@@ -79,6 +79,24 @@ pub trait Storage: Send + Sync + 'static {
         offset: u64,
     ) -> impl Future<Output = Result<Self::Reader, FsError>> + Send;
 
+    /// Opens a file for reading from `offset` and returns its facts as well (RETR announces
+    /// the size). `IsADirectory` for a directory. The default calls [`Storage::metadata`] then
+    /// [`Storage::open_read`]; back-ends override it to do both in one step.
+    fn open_read_entry(
+        &self,
+        path: &VirtualPath,
+        offset: u64,
+    ) -> impl Future<Output = Result<(Self::Reader, Entry), FsError>> + Send {
+        async move {
+            let entry = self.metadata(path).await?;
+            if entry.kind.is_dir() {
+                return Err(FsError::IsADirectory);
+            }
+            let reader = self.open_read(path, offset).await?;
+            Ok((reader, entry))
+        }
+    }
+
     /// Opens a file for writing (STOR, APPE). The parent directory must exist.
     fn open_write(
         &self,
