@@ -488,3 +488,69 @@ async fn mlsd_and_mlst_carry_the_users_permissions() {
     running.stop.shutdown();
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
+    use ftp_server_tokio::storage::fs::FsStorage;
+    let root = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..(16u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.path().join("big"), &big).unwrap();
+    let bound = Server::new(FsStorage::open(root.path()).unwrap(), users())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .bind()
+        .await
+        .unwrap();
+    let addr = bound.local_addrs()[0];
+    let stop = bound.shutdown_handle();
+    let task = tokio::spawn(bound.run());
+    let mut c = Client::login(addr).await;
+
+    // A whole download and an upload of the same bytes, checked byte for byte.
+    let data = c.epsv().await;
+    starts(c.cmd("RETR big").await);
+    assert!(read_all(data).await == big, "download differs");
+    assert_eq!(c.reply().await.0, 226);
+    let mut data = c.epsv().await;
+    starts(c.cmd("STOR copy").await);
+    data.write_all(&big).await.unwrap();
+    drop(data);
+    assert_eq!(c.reply().await.0, 226);
+    assert!(
+        std::fs::read(root.path().join("copy")).unwrap() == big,
+        "upload differs"
+    );
+
+    // A stalled download: STAT shows progress, ABOR ends it, the session goes on.
+    let mut data = c.epsv().await;
+    starts(c.cmd("RETR big").await);
+    let mut chunk = vec![0u8; 64 * 1024];
+    assert!(
+        timeout(LIMIT, data.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap()
+            > 0
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (code, text) = c.cmd("STAT").await;
+    assert_eq!(code, 213, "{text}");
+    assert!(!text.contains(" 0 bytes"), "progress is reported: {text}");
+    c.send("ABOR").await;
+    assert_eq!(c.reply().await.0, 426);
+    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.cmd("NOOP").await.0, 200);
+    // An upload cut by ABOR, then a complete one over it.
+    let mut data = c.epsv().await;
+    starts(c.cmd("STOR part").await);
+    data.write_all(&big[..1 << 20]).await.unwrap();
+    c.send("ABOR").await;
+    let (first, _) = c.reply().await;
+    assert!(first == 426 || first == 226, "{first}");
+    if first == 426 {
+        assert_eq!(c.reply().await.0, 226);
+    }
+    drop(data);
+    assert_eq!(c.cmd("SIZE big").await.0, 213);
+    stop.shutdown();
+    timeout(LIMIT, task).await.unwrap().unwrap();
+}

@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,34 @@ pub(crate) struct DataSettings {
     pub(crate) data_timeout: Duration,
     /// Copy buffers kept for reuse.
     pub(crate) buffers: BufferPool,
+    /// Binary file copies running on threads of the blocking pool (see [`ThreadSlot`]).
+    pub(crate) copy_threads: AtomicUsize,
+}
+
+/// Most binary file copies that run on their own blocking-pool thread at once. A thread copies
+/// with plain blocking calls (no readiness round trips, which is what bulk transfers on fast
+/// links want); beyond this many, copies run on the async path so slow clients cannot take
+/// every thread of the pool.
+pub(crate) const MAX_COPY_THREADS: usize = 16;
+
+/// A claimed copy thread; dropping it frees the slot.
+struct ThreadSlot<'a>(&'a AtomicUsize);
+
+impl<'a> ThreadSlot<'a> {
+    fn claim(counter: &'a AtomicUsize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_COPY_THREADS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(counter))
+    }
+}
+
+impl Drop for ThreadSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Copy buffers kept for reuse, so a transfer allocates nothing per chunk and, in steady
@@ -293,13 +321,22 @@ async fn run_job<S: Storage>(
     job: Job<S>,
     mut stream: TcpStream,
     settings: &DataSettings,
-    progress: &AtomicU64,
+    progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
     match job {
         Job::Send { mut reader, ascii } => {
             #[cfg(target_os = "linux")]
             if !ascii && let Some(file) = S::zero_copy_source(&reader) {
+                if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
+                    && let Ok(file) = file.try_clone_to_owned()
+                {
+                    use std::os::fd::AsFd;
+                    let copy = threaded::Copy::new(stream, limit, progress)?;
+                    let sent = copy.run(move |c| c.send_file(file.as_fd())).await;
+                    drop(slot);
+                    return sent.unwrap_or(Err(TransferError::ConnectionLost));
+                }
                 let sent = send_file(file, &stream, limit, progress).await?;
                 finish(&mut stream, limit).await?;
                 return Ok(sent);
@@ -320,6 +357,34 @@ async fn run_job<S: Storage>(
             Ok(sent)
         }
         Job::Receive { mut writer, ascii } => {
+            #[cfg(unix)]
+            if !ascii
+                && let Some(sink) = S::direct_sink(&writer)
+                && let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
+                && let Ok(sink) = sink.try_clone_to_owned()
+            {
+                let copy = threaded::Copy::new(stream, limit, progress)?;
+                let buffer = settings.buffers.take();
+                let outcome = copy
+                    .run(move |c| {
+                        let mut buffer = buffer;
+                        let received = c.receive(std::fs::File::from(sink), &mut buffer);
+                        (received, buffer)
+                    })
+                    .await;
+                drop(slot);
+                let Some((received, buffer)) = outcome else {
+                    return Err(TransferError::ConnectionLost);
+                };
+                settings.buffers.give(buffer);
+                let received = received?;
+                // The data went straight to the file; shutting the writer down still commits.
+                writer
+                    .shutdown()
+                    .await
+                    .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
+                return Ok(received);
+            }
             let mut buffer = settings.buffers.take();
             let result = receive(
                 &mut stream,
@@ -504,5 +569,133 @@ async fn finish(stream: &mut TcpStream, limit: Duration) -> Result<(), TransferE
     match tokio::time::timeout(limit, stream.shutdown()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(TransferError::ConnectionLost),
+    }
+}
+
+/// Binary file copies on a blocking-pool thread, with blocking socket calls.
+#[cfg(unix)]
+mod threaded {
+    use std::io::{self, Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use ftp_proto::server::TransferError;
+
+    use crate::storage::fs_error_of;
+
+    /// A data connection handed to a copy thread.
+    pub(super) struct Copy {
+        stream: TcpStream,
+        /// The channel's progress counter, which STAT reads.
+        progress: Arc<AtomicU64>,
+    }
+
+    /// Shuts the socket down when the copy's task is dropped (ABOR, session end), which ends
+    /// the thread's blocking call at once.
+    struct Interrupt(Option<TcpStream>);
+
+    impl Drop for Interrupt {
+        fn drop(&mut self) {
+            if let Some(stream) = &self.0 {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    impl Copy {
+        /// Takes the connection out of the runtime: blocking mode, with the data timeout as
+        /// the limit of every read and write.
+        pub(super) fn new(
+            stream: tokio::net::TcpStream,
+            limit: Duration,
+            progress: &Arc<AtomicU64>,
+        ) -> Result<Self, TransferError> {
+            let lost = |_| TransferError::ConnectionLost;
+            let stream = stream.into_std().map_err(lost)?;
+            stream.set_nonblocking(false).map_err(lost)?;
+            stream.set_read_timeout(Some(limit)).map_err(lost)?;
+            stream.set_write_timeout(Some(limit)).map_err(lost)?;
+            progress.store(0, Ordering::Relaxed);
+            Ok(Self {
+                stream,
+                progress: Arc::clone(progress),
+            })
+        }
+
+        /// Runs `work` on a blocking-pool thread and waits for it (`None` if the thread
+        /// failed). Dropping the returned future interrupts the copy.
+        pub(super) async fn run<T: Send + 'static>(
+            self,
+            work: impl FnOnce(&mut Self) -> T + Send + 'static,
+        ) -> Option<T> {
+            let interrupt = Interrupt(self.stream.try_clone().ok());
+            let mut this = self;
+            let result = tokio::task::spawn_blocking(move || work(&mut this)).await;
+            drop(interrupt);
+            result.ok()
+        }
+
+        /// `sendfile` from `file`'s position to its end, then FIN.
+        #[cfg(target_os = "linux")]
+        pub(super) fn send_file(
+            &mut self,
+            file: std::os::fd::BorrowedFd<'_>,
+        ) -> Result<u64, TransferError> {
+            // A blocking call returns when all of it is sent: small enough that progress (STAT)
+            // moves while a slow client reads, large enough that calls are few.
+            const CHUNK: usize = 1 << 20;
+            let mut sent = 0u64;
+            loop {
+                match rustix::fs::sendfile(&self.stream, file, None, CHUNK) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        sent += n as u64;
+                        self.note(sent);
+                    }
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(
+                        rustix::io::Errno::PIPE
+                        | rustix::io::Errno::CONNRESET
+                        | rustix::io::Errno::AGAIN
+                        | rustix::io::Errno::NOTCONN,
+                    ) => return Err(TransferError::ConnectionLost),
+                    Err(err) => {
+                        return Err(TransferError::Storage(fs_error_of(&io::Error::from(err))));
+                    }
+                }
+            }
+            self.stream
+                .shutdown(Shutdown::Write)
+                .map_err(|_| TransferError::ConnectionLost)?;
+            Ok(sent)
+        }
+
+        /// Reads the connection to its end into `file`.
+        pub(super) fn receive(
+            &mut self,
+            mut file: std::fs::File,
+            buffer: &mut [u8],
+        ) -> Result<u64, TransferError> {
+            let mut received = 0u64;
+            loop {
+                let n = match self.stream.read(buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(TransferError::ConnectionLost),
+                };
+                file.write_all(&buffer[..n])
+                    .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
+                received += n as u64;
+                self.note(received);
+            }
+            Ok(received)
+        }
+
+        fn note(&self, bytes: u64) {
+            self.progress.store(bytes, Ordering::Relaxed);
+        }
     }
 }

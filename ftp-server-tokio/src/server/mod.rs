@@ -334,6 +334,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             masquerade: self.masquerade,
             data_timeout: config.data_timeout,
             buffers: BufferPool::new(32),
+            copy_threads: AtomicUsize::new(0),
         };
         let shared = Arc::new(Shared {
             storage: self.storage,

@@ -154,6 +154,12 @@ impl Storage for FsStorage {
         Some(reader.as_fd())
     }
 
+    #[cfg(unix)]
+    fn direct_sink(writer: &Self::Writer) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(writer.as_fd())
+    }
+
     fn features(&self) -> StorageFeatures {
         StorageFeatures {
             set_modified: true,

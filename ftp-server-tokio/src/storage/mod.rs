@@ -139,6 +139,17 @@ pub trait Storage: Send + Sync + 'static {
         None
     }
 
+    /// For binary uploads: the open file behind `writer`, when it is a plain file whose
+    /// writes need no processing, so the server can write received data to it directly from
+    /// a copy thread. Its position (or append mode) must be where the data goes; the server
+    /// still shuts the writer down afterwards to commit. Default: `None`, data goes through
+    /// the writer.
+    #[cfg(unix)]
+    fn direct_sink(writer: &Self::Writer) -> Option<std::os::fd::BorrowedFd<'_>> {
+        let _ = writer;
+        None
+    }
+
     /// Sets the modification time (MFMT). Default: `NotSupported`.
     fn set_modified(
         &self,
