@@ -59,11 +59,6 @@ mod timestamp;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
 
-/// The README's Rust examples, compiled and run as doctests so the front page stays true.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 pub use command::{
     AuthMechanism, ByteRange, ChecksumArgs, Command, EpsvMode, FileStructure, FormatControl,
     ListArgs, MAX_VERB_LEN, NOT_IMPLEMENTED_VERBS, ProtectionLevel, TransferMode, TransferType,

@@ -19,6 +19,12 @@
 
 pub use ftp_proto;
 
+/// The README's Rust examples (wire layer and embedding), compiled and run as doctests so the
+/// front page stays true. They live here because this crate sees both `ftp_proto` and itself.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod auth;
 pub mod events;
 pub mod handler;

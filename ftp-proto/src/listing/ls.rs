@@ -7,6 +7,7 @@
 //! order.
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use super::{Entry, EntryKind, Special, UnrepresentableName, check_name};
 use crate::Timestamp;
@@ -90,17 +91,21 @@ pub fn list_line(
         EntryKind::Symlink { .. } => 0o777,
         EntryKind::File | EntryKind::Other => 0o644,
     };
-    let head = format!(
-        "{}{} {:>4} {:<8} {:<8} {:>8} {} ",
-        type_letter(entry),
-        permissions(entry.unix_mode.unwrap_or(default_mode)),
+    // Written straight into `out` (writing to a Vec cannot fail): no string per line, which
+    // matters for directories of many thousands of entries.
+    let mut letters = [0u8; 4];
+    out.extend_from_slice(type_letter(entry).encode_utf8(&mut letters).as_bytes());
+    out.extend_from_slice(&permissions(entry.unix_mode.unwrap_or(default_mode)));
+    let _ = write!(
+        out,
+        " {:>4} {:<8} {:<8} {:>8} ",
         entry.nlink.unwrap_or(1),
         column_name(entry.owner.as_deref()),
         column_name(entry.group.as_deref()),
         entry.size,
-        ls_date(entry.modified, now),
     );
-    out.extend_from_slice(head.as_bytes());
+    ls_date(entry.modified, now, out);
+    out.push(b' ');
     out.extend_from_slice(&entry.name);
     if let EntryKind::Symlink {
         target: Some(target),
@@ -155,22 +160,29 @@ fn type_letter(entry: &Entry) -> char {
 }
 
 /// `rwxr-xr-x` from the permission bits, with setuid, setgid and sticky as `ls` shows them.
-fn permissions(mode: u32) -> String {
-    let mut s = String::with_capacity(9);
-    for (shift, special, with_x, without_x) in [
-        (6, 0o4000, 's', 'S'),
-        (3, 0o2000, 's', 'S'),
-        (0, 0o1000, 't', 'T'),
-    ] {
+fn permissions(mode: u32) -> [u8; 9] {
+    let mut s = [b'-'; 9];
+    for (at, (shift, special, with_x, without_x)) in [
+        (6, 0o4000, b's', b'S'),
+        (3, 0o2000, b's', b'S'),
+        (0, 0o1000, b't', b'T'),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let bits = mode >> shift;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(match (mode & special != 0, bits & 1 != 0) {
+        if bits & 4 != 0 {
+            s[at * 3] = b'r';
+        }
+        if bits & 2 != 0 {
+            s[at * 3 + 1] = b'w';
+        }
+        s[at * 3 + 2] = match (mode & special != 0, bits & 1 != 0) {
             (true, true) => with_x,
             (true, false) => without_x,
-            (false, true) => 'x',
-            (false, false) => '-',
-        });
+            (false, true) => b'x',
+            (false, false) => b'-',
+        };
     }
     s
 }
@@ -191,7 +203,7 @@ fn column_name(name: Option<&str>) -> Cow<'_, str> {
 
 /// `Mon DD HH:MM` for recent times, `Mon DD  YYYY` for others: always 12 columns, since the
 /// year is right-aligned in 5.
-fn ls_date(modified: Option<Timestamp>, now: Timestamp) -> String {
+fn ls_date(modified: Option<Timestamp>, now: Timestamp, out: &mut Vec<u8>) {
     let (secs, year, month, day, hour, minute) = match modified {
         Some(t) => (
             t.to_unix(),
@@ -209,9 +221,9 @@ fn ls_date(modified: Option<Timestamp>, now: Timestamp) -> String {
         .unwrap_or("???");
     let now = now.to_unix();
     let recent = secs <= now + RECENT_FUTURE_SECS && now - secs <= RECENT_PAST_SECS;
-    if recent {
-        format!("{month} {day:>2} {hour:02}:{minute:02}")
+    let _ = if recent {
+        write!(out, "{month} {day:>2} {hour:02}:{minute:02}")
     } else {
-        format!("{month} {day:>2} {year:>5}")
-    }
+        write!(out, "{month} {day:>2} {year:>5}")
+    };
 }
