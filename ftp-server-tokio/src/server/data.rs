@@ -328,16 +328,23 @@ async fn run_job<S: Storage>(
         Job::Send { mut reader, ascii } => {
             #[cfg(target_os = "linux")]
             if !ascii && let Some(file) = S::zero_copy_source(&reader) {
+                // What fits in the socket buffer goes at once: small files end here, with no
+                // thread and no further wait.
+                let mut sent = 0;
+                if send_file_now(file, &stream, limit, &mut sent, progress).await? {
+                    finish(&mut stream, limit).await?;
+                    return Ok(sent);
+                }
                 if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
                     && let Ok(file) = file.try_clone_to_owned()
                 {
                     use std::os::fd::AsFd;
                     let copy = threaded::Copy::new(stream, limit, progress)?;
-                    let sent = copy.run(move |c| c.send_file(file.as_fd())).await;
+                    let rest = copy.run(move |c| c.send_file(file.as_fd(), sent)).await;
                     drop(slot);
-                    return sent.unwrap_or(Err(TransferError::ConnectionLost));
+                    return rest.unwrap_or(Err(TransferError::ConnectionLost));
                 }
-                let sent = send_file(file, &stream, limit, progress).await?;
+                let sent = send_file(file, &stream, limit, sent, progress).await?;
                 finish(&mut stream, limit).await?;
                 return Ok(sent);
             }
@@ -480,26 +487,43 @@ async fn send_file(
     file: std::os::fd::BorrowedFd<'_>,
     stream: &TcpStream,
     limit: Duration,
+    mut sent: u64,
     progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
+    loop {
+        if send_file_now(file, stream, limit, &mut sent, progress).await? {
+            return Ok(sent);
+        }
+    }
+}
+
+/// Waits until the socket takes data, then `sendfile`s until it would block (`false`) or
+/// the file ends (`true`), counting into `sent`.
+#[cfg(target_os = "linux")]
+async fn send_file_now(
+    file: std::os::fd::BorrowedFd<'_>,
+    stream: &TcpStream,
+    limit: Duration,
+    sent: &mut u64,
+    progress: &AtomicU64,
+) -> Result<bool, TransferError> {
     /// Most bytes asked for per call; the kernel sends what fits in the socket buffer.
     const CHUNK: usize = 16 << 20;
-    let mut sent = 0u64;
+    match tokio::time::timeout(limit, stream.writable()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
+    }
     loop {
-        match tokio::time::timeout(limit, stream.writable()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
-        }
         let result = stream.try_io(tokio::io::Interest::WRITABLE, || {
             rustix::fs::sendfile(stream, file, None, CHUNK).map_err(io::Error::from)
         });
         match result {
-            Ok(0) => return Ok(sent),
+            Ok(0) => return Ok(true),
             Ok(n) => {
-                sent += n as u64;
-                progress.store(sent, Ordering::Relaxed);
+                *sent += n as u64;
+                progress.store(*sent, Ordering::Relaxed);
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => {
                 use io::ErrorKind as K;
@@ -617,7 +641,6 @@ mod threaded {
             stream.set_nonblocking(false).map_err(lost)?;
             stream.set_read_timeout(Some(limit)).map_err(lost)?;
             stream.set_write_timeout(Some(limit)).map_err(lost)?;
-            progress.store(0, Ordering::Relaxed);
             Ok(Self {
                 stream,
                 progress: Arc::clone(progress),
@@ -642,11 +665,12 @@ mod threaded {
         pub(super) fn send_file(
             &mut self,
             file: std::os::fd::BorrowedFd<'_>,
+            already: u64,
         ) -> Result<u64, TransferError> {
             // A blocking call returns when all of it is sent: small enough that progress (STAT)
             // moves while a slow client reads, large enough that calls are few.
             const CHUNK: usize = 1 << 20;
-            let mut sent = 0u64;
+            let mut sent = already;
             loop {
                 match rustix::fs::sendfile(&self.stream, file, None, CHUNK) {
                     Ok(0) => break,
