@@ -227,12 +227,21 @@ impl<S: Storage> Channel<S> {
     }
 }
 
-/// A listener on `ip`: a random free port of `range`, or any port the OS picks.
+/// A listener on `ip`: a random free port of `range`, or without a range a random port of
+/// the system's ephemeral range.
+///
+/// Ports are chosen here rather than with port 0: the kernel's own search walks every port
+/// with lingering (TIME_WAIT) connections, which costs more than the rest of a session once a
+/// busy server has tens of thousands of them; one random pick usually binds at the first try.
 fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
-    let Some(range) = range else {
-        return listen_on(SocketAddr::new(ip, 0));
+    let (start, end, tries) = match range {
+        Some(range) => (*range.start(), *range.end(), None),
+        // Without a configured range: a bounded number of random picks, then the kernel.
+        None => {
+            let (start, end) = ephemeral_ports();
+            (start, end, Some(EPHEMERAL_TRIES))
+        }
     };
-    let (start, end) = (*range.start(), *range.end());
     if start > end {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -244,7 +253,7 @@ fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<T
     // port once: an attacker cannot predict the port, and a busy range is searched fully.
     let offset = (RandomState::new().hash_one(Instant::now()) % u64::from(span)) as u32;
     let mut last = io::Error::new(io::ErrorKind::AddrInUse, "all passive ports in use");
-    for step in 0..span {
+    for step in 0..tries.map_or(span, |t| t.min(span)) {
         let port = start + ((offset + step) % span) as u16;
         match listen_on(SocketAddr::new(ip, port)) {
             Ok(listener) => return Ok(listener),
@@ -252,7 +261,34 @@ fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<T
             Err(err) => return Err(err),
         }
     }
-    Err(last)
+    match tries {
+        Some(_) => listen_on(SocketAddr::new(ip, 0)),
+        None => Err(last),
+    }
+}
+
+/// Random picks in the ephemeral range before leaving the choice to the kernel.
+const EPHEMERAL_TRIES: u32 = 16;
+
+/// The system's ephemeral port range (Linux: `ip_local_port_range`), else IANA's dynamic
+/// ports.
+fn ephemeral_ports() -> (u16, u16) {
+    use std::sync::OnceLock;
+    static RANGE: OnceLock<(u16, u16)> = OnceLock::new();
+    *RANGE.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|text| {
+                let mut ports = text.split_whitespace().map(str::parse::<u16>);
+                match (ports.next(), ports.next()) {
+                    (Some(Ok(low)), Some(Ok(high))) if 1024 <= low && low <= high => {
+                        Some((low, high))
+                    }
+                    _ => None,
+                }
+            })
+            .unwrap_or((49152, 65535))
+    })
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
