@@ -220,6 +220,14 @@ impl Storage for FsStorage {
         let root = Arc::clone(&self.root);
         let rel = relative_path(path)?;
         let name = path.file_name().unwrap_or(b"/").to_vec();
+        #[cfg(target_os = "linux")]
+        if let Some(opened) = open_cached(&root, &rel, offset) {
+            let (file, meta) = opened;
+            return Ok((
+                tokio::fs::File::from_std(file),
+                entry_from_metadata(name, &meta, None),
+            ));
+        }
         let (file, entry) = blocking(move || {
             let mut options = OpenOptions::new();
             options.read(true);
@@ -449,6 +457,30 @@ impl DirEntries for FsDirEntries {
             }
         }
     }
+}
+
+/// Opens a regular file for reading without a trip to the blocking pool, when that cannot
+/// block: `openat2` with `RESOLVE_CACHED` succeeds only if every path component is in the
+/// kernel's lookup cache (no I/O), and `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS` keeps it
+/// beneath the root exactly as cap-std's own `openat2` does. Anything else (not cached, not
+/// a regular file, an escape attempt, an old kernel, any error) returns `None`, and the caller
+/// takes the blocking path, which reports errors the usual way.
+#[cfg(target_os = "linux")]
+fn open_cached(root: &Dir, rel: &Path, offset: u64) -> Option<(std::fs::File, Metadata)> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::CACHED;
+    let fd = openat2(root, rel, flags, Mode::empty(), resolve).ok()?;
+    let mut file = std::fs::File::from(fd);
+    // fstat of an open local file reads the in-memory inode.
+    let meta = Metadata::from_just_metadata(file.metadata().ok()?);
+    if !meta.is_file() {
+        return None;
+    }
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset)).ok()?;
+    }
+    Some((file, meta))
 }
 
 /// Runs a blocking filesystem call on tokio's blocking pool and maps its error.
