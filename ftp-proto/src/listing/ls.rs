@@ -7,7 +7,6 @@
 //! order.
 
 use std::borrow::Cow;
-use std::io::Write;
 
 use super::{Entry, EntryKind, Special, UnrepresentableName, check_name};
 use crate::Timestamp;
@@ -96,14 +95,15 @@ pub fn list_line(
     let mut letters = [0u8; 4];
     out.extend_from_slice(type_letter(entry).encode_utf8(&mut letters).as_bytes());
     out.extend_from_slice(&permissions(entry.unix_mode.unwrap_or(default_mode)));
-    let _ = write!(
-        out,
-        " {:>4} {:<8} {:<8} {:>8} ",
-        entry.nlink.unwrap_or(1),
-        column_name(entry.owner.as_deref()),
-        column_name(entry.group.as_deref()),
-        entry.size,
-    );
+    out.push(b' ');
+    push_right(out, entry.nlink.unwrap_or(1), 4, b' ');
+    out.push(b' ');
+    push_left(out, &column_name(entry.owner.as_deref()), 8);
+    out.push(b' ');
+    push_left(out, &column_name(entry.group.as_deref()), 8);
+    out.push(b' ');
+    push_right(out, entry.size, 8, b' ');
+    out.push(b' ');
     ls_date(entry.modified, now, out);
     out.push(b' ');
     out.extend_from_slice(&entry.name);
@@ -221,9 +221,64 @@ fn ls_date(modified: Option<Timestamp>, now: Timestamp, out: &mut Vec<u8>) {
         .unwrap_or("???");
     let now = now.to_unix();
     let recent = secs <= now + RECENT_FUTURE_SECS && now - secs <= RECENT_PAST_SECS;
-    let _ = if recent {
-        write!(out, "{month} {day:>2} {hour:02}:{minute:02}")
+    out.extend_from_slice(month.as_bytes());
+    out.push(b' ');
+    push_right(out, day.into(), 2, b' ');
+    out.push(b' ');
+    if recent {
+        push_right(out, hour.into(), 2, b'0');
+        out.push(b':');
+        push_right(out, minute.into(), 2, b'0');
     } else {
-        write!(out, "{month} {day:>2} {year:>5}")
-    };
+        push_right(out, year.into(), 5, b' ');
+    }
+}
+
+/// Appends `n` in decimal, right-aligned in `width` columns with `fill` (`{n:>width}`, or
+/// `{n:0width}` with `b'0'`): LIST lines are built without the formatting machinery.
+fn push_right(out: &mut Vec<u8>, mut n: u64, width: usize, fill: u8) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - at;
+    out.extend(std::iter::repeat_n(fill, width.saturating_sub(len)));
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `text` left-aligned in `width` columns (`{text:<width}`: padding counts chars).
+fn push_left(out: &mut Vec<u8>, text: &str, width: usize) {
+    out.extend_from_slice(text.as_bytes());
+    out.extend(std::iter::repeat_n(
+        b' ',
+        width.saturating_sub(text.chars().count()),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_left, push_right};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hand-written column writers match `format!` exactly.
+        #[test]
+        fn columns_match_format(n: u64, width in 0usize..24, text in "\\PC{0,12}") {
+            let mut out = Vec::new();
+            push_right(&mut out, n, width, b' ');
+            prop_assert_eq!(out, format!("{n:>width$}").into_bytes());
+            let mut out = Vec::new();
+            push_right(&mut out, n, width, b'0');
+            prop_assert_eq!(out, format!("{n:0width$}").into_bytes());
+            let mut out = Vec::new();
+            push_left(&mut out, &text, width);
+            prop_assert_eq!(out, format!("{text:<width$}").into_bytes());
+        }
+    }
 }

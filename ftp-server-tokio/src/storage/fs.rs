@@ -71,7 +71,7 @@ use tokio::task::JoinHandle;
 use super::{DirEntries, Storage, StorageFeatures, WriteMode};
 
 /// How many directory entries [`FsDirEntries`] reads (and stats) per blocking call.
-pub const READ_DIR_BATCH: usize = 256;
+pub const READ_DIR_BATCH: usize = 1024;
 
 /// How many names [`Storage::create_unique`] tries (`name`, `name.1`, ... `name.99`) before
 /// giving up with [`FsError::AlreadyExists`].
@@ -174,7 +174,12 @@ impl Storage for FsStorage {
         let name = path.file_name().unwrap_or(b"/").to_vec();
         blocking(move || {
             let meta = root.metadata(&rel)?;
-            Ok(entry_from_metadata(name, &meta, None))
+            Ok(entry_from_metadata(
+                name,
+                &meta,
+                None,
+                &mut IdNames::default(),
+            ))
         })
         .await
     }
@@ -185,7 +190,11 @@ impl Storage for FsStorage {
         let cursor = blocking(move || {
             let dir = root.open_dir(&rel)?;
             let entries = dir.entries()?;
-            Ok(Cursor { dir, entries })
+            Ok(Cursor {
+                dir,
+                entries,
+                names: IdNames::default(),
+            })
         })
         .await?;
         Ok(FsDirEntries {
@@ -225,7 +234,7 @@ impl Storage for FsStorage {
             let (file, meta) = opened;
             return Ok((
                 tokio::fs::File::from_std(file),
-                entry_from_metadata(name, &meta, None),
+                entry_from_metadata(name, &meta, None, &mut IdNames::default()),
             ));
         }
         let (file, entry) = blocking(move || {
@@ -241,7 +250,7 @@ impl Storage for FsStorage {
             let file = root.open_with(&rel, &options)?;
             let meta = file.metadata()?;
             ensure_regular(&meta)?;
-            let entry = entry_from_metadata(name, &meta, None);
+            let entry = entry_from_metadata(name, &meta, None, &mut IdNames::default());
             let mut file = file.into_std();
             if offset > 0 {
                 file.seek(SeekFrom::Start(offset))?;
@@ -382,6 +391,7 @@ struct Cursor {
     /// The directory listed, to read symlink targets relative to it.
     dir: Dir,
     entries: ReadDir,
+    names: IdNames,
 }
 
 /// One batch of entries, and the cursor to continue from (`None` at the end).
@@ -424,7 +434,8 @@ impl Cursor {
                     } else {
                         None
                     };
-                    entries.push(Ok(entry_from_metadata(name, &meta, target)));
+                    let entry = entry_from_metadata(name, &meta, target, &mut self.names);
+                    entries.push(Ok(entry));
                 }
             }
         }
@@ -591,8 +602,31 @@ fn os_to_bytes(name: &OsStr) -> Option<Vec<u8>> {
     }
 }
 
+/// The last owner and group ids shown and their text: the entries of one directory mostly
+/// share them, so each is formatted once per listing rather than once per entry.
+#[derive(Debug, Default)]
+struct IdNames {
+    owner: Option<(u32, String)>,
+    group: Option<(u32, String)>,
+}
+
+impl IdNames {
+    #[cfg_attr(not(unix), allow(dead_code))]
+    fn name(slot: &mut Option<(u32, String)>, id: u32) -> String {
+        match slot {
+            Some((last, text)) if *last == id => text.clone(),
+            _ => slot.insert((id, id.to_string())).1.clone(),
+        }
+    }
+}
+
 /// Describes an object for a listing or MLST.
-fn entry_from_metadata(name: Vec<u8>, meta: &Metadata, link_target: Option<Vec<u8>>) -> Entry {
+fn entry_from_metadata(
+    name: Vec<u8>,
+    meta: &Metadata,
+    link_target: Option<Vec<u8>>,
+    names: &mut IdNames,
+) -> Entry {
     let kind = if meta.is_dir() {
         EntryKind::Dir
     } else if meta.is_file() {
@@ -621,8 +655,8 @@ fn entry_from_metadata(name: Vec<u8>, meta: &Metadata, link_target: Option<Vec<u
         // The full st_mode: the type bits tell FIFOs, sockets and devices apart.
         entry.unix_mode = Some(meta.mode());
         entry.nlink = Some(meta.nlink());
-        entry.owner = Some(meta.uid().to_string());
-        entry.group = Some(meta.gid().to_string());
+        entry.owner = Some(IdNames::name(&mut names.owner, meta.uid()));
+        entry.group = Some(IdNames::name(&mut names.group, meta.gid()));
         entry.unique = Some(format!("{:x}g{:x}", meta.dev(), meta.ino()));
     }
     entry
