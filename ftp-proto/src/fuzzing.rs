@@ -7,6 +7,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 
+use std::time::Instant;
+
 use crate::{Command, Frame, LineFramer, Reply, ReplyParser, addr};
 
 /// The fuzz target names, each a function in this module and a folder in `fuzz/corpus/`.
@@ -20,8 +22,10 @@ pub const TARGETS: &[&str] = &[
     "server_session",
 ];
 
-/// Runs the target called `name` on `data`. Returns false for an unknown name.
-pub fn run(name: &str, data: &[u8]) -> bool {
+/// Runs the target called `name` on `data`; `origin` is the start of the simulated clock of
+/// `server_session` (the caller reads its clock: this crate never does). Returns false for an
+/// unknown name.
+pub fn run(name: &str, data: &[u8], origin: Instant) -> bool {
     match name {
         "command" => command(data),
         "reply" => reply(data),
@@ -29,7 +33,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "addr" => addr(data),
         "command_to_bytes_and_back" => command_to_bytes_and_back(data),
         "reply_to_bytes_and_back" => reply_to_bytes_and_back(data),
-        "server_session" => server_session(data),
+        "server_session" => server_session(data, origin),
         _ => return false,
     }
     true
@@ -201,8 +205,10 @@ pub fn reply_to_bytes_and_back(data: &[u8]) {
 ///   later than `now`;
 /// - each call outputs no more than a bound linear in its input, in the commands it runs and in
 ///   the answer it was given.
-pub fn server_session(data: &[u8]) {
-    server_model::run(data);
+///
+/// `origin` starts the simulated clock; only offsets from it matter.
+pub fn server_session(data: &[u8], origin: Instant) {
+    server_model::run(data, origin);
 }
 
 fn framer_bounded(f: &LineFramer) -> bool {
@@ -485,12 +491,6 @@ mod server_model {
         }
     }
 
-    /// The base of the simulated clock; only offsets from it matter.
-    #[allow(clippy::disallowed_methods)] // The session never reads it: it gets `now` from here.
-    fn epoch() -> Instant {
-        Instant::now()
-    }
-
     /// What the driver did, for the failure report.
     enum Step {
         Control(Vec<u8>),
@@ -738,12 +738,12 @@ mod server_model {
         idle_deadline: Option<Instant>,
     }
 
-    pub(super) fn run(data: &[u8]) {
+    pub(super) fn run(data: &[u8], origin: Instant) {
         let mut input = Input(Unstructured::new(data));
         let knobs = Knobs(input.byte(), input.byte());
         let (config, conn) = knobs.build();
         let config = Arc::new(config);
-        let now = epoch();
+        let now = origin;
         let mut s = Session::new(config.clone(), conn, now);
         let mut m = Model {
             knobs,

@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::Instant;
 
 #[test]
 fn fuzz_corpus_replays_without_failures() {
@@ -22,7 +23,7 @@ fn fuzz_corpus_replays_without_failures() {
             }
             let data = fs::read(&path).unwrap();
             assert!(
-                ftp_proto::fuzzing::run(target, &data),
+                ftp_proto::fuzzing::run(target, &data, Instant::now()),
                 "unknown target {target}"
             );
             count += 1;

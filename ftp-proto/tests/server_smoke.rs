@@ -60,3 +60,47 @@ fn list_over_active_connection() {
     });
     assert_eq!(h.reply_code(), 226);
 }
+
+/// The login dialogue of the `server` module's documentation, run with a real clock reading:
+/// exact wire bytes, and the idle timer as the next deadline.
+#[test]
+#[allow(clippy::disallowed_methods)] // A driver's clock reading; the library reads none.
+fn documented_login_dialogue() {
+    use std::time::{Duration, Instant};
+
+    use ftp_proto::server::{Config, ConnectionInfo, Output, Session};
+
+    let conn = ConnectionInfo {
+        peer: "127.0.0.1:50000".parse().unwrap(),
+        local: "127.0.0.1:21".parse().unwrap(),
+        tls: false,
+    };
+    let now = Instant::now();
+    let mut s = Session::new(Config::default().into(), conn, now);
+    let mut wire = Vec::new();
+    let drain = |s: &mut Session, wire: &mut Vec<u8>| {
+        let mut requests = Vec::new();
+        while let Some(out) = s.poll_output() {
+            match out {
+                Output::Transmit(bytes) => wire.extend(bytes),
+                Output::Request { ticket, request } => requests.push((ticket, request)),
+                _ => {}
+            }
+        }
+        requests
+    };
+    drain(&mut s, &mut wire);
+    s.handle_control(now, b"USER alice\r\nPASS secret\r\n");
+    let requests = drain(&mut s, &mut wire);
+    let (ticket, Request::Login { user, .. }) = &requests[0] else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(user, "alice");
+    s.respond(now, *ticket, Response::LoggedIn).unwrap();
+    drain(&mut s, &mut wire);
+    assert_eq!(
+        wire,
+        b"220 Service ready\r\n331 Please specify the password\r\n230 Login successful\r\n"
+    );
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(300)));
+}

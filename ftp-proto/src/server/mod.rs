@@ -15,12 +15,13 @@
 //! use std::time::{Duration, Instant};
 //! use ftp_proto::server::{Config, ConnectionInfo, Output, Request, Response, Session};
 //!
+//! // `now` is the driver's clock reading: the session never reads a clock itself.
+//! # fn log_in(now: Instant) {
 //! let conn = ConnectionInfo {
 //!     peer: "127.0.0.1:50000".parse().unwrap(),
 //!     local: "127.0.0.1:21".parse().unwrap(),
 //!     tls: false,
 //! };
-//! let now = Instant::now();
 //! let mut s = Session::new(Config::default().into(), conn, now);
 //! let mut wire = Vec::new();
 //! let mut drain = |s: &mut Session, wire: &mut Vec<u8>| {
@@ -43,7 +44,10 @@
 //! drain(&mut s, &mut wire);
 //! assert_eq!(wire, b"220 Service ready\r\n331 Please specify the password\r\n230 Login successful\r\n");
 //! assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(300))); // idle timeout
+//! # }
 //! ```
+//!
+//! (`tests/server_smoke.rs` runs this dialogue.)
 //!
 //! # What the driver must do
 //!
