@@ -383,16 +383,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     }
                     _ => {
                         warn!(?ticket, "nothing was opened for this transfer");
-                        self.session.handle_data(
-                            Instant::now(),
-                            DataInput::Finished {
-                                id,
-                                result: Err(TransferError::Storage(
-                                    ftp_proto::server::FsError::Local,
-                                )),
-                            },
-                        );
-                        self.close_channel(id);
+                        self.fail_unopened(id);
                         return;
                     }
                 };
@@ -412,14 +403,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             } => {
                 let Some(Opened::Dir(dir)) = self.handler.take(ticket) else {
                     warn!(?ticket, "no directory was opened for this listing");
-                    self.session.handle_data(
-                        Instant::now(),
-                        DataInput::Finished {
-                            id,
-                            result: Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
-                        },
-                    );
-                    self.close_channel(id);
+                    self.fail_unopened(id);
                     return;
                 };
                 let listed = self
@@ -441,6 +425,15 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             }
             _ => {}
         }
+    }
+
+    /// A job whose request left nothing opened (an application bug, not the client's): the
+    /// transfer ends with 451 and its channel closes.
+    fn fail_unopened(&mut self, id: DataId) {
+        let result = Err(TransferError::Storage(ftp_proto::server::FsError::Local));
+        self.session
+            .handle_data(Instant::now(), DataInput::Finished { id, result });
+        self.close_channel(id);
     }
 
     fn open_channel(&mut self, id: DataId, open: Open) {

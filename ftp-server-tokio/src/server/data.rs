@@ -561,16 +561,24 @@ async fn send_file_now(
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => {
-                use io::ErrorKind as K;
-                return Err(match err.kind() {
-                    K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
-                        TransferError::ConnectionLost
-                    }
-                    _ => TransferError::Storage(fs_error_of(&err)),
-                });
-            }
+            Err(err) => return Err(sendfile_failure(&err)),
         }
+    }
+}
+
+/// What a failed `sendfile` means: the peer is gone or stalled (a blocking socket's send
+/// timeout shows as `WouldBlock`), or else the file could not be read.
+#[cfg(target_os = "linux")]
+fn sendfile_failure(err: &io::Error) -> TransferError {
+    use io::ErrorKind as K;
+    match err.kind() {
+        K::BrokenPipe
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::WouldBlock
+        | K::TimedOut => TransferError::ConnectionLost,
+        _ => TransferError::Storage(fs_error_of(err)),
     }
 }
 
@@ -715,15 +723,7 @@ mod threaded {
                         self.note(sent);
                     }
                     Err(rustix::io::Errno::INTR) => {}
-                    Err(
-                        rustix::io::Errno::PIPE
-                        | rustix::io::Errno::CONNRESET
-                        | rustix::io::Errno::AGAIN
-                        | rustix::io::Errno::NOTCONN,
-                    ) => return Err(TransferError::ConnectionLost),
-                    Err(err) => {
-                        return Err(TransferError::Storage(fs_error_of(&io::Error::from(err))));
-                    }
+                    Err(err) => return Err(super::sendfile_failure(&io::Error::from(err))),
                 }
             }
             self.stream
