@@ -46,6 +46,7 @@
 
 pub mod addr;
 pub mod ascii;
+pub mod client;
 mod command;
 mod error;
 mod framing;
