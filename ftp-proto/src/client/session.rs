@@ -59,6 +59,8 @@ struct TransferSpec {
     command_bytes: Vec<u8>,
     direction: Direction,
     rest: Option<u64>,
+    /// The data connection is not ours (FXP).
+    external: bool,
 }
 
 #[derive(Debug)]
@@ -194,6 +196,11 @@ fn is_barrier(command: &Command) -> bool {
             | Command::Rein
             | Command::Quit
             | Command::Ccc
+            | Command::Rest(_)
+            | Command::Pasv
+            | Command::Epsv(_)
+            | Command::Port(_)
+            | Command::Eprt(_)
             | Command::Other { .. }
     )
 }
@@ -314,8 +321,9 @@ impl Session {
     /// [`Event::Reply`] with that handle (or [`Event::Failed`] if the session ends first).
     ///
     /// Transfer commands (RETR, STOR, APPE, STOU, LIST, NLST, MLSD) go through
-    /// [`Session::transfer`]; the session issues EPSV, PASV, EPRT, PORT and REST itself, and
-    /// ABOR through [`Session::abort`].
+    /// [`Session::transfer`] (or [`Session::transfer_external`]) and ABOR through
+    /// [`Session::abort`]. PASV, EPSV, PORT, EPRT and REST may be sent here for
+    /// server-to-server transfers; [`Session::transfer`] issues its own.
     pub fn send(&mut self, now: Instant, command: Command) -> Result<CommandHandle, UsageError> {
         if self.closed {
             return Err(UsageError::Closed);
@@ -326,18 +334,8 @@ impl Session {
                 "Session::transfer",
             ));
         }
-        match command {
-            Command::Pasv | Command::Epsv(_) | Command::Port(_) | Command::Eprt(_) => {
-                return Err(UsageError::WrongMethod(
-                    "a data-port command",
-                    "Session::transfer",
-                ));
-            }
-            Command::Rest(_) => {
-                return Err(UsageError::WrongMethod("REST", "Session::transfer"));
-            }
-            Command::Abor => return Err(UsageError::WrongMethod("ABOR", "Session::abort")),
-            _ => {}
+        if command == Command::Abor {
+            return Err(UsageError::WrongMethod("ABOR", "Session::abort"));
         }
         let bytes = command.to_bytes()?;
         let handle = self.new_handle();
@@ -384,10 +382,47 @@ impl Session {
                 command_bytes,
                 direction,
                 rest: rest.filter(|&n| n > 0),
+                external: false,
             }),
         });
         self.pump(now);
         Ok(handle)
+    }
+
+    /// Queues a transfer whose data connection runs between the server and a third party
+    /// (FXP: this server was given PORT or PASV for another server with [`Session::send`]).
+    /// The session opens no data channel and sends no REST; the transfer ends with the final
+    /// reply, reported as [`Event::Transfer`] with 0 bytes.
+    pub fn transfer_external(
+        &mut self,
+        now: Instant,
+        command: Command,
+    ) -> Result<CommandHandle, UsageError> {
+        if self.closed {
+            return Err(UsageError::Closed);
+        }
+        let Some(direction) = transfer_direction(&command) else {
+            return Err(UsageError::WrongMethod("a command without data", "Session::send"));
+        };
+        let command_bytes = command.to_bytes()?;
+        let handle = self.new_handle();
+        self.queued.push_back(Queued {
+            handle,
+            kind: QueuedKind::Transfer(TransferSpec {
+                command_bytes,
+                direction,
+                rest: None,
+                external: true,
+            }),
+        });
+        self.pump(now);
+        Ok(handle)
+    }
+
+    /// True when the running transfer's final reply has arrived (its data may still be
+    /// draining).
+    pub fn transfer_replied(&self) -> bool {
+        self.transfer.as_ref().is_some_and(|t| t.final_reply.is_some())
     }
 
     /// Aborts the running transfer: sends ABOR if the transfer command is out, closes the data
@@ -650,7 +685,9 @@ impl Session {
             aborted: false,
             abort_sent: false,
         };
-        if self.config.passive {
+        if t.spec.external {
+            self.send_command(&mut t);
+        } else if self.config.passive {
             self.send_passive(&mut t);
         } else {
             t.data = DataState::Opening;
@@ -705,7 +742,7 @@ impl Session {
     }
 
     fn start_copy(&mut self, t: &mut Transfer) {
-        if !t.started && !t.data.settled() {
+        if !t.started && !t.data.settled() && !t.spec.external {
             t.started = true;
             self.out.push_back(Output::Data(DataAction::Transfer {
                 id: t.id,
