@@ -13,6 +13,8 @@
 //! - [`Reply`] and [`ReplyCode`]: replies, single- and multi-line; [`ReplyParser`] for the client
 //!   role.
 //! - [`addr`]: PORT/EPRT arguments and 227/229 replies.
+//! - [`listing`]: directory listings, formatted for the server role and parsed for the client
+//!   role; [`client::parse`]: the values in FEAT, PWD, SIZE, MDTM and MLST replies.
 //!
 //! A server's read loop, without any I/O:
 //!

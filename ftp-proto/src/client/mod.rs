@@ -65,6 +65,7 @@
 //! # run(Instant::now());
 //! ```
 
+pub mod parse;
 mod session;
 mod types;
 

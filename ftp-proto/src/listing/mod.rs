@@ -1,7 +1,8 @@
-//! Directory listings as the server sends them: LIST, NLST, MLSD and MLST lines.
+//! Directory listings in both roles: LIST, NLST, MLSD and MLST lines as a server formats them
+//! and as a client parses them, with one [`Entry`] type for both.
 //!
-//! The application describes directory entries as [`Entry`] values; the server session turns
-//! each one into a line with a formatter from this module:
+//! **Server role.** The application describes directory entries as [`Entry`] values; the
+//! server session turns each one into a line with a formatter from this module:
 //!
 //! | command | formatter | sent over | line end |
 //! |---|---|---|---|
@@ -11,10 +12,19 @@
 //! | MLSD | [`mlsx_line`] | data connection | CRLF |
 //! | MLST | [`mlst_line`] | control, inside a 250 reply | none |
 //!
-//! It owns the byte layout of those lines, the MLSx fact selection ([`Facts`]: the OPTS MLST
-//! argument and the FEAT line) and the rule for names that cannot be sent. It must not do I/O
-//! or read a clock: LIST's choice between a time and a year uses the `now` the caller passes
-//! in. It does not sort or filter entries (hidden files, globs), resolve paths or check
+//! **Client role.** What a server sends back becomes [`Entry`] values again:
+//! [`parse_listing`] and the streaming [`ListingParser`] read LIST data in the Unix, DOS/IIS
+//! and EPLF formats (detected line by line) and MLSD data ([`ListingFormat::Mlsx`]);
+//! [`parse_list_line`] and [`parse_mlsx_line`] read one line. They drop entries whose names
+//! would leave the listed directory (`..`, `/etc/x`), and [`local_name`] checks a name before
+//! a client uses it as a local file name. MLST replies are read by
+//! [`crate::client::parse::parse_mlst`].
+//!
+//! For the server role it owns the byte layout of those lines, the MLSx fact selection
+//! ([`Facts`]: the OPTS MLST argument and the FEAT line) and the rule for names that cannot be
+//! sent; for the client role, the line grammars and the rule for names a listing may yield. It
+//! must not do I/O or read a clock: LIST's choice between a time and a year, and the year of a
+//! parsed LIST date without one, use the `now` the caller passes in. It does not sort or filter entries (hidden files, globs), resolve paths or check
 //! permissions; and it does not double 0xFF bytes: on the data connection (not Telnet) every
 //! name byte goes out raw, and on the control connection the [`crate::Reply`] encoder doubles
 //! them.
@@ -41,12 +51,18 @@
 
 mod ls;
 mod mlsx;
+mod parse;
 
 #[cfg(test)]
 mod tests;
 
 pub use ls::{list_line, nlst_line};
 pub use mlsx::{Fact, Facts, mlst_line, mlsx_line};
+pub(crate) use parse::parse_facts_line;
+pub use parse::{
+    Listing, ListingFormat, ListingParser, MAX_LIST_LINE, UnsafeName, local_name, parse_list_line,
+    parse_listing, parse_mlsx_line,
+};
 
 use crate::Timestamp;
 
@@ -91,7 +107,8 @@ impl EntryKind {
     }
 }
 
-/// One directory entry, as the application describes it.
+/// One directory entry, as the application describes it (server role) or a listing parser
+/// read it (client role).
 ///
 /// Every field but `name` and `kind` may be left at its default; the formatters fill in what a
 /// listing needs (see [`list_line`]) or leave the MLSx fact out. Build one with a constructor
