@@ -1,16 +1,44 @@
-//! # ftp-client-tokio
+//! # ftp-client-tokio: an FTP client on tokio
 //!
-//! The tokio adapter for the client role: it will own the control and data sockets and TLS,
-//! and drive `ftp_proto` client sessions behind a `Client` API.
+//! [`Client`] drives the sans-IO [`ftp_proto::client::Session`] over tokio sockets: the
+//! protocol decisions (reply matching, EPSV→PASV fallback, ignoring the address in a 227,
+//! accepting a 226 before or after the end of the data) live in the core; this crate owns the
+//! control socket, the data connections, timeouts and the local files.
 //!
-//! **Status:** not implemented yet. This crate exists so the workspace has its final shape; the
-//! client arrives with the "client Session, ftp-client-tokio and the ftp CLI" issue. Today the
-//! usable part of the project is the wire layer in [`ftp_proto`], re-exported here.
+//! - Connect, log in, move around: [`Client::connect`], [`Client::login`], [`Client::cwd`],
+//!   [`Client::pwd`], [`Client::mkdir_all`], [`Client::rename`], [`Client::remove`] ...
+//! - Listings parsed into [`ftp_proto::listing::Entry`]: [`Client::list`] (MLSD first, LIST
+//!   in Unix, DOS/IIS or EPLF format otherwise), [`Client::nlst`], [`Client::mlst`].
+//! - Streams: [`Client::retr`] gives an [`tokio::io::AsyncRead`] that checks the server's
+//!   final reply at its end; [`Client::stor`] and [`Client::append`] take any reader. Nothing
+//!   needs "finalizing": dropping a download early aborts it before the next command.
+//! - Helpers: [`Client::download_file`] / [`Client::upload_file`] with resume, progress and
+//!   cancellation ([`TransferOptions`]); [`Client::download_dir`] / [`Client::upload_dir`];
+//!   [`fxp_copy`] between two servers.
 //!
-//! ```
-//! use ftp_client_tokio::ftp_proto::{Reply, ReplyCode};
-//! let reply = Reply::parse(b"230 Logged in\r\n").unwrap();
-//! assert_eq!(reply.code(), ReplyCode::USER_LOGGED_IN);
+//! ```no_run
+//! use ftp_client_tokio::{Client, TransferOptions};
+//!
+//! # async fn run() -> Result<(), ftp_client_tokio::Error> {
+//! let mut client = Client::connect("127.0.0.1:2121").await?;
+//! client.login("anonymous", "").await?;
+//! for entry in client.list("/").await? {
+//!     println!("{:>10} {}", entry.size, String::from_utf8_lossy(&entry.name));
+//! }
+//! client.download_file("README.md", "README.copy".as_ref(), TransferOptions::new()).await?;
+//! client.quit().await?;
+//! # Ok(()) }
 //! ```
 
+mod client;
+mod error;
+mod files;
+mod ops;
+mod transfer;
+
+pub use client::{Client, ClientBuilder};
+pub use error::Error;
+pub use files::{TransferOptions, fxp_copy};
 pub use ftp_proto;
+pub use tokio_util::sync::CancellationToken;
+pub use transfer::RetrStream;

@@ -1,0 +1,131 @@
+//! The client's error type.
+
+use std::io;
+
+use ftp_proto::client::{SessionError, TransferError, UsageError};
+use ftp_proto::{Reply, ReplyCode};
+
+/// Why a client operation failed.
+///
+/// [`Error::code`] gives the server's reply code when there is one, so callers can tell a
+/// missing file (550) from a full disk (552) without matching every variant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Connecting to the server failed.
+    #[error("cannot connect: {0}")]
+    Connect(#[source] io::Error),
+    /// A step did not finish within its timeout (`what` names the step).
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    /// The control connection failed.
+    #[error("control connection: {0}")]
+    Io(#[from] io::Error),
+    /// The server answered with a negative (or otherwise unexpected) reply.
+    #[error("server replied {}", show(.0))]
+    Reply(Reply),
+    /// A transfer failed (see [`TransferError`] for the cases).
+    #[error("transfer: {0}")]
+    Transfer(TransferError),
+    /// The session ended (the server closed the connection, sent 421, stopped answering, or
+    /// sent something that is not FTP).
+    #[error("session: {0}")]
+    Session(#[from] SessionError),
+    /// The command cannot be sent (a CR, LF or NUL in an argument, for instance).
+    #[error("{0}")]
+    Usage(#[from] UsageError),
+    /// A reply could not be understood (a SIZE without a number, a 257 without a path).
+    #[error("cannot understand the reply {}: {reason}", show(.reply))]
+    BadReply {
+        /// The reply.
+        reply: Reply,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A local file operation failed.
+    #[error("{path}: {source}")]
+    Local {
+        /// The local path.
+        path: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A name from a server listing is not safe to use as a local file name (`..`, a path
+    /// separator, a control character); the entry was not written.
+    #[error("unsafe name in listing: {0:?}")]
+    UnsafeName(String),
+    /// The operation was cancelled; the transfer was aborted and the session is usable.
+    #[error("cancelled")]
+    Cancelled,
+    /// A listing was larger than the configured cap.
+    #[error("listing larger than {0} bytes")]
+    ListingTooLarge(usize),
+}
+
+fn show(reply: &Reply) -> String {
+    format!("{} {}", reply.code(), reply.text())
+}
+
+impl Error {
+    /// The server's reply code, when the error carries a reply.
+    pub fn code(&self) -> Option<ReplyCode> {
+        self.reply().map(Reply::code)
+    }
+
+    /// The server's reply, when the error carries one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Reply(reply) | Self::BadReply { reply, .. } => Some(reply),
+            Self::Transfer(
+                TransferError::Refused(reply)
+                | TransferError::Failed { reply, .. }
+                | TransferError::UnexpectedReply(reply)
+                | TransferError::Copy {
+                    reply: Some(reply), ..
+                },
+            ) => Some(reply),
+            Self::Session(SessionError::ServiceClosing(reply))
+            | Self::Transfer(TransferError::Session(SessionError::ServiceClosing(reply))) => {
+                Some(reply)
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the server said the file or directory does not exist or is not accessible
+    /// (550).
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(ReplyCode::FILE_UNAVAILABLE)
+    }
+
+    /// True when the control connection can no longer be used: reconnect.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect(_)
+                | Self::Io(_)
+                | Self::Session(_)
+                | Self::Transfer(TransferError::Session(_))
+        ) || matches!(self, Self::Usage(UsageError::Closed))
+    }
+}
+
+impl From<TransferError> for Error {
+    fn from(error: TransferError) -> Self {
+        match error {
+            TransferError::Session(e) => Self::Session(e),
+            other => Self::Transfer(other),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io(e) => e,
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, error),
+            other => io::Error::other(other),
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Whole-file and whole-tree helpers: downloads and uploads with resume, progress and
+//! cancellation; recursive directory transfers; server-to-server copies (FXP).
+
+use std::path::{Component, Path, PathBuf};
+
+use ftp_proto::Command;
+use ftp_proto::client::TransferDone;
+use ftp_proto::listing::local_name;
+use tokio::fs::{File, OpenOptions};
+use tokio::io::{AsyncSeekExt, BufWriter};
+use tokio_util::sync::CancellationToken;
+
+use crate::transfer::{COPY_BUF, drain_into};
+use crate::{Client, Error};
+
+/// Options for [`Client::download_file`] and [`Client::upload_file`].
+///
+/// ```
+/// use ftp_client_tokio::TransferOptions;
+/// use tokio_util::sync::CancellationToken;
+/// let cancel = CancellationToken::new();
+/// let options = TransferOptions::new()
+///     .resume(true)
+///     .progress(|bytes| eprintln!("{bytes} bytes"))
+///     .cancel(cancel.clone());
+/// # drop(options);
+/// ```
+#[derive(Default)]
+pub struct TransferOptions {
+    resume: bool,
+    progress: Option<Box<dyn FnMut(u64) + Send>>,
+    cancel: Option<CancellationToken>,
+}
+
+impl std::fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("resume", &self.resume)
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+impl TransferOptions {
+    /// Defaults: no resume, no progress, no cancellation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Continue a partial file instead of starting over: a download appends to the local
+    /// file from its current length (REST); an upload sends only what the server lacks
+    /// (SIZE, then REST + STOR when the server advertises `REST STREAM`, APPE otherwise).
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Called with the total bytes moved so far (counting from the resume point's start).
+    pub fn progress(mut self, f: impl FnMut(u64) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Cancelling the token aborts the transfer (ABOR), leaves the session usable and
+    /// returns [`Error::Cancelled`].
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+}
+
+fn local_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Local {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Joins remote path segments with `/`.
+fn remote_join(dir: &str, name: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        name.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+impl Client {
+    /// Downloads a whole file into memory.
+    pub async fn download_to_vec(&mut self, path: &str) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        let mut stream = self.retr(path).await?;
+        drain_into(&mut stream, &mut out, &mut |_| {}).await?;
+        Ok(out)
+    }
+
+    /// Downloads `remote` into the local file `local` and returns the bytes received.
+    ///
+    /// ```no_run
+    /// use ftp_client_tokio::TransferOptions;
+    /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
+    /// let n = client
+    ///     .download_file("pub/big.iso", "big.iso".as_ref(), TransferOptions::new().resume(true))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_file(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        mut options: TransferOptions,
+    ) -> Result<u64, Error> {
+        let cancel = options.cancel.take();
+        let work = self.download_inner(remote, local, options);
+        match cancel {
+            None => work.await,
+            Some(token) => {
+                let outcome = tokio::select! {
+                    r = work => Some(r),
+                    () = token.cancelled() => None,
+                };
+                match outcome {
+                    Some(r) => r,
+                    None => {
+                        self.settle().await?;
+                        Err(Error::Cancelled)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn download_inner(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        mut options: TransferOptions,
+    ) -> Result<u64, Error> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(!options.resume)
+            .open(local)
+            .await
+            .map_err(|e| local_err(local, e))?;
+        let offset = if options.resume {
+            let len = file
+                .metadata()
+                .await
+                .map_err(|e| local_err(local, e))?
+                .len();
+            let remote_size = self.size(remote).await.ok();
+            if remote_size == Some(len) {
+                return Ok(0);
+            }
+            if remote_size.is_some_and(|size| size < len) {
+                // The local file is longer than the remote one: start over.
+                file.set_len(0).await.map_err(|e| local_err(local, e))?;
+                0
+            } else {
+                len
+            }
+        } else {
+            0
+        };
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| local_err(local, e))?;
+        let mut writer = BufWriter::with_capacity(COPY_BUF, file);
+        let mut progress = options.progress.take();
+        let mut report = |n: u64| {
+            if let Some(p) = progress.as_mut() {
+                p(n);
+            }
+        };
+        let mut stream = self.retr_from(remote, offset).await?;
+        let n = drain_into(&mut stream, &mut writer, &mut report).await?;
+        drop(stream);
+        tokio::io::AsyncWriteExt::flush(&mut writer)
+            .await
+            .map_err(|e| local_err(local, e))?;
+        Ok(n)
+    }
+
+    /// Uploads the local file `local` as `remote` and returns the bytes sent.
+    pub async fn upload_file(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        mut options: TransferOptions,
+    ) -> Result<u64, Error> {
+        let cancel = options.cancel.take();
+        let work = self.upload_inner(local, remote, options);
+        match cancel {
+            None => work.await,
+            Some(token) => {
+                let outcome = tokio::select! {
+                    r = work => Some(r),
+                    () = token.cancelled() => None,
+                };
+                match outcome {
+                    Some(r) => r,
+                    None => {
+                        self.settle().await?;
+                        Err(Error::Cancelled)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn upload_inner(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        mut options: TransferOptions,
+    ) -> Result<u64, Error> {
+        let mut file = File::open(local).await.map_err(|e| local_err(local, e))?;
+        let len = file
+            .metadata()
+            .await
+            .map_err(|e| local_err(local, e))?
+            .len();
+        let mut command = Command::Stor(remote.into());
+        let mut rest = None;
+        if options.resume
+            && let Ok(have) = self.size(remote).await
+        {
+            if have == len {
+                return Ok(0);
+            }
+            if have < len {
+                file.seek(std::io::SeekFrom::Start(have))
+                    .await
+                    .map_err(|e| local_err(local, e))?;
+                if self.feat().await?.supports_rest_stream() {
+                    rest = Some(have);
+                } else {
+                    command = Command::Appe(remote.into());
+                }
+            }
+        }
+        self.ensure_file_type().await?;
+        let mut progress = options.progress.take();
+        let mut report = move |n: u64| {
+            if let Some(p) = progress.as_mut() {
+                p(n);
+            }
+        };
+        let reader = tokio::io::BufReader::with_capacity(COPY_BUF, file);
+        let done: TransferDone = self.send_data(command, rest, reader, &mut report).await?;
+        Ok(done.bytes)
+    }
+
+    /// Downloads the remote directory `remote` and everything below it into `local`
+    /// (created if missing). Names from the server are checked first: an entry called `..`,
+    /// or holding a path separator or a control character, is refused with
+    /// [`Error::UnsafeName`], so nothing is ever written outside `local`. Symbolic links on
+    /// the server are followed as files. Returns the number of files written.
+    pub async fn download_dir(&mut self, remote: &str, local: &Path) -> Result<u64, Error> {
+        let mut files = 0;
+        let mut queue = vec![(
+            remote.trim_end_matches('/').to_string(),
+            local.to_path_buf(),
+        )];
+        while let Some((dir, target)) = queue.pop() {
+            tokio::fs::create_dir_all(&target)
+                .await
+                .map_err(|e| local_err(&target, e))?;
+            for entry in self.list(&dir).await? {
+                let name = local_name(&entry.name)
+                    .map_err(|_| Error::UnsafeName(String::from_utf8_lossy(&entry.name).into()))?;
+                let child = confined(&target, name)?;
+                let remote_child = remote_join(&dir, name);
+                if entry.kind.is_dir() {
+                    queue.push((remote_child, child));
+                } else {
+                    self.download_file(&remote_child, &child, TransferOptions::new())
+                        .await?;
+                    files += 1;
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// Uploads the local directory `local` and everything below it as `remote` (created with
+    /// its parents if missing). Returns the number of files sent. Local symbolic links are
+    /// not followed.
+    pub async fn upload_dir(&mut self, local: &Path, remote: &str) -> Result<u64, Error> {
+        let mut files = 0;
+        let mut queue = vec![(
+            local.to_path_buf(),
+            remote.trim_end_matches('/').to_string(),
+        )];
+        while let Some((dir, target)) = queue.pop() {
+            if !target.is_empty() {
+                self.mkdir_all(&target).await?;
+            }
+            let mut entries = tokio::fs::read_dir(&dir)
+                .await
+                .map_err(|e| local_err(&dir, e))?;
+            while let Some(entry) = entries.next_entry().await.map_err(|e| local_err(&dir, e))? {
+                let kind = entry.file_type().await.map_err(|e| local_err(&dir, e))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else {
+                    return Err(Error::UnsafeName(name.to_string_lossy().into()));
+                };
+                let remote_child = remote_join(&target, name);
+                if kind.is_dir() {
+                    queue.push((entry.path(), remote_child));
+                } else if kind.is_file() {
+                    self.upload_file(&entry.path(), &remote_child, TransferOptions::new())
+                        .await?;
+                    files += 1;
+                }
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// `dir/name` when `name` is one plain path component; refused otherwise.
+fn confined(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    let mut components = Path::new(name).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(_)), None) => Ok(dir.join(name)),
+        _ => Err(Error::UnsafeName(name.to_string())),
+    }
+}
+
+/// Copies `src_path` on `src` to `dst_path` on `dst` directly between the two servers (FXP):
+/// the source is put in passive mode (PASV), the destination is told to connect there
+/// (PORT) and then receives (STOR) while the source sends (RETR). No file byte passes
+/// through this client.
+///
+/// The destination must accept a data address other than this client's: most servers refuse
+/// that by default (PORT to a foreign address is the "FTP bounce" attack), so FXP has to be
+/// enabled there (our own server: `require_data_peer_match = false` in its session config;
+/// vsftpd: `port_promiscuous=YES`; pure-ftpd and proftpd have equivalent switches).
+/// Only IPv4 data addresses are used (PASV/PORT), as FXP servers expect.
+pub async fn fxp_copy(
+    src: &mut Client,
+    src_path: &str,
+    dst: &mut Client,
+    dst_path: &str,
+) -> Result<(), Error> {
+    src.settle().await?;
+    dst.settle().await?;
+    src.ensure_binary().await?;
+    dst.ensure_binary().await?;
+    let reply = src.command_ok(Command::Pasv).await?;
+    let announced =
+        ftp_proto::addr::parse_pasv_reply(reply.first_line()).map_err(|e| Error::BadReply {
+            reply: reply.clone(),
+            reason: e.to_string(),
+        })?;
+    // The source's address as this client reaches it, unless it names a public one itself.
+    let ip = match src.peer_addr().ip() {
+        std::net::IpAddr::V4(v4)
+            if announced.ip().is_unspecified()
+                || announced.ip().is_private() && !v4.is_private() =>
+        {
+            v4
+        }
+        _ => *announced.ip(),
+    };
+    let data = std::net::SocketAddrV4::new(ip, announced.port());
+    dst.command_ok(Command::Port(data)).await?;
+    let store = dst
+        .session
+        .transfer_external(Client::now(), Command::Stor(dst_path.into()))?;
+    dst.run_outputs().await?;
+    let retrieve = src
+        .session
+        .transfer_external(Client::now(), Command::Retr(src_path.into()))?;
+    src.run_outputs().await?;
+    let (a, b) = tokio::join!(src.wait_transfer(retrieve), dst.wait_transfer(store));
+    a?;
+    b?;
+    Ok(())
+}

@@ -1,0 +1,638 @@
+//! Transfers: opening them, the download stream, the upload copy.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ftp_proto::ascii::{FromWire, ToWire};
+use ftp_proto::client::{
+    CommandHandle, CopyError, DataError, DataId, DataInput, Event, TransferDone,
+};
+use ftp_proto::{Command, Reply};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep, sleep, sleep_until};
+
+use crate::Error;
+use crate::client::{Client, Data};
+
+/// How long to wait for a 150/125 after the data connection is up before reading anyway
+/// (servers that skip the preliminary reply; lftp waits the same).
+const WAIT_PRELIMINARY: Duration = Duration::from_secs(5);
+
+/// Copy buffer size for uploads and whole-file downloads.
+pub(crate) const COPY_BUF: usize = 256 * 1024;
+
+/// A transfer whose data connection is open and whose copy may begin.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) handle: CommandHandle,
+    pub(crate) id: DataId,
+    pub(crate) ascii: bool,
+    pub(crate) stream: TcpStream,
+    pub(crate) size_hint: Option<u64>,
+}
+
+/// How opening a transfer ended.
+#[derive(Debug)]
+pub(crate) enum Open {
+    /// Copy now.
+    Streaming(Opened),
+    /// The server finished it without a data connection (nothing to send).
+    Done(TransferDone),
+}
+
+impl Client {
+    /// Starts a transfer and waits until its data may flow.
+    pub(crate) async fn open_transfer(
+        &mut self,
+        command: Command,
+        rest: Option<u64>,
+    ) -> Result<Open, Error> {
+        self.settle().await?;
+        let handle = self.session.transfer(Self::now(), command, rest)?;
+        self.open_started(handle).await
+    }
+
+    pub(crate) async fn open_started(&mut self, handle: CommandHandle) -> Result<Open, Error> {
+        self.orphan = Some(handle);
+        self.copy = None;
+        let mut preliminary: Option<Reply> = None;
+        let mut wait_preliminary: Option<Instant> = None;
+        let accept_deadline = Instant::now() + self.options.data_timeout;
+        loop {
+            self.run_outputs().await?;
+            while let Some(event) = self.events.pop_front() {
+                match event {
+                    Event::Preliminary { handle: h, reply } if h == handle => {
+                        preliminary = Some(reply);
+                    }
+                    Event::Transfer { handle: h, result } if h == handle => {
+                        self.orphan = None;
+                        self.data = Data::None;
+                        self.copy = None;
+                        return result.map(Open::Done).map_err(Error::from);
+                    }
+                    _ => {}
+                }
+            }
+            let order = self.copy.filter(|c| Some(c.id) == self.data_id());
+            if let (Some(order), Data::Connected { .. }) = (order, &self.data) {
+                let go = preliminary.is_some()
+                    || self.session.transfer_replied()
+                    || wait_preliminary.is_some_and(|t| Instant::now() >= t);
+                if go {
+                    let Data::Connected { id, stream } =
+                        core::mem::replace(&mut self.data, Data::None)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    return Ok(Open::Streaming(Opened {
+                        handle,
+                        id,
+                        ascii: order.ascii,
+                        stream,
+                        size_hint: preliminary.as_ref().and_then(ftp_proto::client::size_hint),
+                    }));
+                }
+                let until = *wait_preliminary.get_or_insert(Instant::now() + WAIT_PRELIMINARY);
+                tokio::select! {
+                    r = self.read_control() => r?,
+                    () = sleep_until(until) => {}
+                }
+                continue;
+            }
+            if matches!(self.data, Data::Listening { .. }) {
+                self.accept_or_control(accept_deadline).await?;
+                continue;
+            }
+            self.read_control().await?;
+        }
+    }
+
+    fn data_id(&self) -> Option<DataId> {
+        match &self.data {
+            Data::None => None,
+            Data::Connected { id, .. } | Data::Listening { id, .. } => Some(*id),
+        }
+    }
+
+    /// Active mode: waits for the server's connection (only from the control peer's address)
+    /// while still reading the control connection.
+    async fn accept_or_control(&mut self, deadline: Instant) -> Result<(), Error> {
+        let Data::Listening { id, listener } = core::mem::replace(&mut self.data, Data::None)
+        else {
+            return Ok(());
+        };
+        let peer_ip = self.peer_ip();
+        let accepted = tokio::select! {
+            r = async {
+                loop {
+                    match listener.accept().await {
+                        // A connection from anywhere else is not the server's: drop it.
+                        Ok((stream, from)) if from.ip() == peer_ip => return Some(stream),
+                        Ok(_) => {}
+                        Err(_) => return None,
+                    }
+                }
+            } => Some(r),
+            r = self.read_control() => { r?; None }
+            () = sleep_until(deadline) => Some(None),
+        };
+        match accepted {
+            Some(Some(stream)) => {
+                self.data = Data::Connected { id, stream };
+                self.session
+                    .handle_data(Self::now(), DataInput::Connected { id });
+            }
+            Some(None) => self.session.handle_data(
+                Self::now(),
+                DataInput::Failed {
+                    id,
+                    error: DataError::Accept,
+                },
+            ),
+            None => {
+                // Control activity: keep listening unless the session closed the channel.
+                self.drain_sync();
+                if self.session.in_transfer() && self.data_id().is_none() {
+                    let closed = self.copy.is_none() && self.session.transfer_replied();
+                    if !closed {
+                        self.data = Data::Listening { id, listener };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Retrieves `path`: the returned stream yields the file's bytes and completes the transfer
+    /// when read to its end (the server's final reply is checked then: a 451 after the data
+    /// becomes a read error). Dropping it early aborts the transfer before the next command.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::AsyncReadExt;
+    /// let mut text = String::new();
+    /// client.retr("notes.txt").await?.read_to_string(&mut text).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn retr(&mut self, path: &str) -> Result<RetrStream<'_>, Error> {
+        self.retr_from(path, 0).await
+    }
+
+    /// Like [`Client::retr`], starting at byte `offset` (REST).
+    pub async fn retr_from(&mut self, path: &str, offset: u64) -> Result<RetrStream<'_>, Error> {
+        self.ensure_file_type().await?;
+        let open = self
+            .open_transfer(Command::Retr(path.into()), Some(offset))
+            .await?;
+        Ok(RetrStream::new(self, open))
+    }
+
+    /// Opens a receiving transfer for any command (RETR, LIST, NLST, MLSD).
+    pub(crate) async fn receive(
+        &mut self,
+        command: Command,
+        rest: Option<u64>,
+    ) -> Result<RetrStream<'_>, Error> {
+        let open = self.open_transfer(command, rest).await?;
+        Ok(RetrStream::new(self, open))
+    }
+
+    /// Stores `reader`'s bytes as `path` (STOR); returns the bytes sent.
+    pub async fn stor<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        reader: R,
+    ) -> Result<u64, Error> {
+        self.ensure_file_type().await?;
+        let done = self
+            .send_data(Command::Stor(path.into()), None, reader, &mut |_| {})
+            .await?;
+        Ok(done.bytes)
+    }
+
+    /// Appends `reader`'s bytes to `path` (APPE); returns the bytes sent.
+    pub async fn append<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        reader: R,
+    ) -> Result<u64, Error> {
+        self.ensure_file_type().await?;
+        let done = self
+            .send_data(Command::Appe(path.into()), None, reader, &mut |_| {})
+            .await?;
+        Ok(done.bytes)
+    }
+
+    /// Runs an upload: opens the transfer, copies `reader` while watching the control
+    /// connection (a server that gives up early stops the copy), closes the data connection
+    /// to mark the end, and waits for the final reply.
+    pub(crate) async fn send_data<R: AsyncRead + Unpin>(
+        &mut self,
+        command: Command,
+        rest: Option<u64>,
+        mut reader: R,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<TransferDone, Error> {
+        let opened = match self.open_transfer(command, rest).await? {
+            Open::Done(done) => return Ok(done),
+            Open::Streaming(opened) => opened,
+        };
+        let Opened {
+            handle,
+            id,
+            ascii,
+            mut stream,
+            ..
+        } = opened;
+        let idle = self.options.data_timeout;
+        let mut sent = 0u64;
+        let copied = {
+            let copy = copy_to_data(&mut reader, &mut stream, ascii, idle, &mut sent, progress);
+            tokio::pin!(copy);
+            loop {
+                tokio::select! {
+                    r = &mut copy => break Some(r),
+                    r = self.read_control() => {
+                        r?;
+                        self.drain_sync();
+                        // The server ended the transfer (or the session) before the data did.
+                        if self.copy.is_none() || self.events.iter().any(|e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle)) {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let result = match copied {
+            Some(Ok(())) => match stream.shutdown().await {
+                Ok(()) => Ok(()),
+                Err(_) => Err(CopyError::ConnectionLost),
+            },
+            Some(Err(e)) => Err(e),
+            None => Err(CopyError::ConnectionLost),
+        };
+        drop(stream);
+        self.session.handle_data(
+            Self::now(),
+            DataInput::Finished {
+                id,
+                bytes: sent,
+                result,
+            },
+        );
+        let done = self.wait_transfer(handle).await;
+        self.orphan = None;
+        done
+    }
+
+    /// Switches to the type chosen for file transfers ([`Client::set_type`], binary by default).
+    pub(crate) async fn ensure_file_type(&mut self) -> Result<(), Error> {
+        self.ensure_type(self.file_type).await
+    }
+
+    /// Switches to TYPE I unless it is already in force.
+    pub(crate) async fn ensure_binary(&mut self) -> Result<(), Error> {
+        self.ensure_type(ftp_proto::TransferType::Image).await
+    }
+
+    pub(crate) async fn ensure_type(&mut self, ty: ftp_proto::TransferType) -> Result<(), Error> {
+        if self.transfer_type != Some(ty) {
+            self.command_ok(Command::Type(ty)).await?;
+            self.transfer_type = Some(ty);
+        }
+        Ok(())
+    }
+}
+
+/// Copies `reader` to the data connection (converting line ends for TYPE A), with an idle
+/// timeout on every write.
+async fn copy_to_data<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    stream: &mut TcpStream,
+    ascii: bool,
+    idle: Duration,
+    sent: &mut u64,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(), CopyError> {
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut wire = Vec::new();
+    let mut to_wire = ToWire::new();
+    loop {
+        let n = reader.read(&mut buf).await.map_err(|_| CopyError::Local)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        let out: &[u8] = if ascii {
+            wire.clear();
+            to_wire.convert(chunk, &mut wire);
+            &wire
+        } else {
+            chunk
+        };
+        match tokio::time::timeout(idle, stream.write_all(out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(CopyError::ConnectionLost),
+            Err(_) => return Err(CopyError::TimedOut),
+        }
+        *sent += out.len() as u64;
+        progress(*sent);
+    }
+}
+
+/// A download in progress: read it like any [`AsyncRead`].
+///
+/// Reaching the end checks the server's final reply: the stream reports end-of-file only after
+/// a 226, and an error if the server reports a failure. The control connection is watched
+/// while data flows, so a server that gives up mid-transfer ends the read with an error
+/// instead of a hang. Dropping the stream before the end aborts the transfer (ABOR) before the
+/// client's next command; the client stays usable.
+#[derive(Debug)]
+pub struct RetrStream<'a> {
+    client: &'a mut Client,
+    handle: Option<CommandHandle>,
+    id: Option<DataId>,
+    stream: Option<TcpStream>,
+    ascii: Option<FromWire>,
+    raw: Vec<u8>,
+    pending: Vec<u8>,
+    pending_pos: usize,
+    bytes: u64,
+    size_hint: Option<u64>,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+    /// How the transfer ended; the error is handed out once (then a generic one).
+    outcome: Option<Result<TransferDone, Option<Error>>>,
+}
+
+impl<'a> RetrStream<'a> {
+    fn new(client: &'a mut Client, open: Open) -> Self {
+        let idle = client.options.data_timeout;
+        let mut this = Self {
+            client,
+            handle: None,
+            id: None,
+            stream: None,
+            ascii: None,
+            raw: Vec::new(),
+            pending: Vec::new(),
+            pending_pos: 0,
+            bytes: 0,
+            size_hint: None,
+            idle,
+            timer: Box::pin(sleep(idle)),
+            outcome: None,
+        };
+        match open {
+            Open::Done(done) => this.outcome = Some(Ok(done)),
+            Open::Streaming(opened) => {
+                this.handle = Some(opened.handle);
+                this.id = Some(opened.id);
+                this.size_hint = opened.size_hint;
+                this.stream = Some(opened.stream);
+                if opened.ascii {
+                    this.ascii = Some(FromWire::new());
+                    this.raw = vec![0; 64 * 1024];
+                }
+            }
+        }
+        this
+    }
+
+    /// The size the server announced in its 150 reply, if it did.
+    pub fn size_hint(&self) -> Option<u64> {
+        self.size_hint
+    }
+
+    /// Bytes received so far (as they came over the wire).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Reads to the end and returns the transfer's summary (the final reply and byte count).
+    pub async fn finish(mut self) -> Result<TransferDone, Error> {
+        let mut sink = tokio::io::sink();
+        if let Err(e) = tokio::io::copy(&mut self, &mut sink).await {
+            return Err(unwrap_io(e));
+        }
+        match self.outcome.take() {
+            Some(Ok(done)) => Ok(done),
+            Some(Err(e)) => Err(e.unwrap_or(Error::Io(io::ErrorKind::Other.into()))),
+            None => Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+        }
+    }
+
+    /// Reports the data connection's end to the session.
+    fn data_ended(&mut self, result: Result<(), CopyError>) {
+        self.stream = None;
+        if let Some(id) = self.id {
+            self.client.session.handle_data(
+                Client::now(),
+                DataInput::Finished {
+                    id,
+                    bytes: self.bytes,
+                    result,
+                },
+            );
+        }
+        self.client.drain_sync();
+    }
+
+    /// Looks for the transfer's end among the client's events.
+    fn check_events(&mut self) {
+        let Some(handle) = self.handle else {
+            return;
+        };
+        let mut found = None;
+        self.client.events.retain(|e| match e {
+            Event::Transfer { handle: h, result } if *h == handle => {
+                found = Some(result.clone());
+                false
+            }
+            _ => true,
+        });
+        if let Some(result) = found {
+            self.client.orphan = None;
+            self.stream = None;
+            self.outcome = Some(result.map_err(|e| Some(Error::from(e))));
+        } else if self.client.copy.is_none() {
+            // The session closed the data channel (the server failed the transfer).
+            self.stream = None;
+        }
+        if self.client.session.is_closed() && self.outcome.is_none() {
+            self.outcome = Some(Err(Some(Error::Session(
+                ftp_proto::client::SessionError::ConnectionClosed,
+            ))));
+        }
+    }
+
+    fn poll_data(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Pending;
+        };
+        let result = if self.ascii.is_some() {
+            let mut raw = ReadBuf::new(&mut self.raw);
+            match Pin::new(stream).poll_read(cx, &mut raw) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let n = raw.filled().len();
+                    self.pending.clear();
+                    self.pending_pos = 0;
+                    if let Some(from_wire) = self.ascii.as_mut() {
+                        if n == 0 {
+                            from_wire.finish(&mut self.pending);
+                        } else {
+                            from_wire.convert(raw.filled(), &mut self.pending);
+                        }
+                    }
+                    Poll::Ready(Ok(n))
+                }
+            }
+        } else {
+            let before = buf.filled().len();
+            match Pin::new(stream).poll_read(cx, buf) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len() - before)),
+            }
+        };
+        match result {
+            Poll::Pending => {
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    self.data_ended(Err(CopyError::TimedOut));
+                    self.check_events();
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(_)) => {
+                self.data_ended(Err(CopyError::ConnectionLost));
+                self.check_events();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(0)) => {
+                self.data_ended(Ok(()));
+                self.check_events();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(n)) => {
+                self.bytes += n as u64;
+                let deadline = Instant::now() + self.idle;
+                self.timer.as_mut().reset(deadline);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl AsyncRead for RetrStream<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            // Converted bytes waiting to be handed out.
+            if this.pending_pos < this.pending.len() {
+                let chunk = this.pending.get(this.pending_pos..).unwrap_or_default();
+                let n = chunk.len().min(buf.remaining());
+                buf.put_slice(chunk.get(..n).unwrap_or_default());
+                this.pending_pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(outcome) = &mut this.outcome {
+                return Poll::Ready(match outcome {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(match e.take() {
+                        Some(e) => io::Error::from(e),
+                        None => io::Error::other("the transfer failed"),
+                    }),
+                });
+            }
+            // The control connection first: a failure reply ends the download.
+            match this.client.poll_control(cx) {
+                Poll::Ready(Ok(())) => {
+                    this.client.drain_sync();
+                    this.check_events();
+                    continue;
+                }
+                Poll::Ready(Err(e)) => {
+                    this.stream = None;
+                    this.outcome = Some(Err(Some(e)));
+                    continue;
+                }
+                Poll::Pending => {}
+            }
+            if this.stream.is_none() {
+                // Waiting for the final reply; poll_control registered the wake-up.
+                return Poll::Pending;
+            }
+            let filled = buf.filled().len();
+            match this.poll_data(cx, buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    if buf.filled().len() > filled {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // End of data, a converted chunk or a state change: go round again.
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RetrStream<'_> {
+    fn drop(&mut self) {
+        if self.outcome.is_none() && self.stream.is_some() {
+            // Closing the data connection now; the client aborts the transfer before its next
+            // command (see `Client::settle`).
+            self.stream = None;
+        }
+    }
+}
+
+/// Recovers the client error an [`io::Error`] from [`RetrStream`] carries.
+pub(crate) fn unwrap_io(e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(error)) => *error,
+            Some(Err(other)) => Error::Io(io::Error::other(other)),
+            None => Error::Io(io::ErrorKind::Other.into()),
+        }
+    } else {
+        Error::Io(e)
+    }
+}
+
+/// Writes everything from a download stream into `writer`, reporting progress.
+pub(crate) async fn drain_into<W: AsyncWrite + Unpin>(
+    stream: &mut RetrStream<'_>,
+    writer: &mut W,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, Error> {
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut total = 0u64;
+    loop {
+        let n = stream.read(&mut buf).await.map_err(unwrap_io)?;
+        if n == 0 {
+            break;
+        }
+        writer
+            .write_all(buf.get(..n).unwrap_or_default())
+            .await
+            .map_err(|e| Error::Local {
+                path: "output".into(),
+                source: e,
+            })?;
+        total += n as u64;
+        progress(total);
+    }
+    Ok(total)
+}
