@@ -208,6 +208,74 @@ fn abort_mid_download_gets_426_then_226_and_the_session_is_usable() {
     assert_eq!(pair.client.abort(pair.now), Err(UsageError::NoTransfer));
 }
 
+/// Starts a passive RETR against scripted bytes and returns its handle once data flows.
+fn running_retr(s: &mut Scripted) -> (CommandHandle, ftp_proto::client::DataId) {
+    let t = s.transfer(Command::Retr("f".into()), None);
+    s.server(b"229 (|||4000|)\r\n");
+    let id = match &s.actions()[..] {
+        [DataAction::Connect { id, .. }] => *id,
+        other => panic!("{other:?}"),
+    };
+    s.data(DataInput::Connected { id });
+    s.server(b"150 Sending\r\n");
+    s.transmitted();
+    s.events();
+    s.actions();
+    (t, id)
+}
+
+#[test]
+fn abort_replies_of_every_known_server_shape() {
+    // (server bytes after ABOR, whether a sync NOOP goes out)
+    let shapes: [(&[&[u8]], bool); 4] = [
+        // Our server, pyftpdlib: 426 for the transfer, 226 for ABOR.
+        (&[b"426 Aborted\r\n226 ABOR ok\r\n"], false),
+        // vsftpd: 426, then 225.
+        (
+            &[b"426 Failure writing network stream.\r\n225 No transfer to ABOR.\r\n"],
+            false,
+        ),
+        // pure-ftpd: a stray 150 with statistics, then one 226 for both.
+        (
+            &[
+                b"150 0.01 seconds (measured here)\r\n226 Transfer aborted\r\n",
+                b"200 NOOP ok\r\n",
+            ],
+            true,
+        ),
+        // The transfer had just finished: 226 for it, 225 for ABOR.
+        (
+            &[b"226 Done\r\n", b"225 Nothing to abort\r\n200 NOOP ok\r\n"],
+            true,
+        ),
+    ];
+    for (replies, sync) in shapes {
+        let mut s = Scripted::new(passive());
+        let (t, id) = running_retr(&mut s);
+        s.s.abort(s.now).unwrap();
+        while let Some(o) = s.s.poll_output() {
+            s.out.push_back(o);
+        }
+        assert_eq!(s.transmitted(), "ABOR\r\n");
+        assert!(s.actions().contains(&DataAction::Close { id }));
+        for bytes in replies {
+            s.server(bytes);
+        }
+        assert_eq!(s.transmitted(), if sync { "NOOP\r\n" } else { "" });
+        let events = s.events();
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Transfer { handle, result: Err(TransferError::Aborted { .. }) } if *handle == t)),
+            "{replies:?}: {events:?}"
+        );
+        assert!(s.s.is_idle(), "{replies:?}");
+        let n = s.send(Command::Pwd);
+        s.server(b"257 \"/\"\r\n");
+        assert!(
+            matches!(&s.events()[..], [Event::Reply { handle, reply }] if *handle == n && reply.code().get() == 257)
+        );
+    }
+}
+
 #[test]
 fn commands_queued_during_a_transfer_wait_for_it() {
     let mut pair = Pair::logged_in(passive());
@@ -619,14 +687,19 @@ fn injection_and_misuse_are_refused() {
 fn external_transfer_opens_no_data_channel() {
     let mut s = Scripted::new(passive());
     let port = s.send(Command::Port("192.0.2.99:2000".parse().unwrap()));
-    let t = s.s.transfer_external(s.now, Command::Stor("copy".into())).unwrap();
+    let t =
+        s.s.transfer_external(s.now, Command::Stor("copy".into()))
+            .unwrap();
     s.server(b"200 PORT ok\r\n");
     assert_eq!(s.transmitted(), "PORT 192,0,2,99,7,208\r\nSTOR copy\r\n");
     s.server(b"150 Opening\r\n226 Done\r\n");
     assert!(s.actions().is_empty());
     let events = s.events();
     assert!(matches!(&events[0], Event::Reply { handle, .. } if *handle == port));
-    assert!(matches!(&events[2], Event::Transfer { handle, result: Ok(d) } if *handle == t && d.bytes == 0), "{events:?}");
+    assert!(
+        matches!(&events[2], Event::Transfer { handle, result: Ok(d) } if *handle == t && d.bytes == 0),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -36,6 +36,9 @@ enum Step {
     Rest,
     Command,
     Abort,
+    /// A NOOP after an aborted transfer's 2yz: some servers (pure-ftpd) answer ABOR and the
+    /// transfer with one reply, so the NOOP's 200 tells whether ABOR's own reply is coming.
+    Sync,
 }
 
 /// Whose reply an in-flight command is waiting for.
@@ -402,7 +405,10 @@ impl Session {
             return Err(UsageError::Closed);
         }
         let Some(direction) = transfer_direction(&command) else {
-            return Err(UsageError::WrongMethod("a command without data", "Session::send"));
+            return Err(UsageError::WrongMethod(
+                "a command without data",
+                "Session::send",
+            ));
         };
         let command_bytes = command.to_bytes()?;
         let handle = self.new_handle();
@@ -422,7 +428,9 @@ impl Session {
     /// True when the running transfer's final reply has arrived (its data may still be
     /// draining).
     pub fn transfer_replied(&self) -> bool {
-        self.transfer.as_ref().is_some_and(|t| t.final_reply.is_some())
+        self.transfer
+            .as_ref()
+            .is_some_and(|t| t.final_reply.is_some())
     }
 
     /// Aborts the running transfer: sends ABOR if the transfer command is out, closes the data
@@ -796,6 +804,17 @@ impl Session {
             }
             return false;
         };
+        if pending.role == Role::Step(Step::Abort)
+            && code == ReplyCode::COMMAND_OKAY
+            && matches!(self.in_flight.front(), Some(p) if p.role == Role::Step(Step::Sync))
+        {
+            // The server sent no reply of its own for ABOR: this 200 answers the NOOP.
+            self.in_flight.pop_front();
+            self.on_step_reply(now, Step::Abort, reply.clone());
+            self.on_step_reply(now, Step::Sync, reply);
+            self.pump(now);
+            return false;
+        }
         let closing = (code == ReplyCode::SERVICE_NOT_AVAILABLE).then(|| reply.clone());
         let mut upgrade = false;
         match pending.role {
@@ -869,7 +888,7 @@ impl Session {
         let code = reply.code();
         let stopped = t.aborted || t.failure.is_some();
         match step {
-            Step::Abort => {}
+            Step::Abort | Step::Sync => {}
             Step::Epsv if stopped => {}
             Step::Epsv => {
                 if code == ReplyCode::ENTERING_EXTENDED_PASSIVE_MODE {
@@ -931,7 +950,13 @@ impl Session {
                     self.fail(&mut t, TransferError::Refused(reply));
                 }
             }
-            Step::Command => self.on_final(&mut t, reply),
+            Step::Command => {
+                let sync = t.abort_sent && code.is_completion();
+                self.on_final(&mut t, reply);
+                if sync {
+                    self.send_step(&mut t, Step::Sync, &Command::Noop);
+                }
+            }
         }
         self.transfer = Some(t);
         self.try_finish(now);

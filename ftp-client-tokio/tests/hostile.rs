@@ -1,0 +1,292 @@
+//! The client against a scripted hostile server over loopback: a 227 naming another host, a
+//! reply that never ends, a 10 MB listing line, listings naming `../x` and `/etc/x`, a server
+//! that closes mid-reply. Every case ends with a typed result within a bounded time.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftp_client_tokio::ftp_proto::client::SessionError;
+use ftp_client_tokio::{Client, Error};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// What the scripted server does for one command line.
+#[derive(Clone)]
+enum Script {
+    /// Send these bytes on the control connection.
+    Reply(Vec<u8>),
+    /// Open a passive listener and announce it in a 227 naming this IP.
+    Pasv([u8; 4]),
+    /// 150, send the bytes over the data connection, close it, 226.
+    Data(Vec<u8>),
+    /// Send these bytes, then close the control connection.
+    ReplyAndClose(Vec<u8>),
+}
+
+/// Scripted server settings: replies by verb (and by `VERB arg` for data commands).
+#[derive(Clone)]
+struct Hostile {
+    scripts: HashMap<String, Script>,
+}
+
+impl Hostile {
+    fn new() -> Self {
+        let mut scripts = HashMap::new();
+        for (verb, reply) in [
+            ("USER", "331 Password\r\n"),
+            ("PASS", "230 Hello\r\n"),
+            ("TYPE", "200 Type set\r\n"),
+            ("FEAT", "211-Features:\r\n SIZE\r\n211 End\r\n"),
+            ("PWD", "257 \"/\" is the cwd\r\n"),
+            ("NOOP", "200 OK\r\n"),
+            ("EPSV", "500 EPSV not understood\r\n"),
+            ("QUIT", "221 Bye\r\n"),
+            ("SIZE", "550 No SIZE here\r\n"),
+            ("ABOR", "226 ABOR done\r\n"),
+        ] {
+            scripts.insert(verb.into(), Script::Reply(reply.into()));
+        }
+        scripts.insert("PASV".into(), Script::Pasv([127, 0, 0, 1]));
+        Self { scripts }
+    }
+
+    fn on(mut self, key: &str, script: Script) -> Self {
+        self.scripts.insert(key.into(), script);
+        self
+    }
+
+    /// Starts the server; it serves one control connection at a time, until the test ends.
+    async fn start(self) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let script = self.clone();
+                let log = log2.clone();
+                tokio::spawn(async move {
+                    let _ = script.serve(stream, log).await;
+                });
+            }
+        });
+        (addr, log)
+    }
+
+    async fn serve(self, stream: TcpStream, log: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 Hostile server\r\n").await?;
+        let mut passive: Option<TcpListener> = None;
+        while let Some(line) = lines.next_line().await? {
+            log.lock().unwrap().push(line.clone());
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            let script = self
+                .scripts
+                .get(&line)
+                .or_else(|| self.scripts.get(&verb))
+                .cloned()
+                .unwrap_or(Script::Reply(b"502 Not scripted\r\n".to_vec()));
+            match script {
+                Script::Reply(bytes) => write.write_all(&bytes).await?,
+                Script::ReplyAndClose(bytes) => {
+                    write.write_all(&bytes).await?;
+                    return Ok(());
+                }
+                Script::Pasv(ip) => {
+                    let l = TcpListener::bind("127.0.0.1:0").await?;
+                    let port = l.local_addr()?.port();
+                    passive = Some(l);
+                    let reply = format!(
+                        "227 Entering Passive Mode ({},{},{},{},{},{})\r\n",
+                        ip[0],
+                        ip[1],
+                        ip[2],
+                        ip[3],
+                        port >> 8,
+                        port & 0xff
+                    );
+                    write.write_all(reply.as_bytes()).await?;
+                }
+                Script::Data(bytes) => {
+                    let Some(l) = passive.take() else {
+                        write.write_all(b"425 No data connection\r\n").await?;
+                        continue;
+                    };
+                    let (mut data, _) = l.accept().await?;
+                    write.write_all(b"150 Here it comes\r\n").await?;
+                    let sent = data.write_all(&bytes).await;
+                    let _ = data.shutdown().await;
+                    drop(data);
+                    if sent.is_ok() {
+                        write.write_all(b"226 Done\r\n").await?;
+                    } else {
+                        write.write_all(b"426 Data connection lost\r\n").await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn login(addr: SocketAddr) -> Client {
+    let mut c = Client::builder()
+        .reply_timeout(Duration::from_secs(5))
+        .data_timeout(Duration::from_secs(5))
+        .max_listing(2 * 1024 * 1024)
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    c
+}
+
+#[tokio::test]
+async fn pasv_naming_another_host_is_ignored() {
+    // 10.255.255.1 would swallow the connection attempt; the client must use the control peer.
+    let (addr, log) = Hostile::new()
+        .on("PASV", Script::Pasv([10, 255, 255, 1]))
+        .on("RETR f", Script::Data(b"the real data".to_vec()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let got = timeout(LIMIT, c.download_to_vec("f"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, b"the real data");
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains(&"EPSV".to_string()) && log.contains(&"PASV".to_string()),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_that_never_ends_is_capped() {
+    let mut endless = b"211-Features:\r\n".to_vec();
+    for i in 0..20_000 {
+        endless.extend_from_slice(format!(" FEATURE{i}\r\n").as_bytes());
+    }
+    let (addr, _) = Hostile::new()
+        .on("FEAT", Script::Reply(endless))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let err = timeout(LIMIT, c.feat()).await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Session(SessionError::ReplyTooLarge { limit: 65536 })
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_fatal());
+}
+
+#[tokio::test]
+async fn a_10_mb_listing_line_is_capped() {
+    let mut listing = b"-rw-r--r-- 1 u g 5 Mar  7 12:05 ok.txt\r\n".to_vec();
+    listing.extend(std::iter::repeat_n(b'A', 10 * 1024 * 1024));
+    listing.extend_from_slice(b"\r\n");
+    let (addr, _) = Hostile::new()
+        .on("LIST -a", Script::Data(listing.clone()))
+        .start()
+        .await;
+    // With a 2 MiB listing cap the download stops with a typed error and the session goes on.
+    let mut c = login(addr).await;
+    let err = timeout(LIMIT, c.list("")).await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::ListingTooLarge(_)), "{err:?}");
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+
+    // With room for it, the giant line is skipped by the parser and the good entry kept.
+    let mut c = Client::builder()
+        .max_listing(64 * 1024 * 1024)
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let entries = timeout(LIMIT, c.list("")).await.unwrap().unwrap();
+    let names: Vec<_> = entries.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(names, [b"ok.txt".to_vec()]);
+}
+
+#[tokio::test]
+async fn download_dir_never_writes_outside_the_target() {
+    let listing = b"-rw-r--r-- 1 u g 4 Mar  7 12:05 ../x\r\n\
+-rw-r--r-- 1 u g 4 Mar  7 12:05 /etc/x\r\n\
+-rw-r--r-- 1 u g 4 Mar  7 12:05 a/../../x\r\n\
+drwxr-xr-x 1 u g 0 Mar  7 12:05 ..\r\n\
+-rw-r--r-- 1 u g 4 Mar  7 12:05 ok.txt\r\n"
+        .to_vec();
+    let (addr, log) = Hostile::new()
+        .on("LIST -a dir", Script::Data(listing))
+        .on("RETR dir/ok.txt", Script::Data(b"good".to_vec()))
+        .on("RETR dir/../x", Script::Data(b"evil".to_vec()))
+        .on("RETR /etc/x", Script::Data(b"evil".to_vec()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let outer = tempfile::tempdir().unwrap();
+    let target = outer.path().join("target");
+    let n = timeout(LIMIT, c.download_dir("dir", &target))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(std::fs::read(target.join("ok.txt")).unwrap(), b"good");
+    let mut outside: Vec<_> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    outside.sort();
+    assert_eq!(outside, ["target"]);
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1);
+    let log = log.lock().unwrap().clone();
+    let retrieved: Vec<_> = log.iter().filter(|l| l.starts_with("RETR")).collect();
+    assert_eq!(retrieved, ["RETR dir/ok.txt"]);
+}
+
+#[tokio::test]
+async fn server_closing_mid_reply_is_a_typed_error() {
+    let (addr, _) = Hostile::new()
+        .on(
+            "PWD",
+            Script::ReplyAndClose(b"257-Multi-line reply that is cut\r\n and then".to_vec()),
+        )
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let err = timeout(LIMIT, c.pwd()).await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::Session(SessionError::ConnectionClosed)),
+        "{err:?}"
+    );
+    let again = timeout(LIMIT, c.noop()).await.unwrap().unwrap_err();
+    assert!(again.is_fatal(), "{again:?}");
+}
+
+#[tokio::test]
+async fn server_that_stops_answering_times_out() {
+    let (addr, _) = Hostile::new()
+        .on("NOOP", Script::Reply(Vec::new()))
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .reply_timeout(Duration::from_millis(300))
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let err = timeout(LIMIT, c.noop()).await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::Session(SessionError::Timeout)),
+        "{err:?}"
+    );
+}
