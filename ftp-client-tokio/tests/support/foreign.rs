@@ -25,6 +25,34 @@
 //! [`ForeignServer::write_file`] / [`ForeignServer::create_dir`] make are chowned to `ftprs`
 //! (the tests run as root for those servers), and the temporary directory above the root is
 //! mode 755 so `ftprs` can reach it. Files the server creates are read back as root.
+//!
+//! What the servers do differently (seen with these versions; client tests must allow it):
+//! - greeting: vsftpd `220 (vsFTPd 3.0.3)`; pure-ftpd a five-line `220-` reply; pyftpdlib
+//!   `220 pyftpdlib 1.5.7 ready.`
+//! - MLSD/MLST: vsftpd has neither (`500 Unknown command.`); pure-ftpd and pyftpdlib have both
+//!   (pure-ftpd's MLSD includes `type=cdir` `.` and `type=pdir` `..`). All have SIZE, MDTM,
+//!   EPSV, EPRT, `REST STREAM`; FEAT lists them. SYST before login: vsftpd 530.
+//! - LIST: `ls -l` lines with CRLF, no `total` line; owner columns are numeric uid/gid
+//!   (vsftpd), uid and group name (pure-ftpd), names of the test's user (pyftpdlib). `LIST -a`
+//!   adds `.` and `..` on vsftpd and pure-ftpd, pyftpdlib ignores `-a`. Dot files: LIST hides
+//!   them on vsftpd and pure-ftpd (without `-a`), pyftpdlib shows them.
+//! - NLST: pure-ftpd names `.`, `..` and dot files; vsftpd hides dot files; pyftpdlib shows
+//!   dot files but not `.` or `..`.
+//! - REST + STOR: all accept it (350, then 150/226), but pure-ftpd truncates the file after
+//!   the bytes written (REST 5, STOR "XYZ" over "0123456789" leaves "01234XYZ"), while vsftpd
+//!   and pyftpdlib overwrite in place ("01234XYZ89"). APPE works on all.
+//! - ABOR: without a transfer vsftpd and pyftpdlib answer 225, pure-ftpd 226. During a RETR,
+//!   vsftpd and pure-ftpd do not read the control channel while the data connection is
+//!   blocked: the client must close the data connection (with or without Telnet IP/Synch),
+//!   then vsftpd answers `426 Failure writing network stream.` + `225`, pure-ftpd a stray
+//!   `150 <seconds> ...` statistics line + `226`; pyftpdlib answers `426` + `226` at once.
+//! - EPSV 2: 522 on all (IPv4 only). `EPSV ALL`: vsftpd 200, pure-ftpd and pyftpdlib 220
+//!   (pure-ftpd's text: "Active mode is disabled"); then PORT/EPRT get 501 on pure-ftpd and
+//!   pyftpdlib.
+//! - `OPTS UTF8 ON`: vsftpd 200, pure-ftpd 504, pyftpdlib 501. Unknown verbs: 500. Missing
+//!   files, non-empty RMD, existing MKD: 550 on all.
+//! - pure-ftpd logs only to syslog, so [`ForeignServer::log`] is empty for it; vsftpd's
+//!   protocol log and pyftpdlib's debug log are there.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
