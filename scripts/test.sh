@@ -9,6 +9,11 @@
 # (as root, or through sudo), so a fresh machine needs nothing but this command. Elsewhere,
 # install them yourself; a test whose tool is missing says SKIPPED loudly (and fails in CI,
 # where CI=true is set: nothing may be skipped there).
+#
+# The client tests (ftp-client-tokio) also run against FTP servers we did not write: vsftpd,
+# pure-ftpd and pyftpdlib, which scripts/foreign-servers.sh unpacks from Debian's packages into
+# .tools/foreign-servers (and, as root, prepares the test user they log in as). vsftpd and
+# pure-ftpd need root; without it their tests say SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +40,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "test.sh: missing ${missing[*]} and no apt-get; the tests that need them will say SKIPPED" >&2
     fi
 fi
+
+# Never fatal here: a server that could not be installed makes its tests say SKIPPED (or fail
+# under CI), which names what is missing.
+bash scripts/foreign-servers.sh ||
+    echo "test.sh: scripts/foreign-servers.sh failed; the tests that need those servers will say SKIPPED" >&2
 
 # --locked: the tests run against the dependency versions recorded in Cargo.lock.
 exec cargo test --workspace --locked "$@"
