@@ -246,6 +246,65 @@ ADDR = {
 }
 
 
+# --- list_parse: directory listings and client reply texts (first 4 bytes: `now`) ------------
+
+NOW_2024_06_01 = (1717243200).to_bytes(4, "big")
+
+
+def listing(*ls: bytes) -> bytes:
+    return NOW_2024_06_01 + lines(*ls)
+
+
+LIST_PARSE = {
+    "vsftpd_list": listing(
+        b"drwxr-xr-x    2 1000     1000         4096 Mar 07 12:05 pub",
+        b"-rw-r--r--    1 ftp      ftp         52113 Mar  7  2023 name with  spaces",
+        b"lrwxrwxrwx    1 ftp      ftp             7 Jan  1 12:00 link -> target",
+    ),
+    "proftpd_list_acl_devices": listing(
+        b"total 16",
+        b"drwxrwxr-x+  3 bob  dev    4096 Apr 30 23:59 shared",
+        b"crw-rw-rw-   1 root     root       1,   3 Jan  1  2020 null",
+        b"prw-r--r--   1 root     root          0 May  5 05:05 fifo",
+        b"-rwsr-sr-t   1 root     root          1 Feb 29 10:00 setuid",
+    ),
+    "iis_dos_list": listing(
+        b"03-07-24  12:05PM       <DIR>          Windows Folder",
+        b"03-07-24  12:05AM                52113 report.pdf",
+        b"12-31-1999  23:59            1,048,576 big file.bin",
+        b"2024-03-07  09:15 PM  12 iso",
+    ),
+    "eplf_spec": listing(
+        b"+i8388621.29609,m824255902,/,\tdev",
+        b"+i8388621.44468,m839956783,r,s10376,\tRFCEPLF",
+    ),
+    "mlsd_pure_ftpd": listing(
+        b"type=cdir;sizd=4096;modify=20240101000000;UNIX.mode=0755;UNIX.uid=0;UNIX.gid=0;unique=803g2; .",
+        b"type=pdir;sizd=4096;modify=20240101000000;UNIX.mode=0755;UNIX.uid=0;UNIX.gid=0;unique=803g1; ..",
+        b"type=file;size=52113;modify=20240307120509.250;UNIX.mode=0644;UNIX.uid=1000;UNIX.gid=100;unique=803g3; my notes.txt",
+        b"type=OS.unix=slink:/srv/data;modify=20240307120509; data",
+    ),
+    "hostile_names": listing(
+        b"-rw-r--r-- 1 u g 1 Mar 7 12:05 ../escape",
+        b"-rw-r--r-- 1 u g 1 Mar 7 12:05 /etc/passwd",
+        b"03-07-24  12:05PM  1 ..",
+        b"type=file;size=1; a/b",
+        b"+i1,r,\t.",
+        b"C:evil",
+    ),
+    "reply_texts": listing(
+        b"Features:",
+        b" MLST size*;modify*;type*;",
+        b"AUTH TLS;SSL",
+        b" REST STREAM",
+        b" type=file;size=5; /pub/x",
+        b"End",
+    ),
+    "reply_pathname_and_size": NOW_2024_06_01 + b'"/a ""quoted"" dir" created\r\n',
+    "reply_mdtm_y2k": NOW_2024_06_01 + b"191240307120500\r\n",
+}
+
+
 def randoms(base: int) -> dict:
     out = {}
     for n in range(10):
@@ -273,6 +332,7 @@ def main() -> None:
     write("addr", ADDR)
     write("command_to_bytes_and_back", randoms(1000))
     write("reply_to_bytes_and_back", randoms(2000))
+    write("list_parse", LIST_PARSE)
 
 
 if __name__ == "__main__":

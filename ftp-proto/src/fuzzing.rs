@@ -9,7 +9,8 @@ use arbitrary::{Arbitrary, Unstructured};
 
 use std::time::Instant;
 
-use crate::{Command, Frame, LineFramer, Reply, ReplyParser, addr};
+use crate::listing::{self, ListingFormat};
+use crate::{Command, Frame, LineFramer, Reply, ReplyCode, ReplyParser, Timestamp, addr};
 
 /// The fuzz target names, each a function in this module and a folder in `fuzz/corpus/`.
 pub const TARGETS: &[&str] = &[
@@ -20,6 +21,7 @@ pub const TARGETS: &[&str] = &[
     "command_to_bytes_and_back",
     "reply_to_bytes_and_back",
     "server_session",
+    "list_parse",
 ];
 
 /// Runs the target called `name` on `data`; `origin` is the start of the simulated clock of
@@ -34,6 +36,7 @@ pub fn run(name: &str, data: &[u8], origin: Instant) -> bool {
         "command_to_bytes_and_back" => command_to_bytes_and_back(data),
         "reply_to_bytes_and_back" => reply_to_bytes_and_back(data),
         "server_session" => server_session(data, origin),
+        "list_parse" => list_parse(data),
         _ => return false,
     }
     true
@@ -209,6 +212,159 @@ pub fn reply_to_bytes_and_back(data: &[u8]) {
 /// `origin` starts the simulated clock; only offsets from it matter.
 pub fn server_session(data: &[u8], origin: Instant) {
     server_model::run(data, origin);
+}
+
+/// Listing bytes through every client-side parser: [`listing::parse_listing`] auto-detecting
+/// and with each format forced, [`listing::parse_mlsx_line`] and [`listing::local_name`] on each
+/// line, and replies built from the lines (as 211, 213, 250 and 257) through
+/// [`client::parse`](crate::client::parse). The first four bytes (big-endian Unix seconds) are
+/// the caller's `now`.
+///
+/// It panics when:
+/// - a returned entry's name is empty, `.` or `..`, or holds `/` or NUL, or an MLSD line gives a
+///   `cdir`/`pdir` entry;
+/// - a listing reports more entries and skipped lines than it has lines, or a format other
+///   than the forced one;
+/// - an MLSD entry, formatted again with every fact, does not parse back with the same name,
+///   kind, size, time and mode;
+/// - `local_name` accepts an empty, `.`/`..`, separator, drive-prefixed or control-character
+///   name;
+/// - a reply value parser accepts a reply with the wrong code, or a value it returns does not
+///   come back equal from the reply a server would send for it.
+pub fn list_parse(data: &[u8]) {
+    let (head, body) = data.split_at(data.len().min(4));
+    let secs = head.iter().fold(0i64, |acc, &b| acc << 8 | i64::from(b));
+    let Some(now) = Timestamp::from_unix(secs) else {
+        return;
+    };
+    let lines = body.split(|&b| b == b'\n').count();
+    let formats = [
+        ListingFormat::Unix,
+        ListingFormat::Dos,
+        ListingFormat::Eplf,
+        ListingFormat::Mlsx,
+    ];
+    for format in formats.map(Some).into_iter().chain([None]) {
+        let parsed = listing::parse_listing(body, format, now);
+        assert!(parsed.entries.len() + parsed.skipped <= lines);
+        if format.is_some() {
+            assert_eq!(parsed.format, format);
+        }
+        for entry in &parsed.entries {
+            assert_listable(entry);
+        }
+    }
+    for line in body.split(|&b| b == b'\n') {
+        if let Some(entry) = listing::parse_mlsx_line(line) {
+            assert_listable(&entry);
+            mlsx_round_trip(&entry);
+        }
+        if let Ok(name) = listing::local_name(line) {
+            assert!(!matches!(name, "" | "." | ".."), "{name:?}");
+            assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control));
+            assert!(!matches!(name.as_bytes(), [l, b':', ..] if l.is_ascii_alphabetic()));
+        }
+    }
+    let reply_lines: Vec<&[u8]> = body.split(|&b| b == b'\n').take(64).collect();
+    for code in [211, 213, 250, 257] {
+        let code = ReplyCode::new(code).unwrap_or(ReplyCode::SYSTEM_STATUS);
+        let reply = Reply::multiline(code, &reply_lines);
+        reply_values(&reply);
+        if let Some(first) = reply_lines.first() {
+            reply_values(&Reply::new(code, first));
+        }
+    }
+}
+
+fn assert_listable(entry: &listing::Entry) {
+    let name = entry.name.as_slice();
+    assert!(
+        !matches!(name, b"" | b"." | b"..") && !name.iter().any(|&b| b == b'/' || b == 0),
+        "{}",
+        name.escape_ascii()
+    );
+    assert!(!matches!(
+        entry.kind,
+        listing::EntryKind::CurrentDir | listing::EntryKind::ParentDir
+    ));
+}
+
+/// An MLSD entry formatted with every fact parses back with what those facts carry.
+fn mlsx_round_trip(entry: &listing::Entry) {
+    let mut out = Vec::new();
+    if listing::mlsx_line(entry, listing::Facts::ALL, &mut out).is_err() {
+        return;
+    }
+    let line = out.strip_suffix(b"\r\n").unwrap_or(&out);
+    let back = listing::parse_mlsx_line(line).expect("formatted MLSD line parses");
+    assert_eq!(back.name, entry.name);
+    assert_eq!(
+        core::mem::discriminant(&back.kind),
+        core::mem::discriminant(&entry.kind)
+    );
+    if !entry.kind.is_dir() {
+        assert_eq!(back.size, entry.size);
+    }
+    assert_eq!(back.modified, entry.modified);
+    assert_eq!(back.unix_mode, entry.unix_mode);
+}
+
+/// Every reply value parser on one reply: the code decides, and values round-trip.
+fn reply_values(reply: &Reply) {
+    use crate::client::parse::{
+        Features, ValueError, parse_mdtm, parse_mlst, parse_pathname, parse_size,
+    };
+    let code = reply.code().get();
+    let wrong = ValueError::UnexpectedCode { code: reply.code() };
+    let features = Features::parse(reply);
+    if code != 211 {
+        assert!(features.is_empty());
+    }
+    for (name, _) in features.iter() {
+        assert!(features.contains(name) && !name.is_empty());
+    }
+    let _ = (features.mlst_facts(), features.auth_mechanisms());
+    match parse_pathname(reply) {
+        Ok(path) => {
+            assert_eq!(code, 257);
+            assert!(!path.is_empty());
+            let mut quoted = vec![b'"'];
+            for &b in &path {
+                quoted.extend_from_slice(if b == b'"' {
+                    b"\"\""
+                } else {
+                    core::slice::from_ref(&b)
+                });
+            }
+            quoted.extend_from_slice(b"\" ok");
+            let again = Reply::new(ReplyCode::PATHNAME_CREATED, quoted);
+            assert_eq!(parse_pathname(&again), Ok(path));
+        }
+        Err(e) => assert!(code == 257 || e == wrong),
+    }
+    match parse_size(reply) {
+        Ok(n) => {
+            assert_eq!(code, 213);
+            let again = Reply::new(ReplyCode::FILE_STATUS, n.to_string());
+            assert_eq!(parse_size(&again), Ok(n));
+        }
+        Err(e) => assert!(code == 213 || e == wrong),
+    }
+    match parse_mdtm(reply) {
+        Ok(t) => {
+            assert_eq!(code, 213);
+            let again = Reply::new(ReplyCode::FILE_STATUS, t.to_string());
+            assert_eq!(parse_mdtm(&again), Ok(t));
+        }
+        Err(e) => assert!(code == 213 || e == wrong),
+    }
+    match parse_mlst(reply) {
+        Ok(entry) => {
+            assert_eq!(code, 250);
+            assert!(!entry.name.is_empty());
+        }
+        Err(e) => assert!(code == 250 || e == wrong),
+    }
 }
 
 fn framer_bounded(f: &LineFramer) -> bool {

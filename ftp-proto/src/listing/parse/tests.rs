@@ -994,7 +994,7 @@ proptest! {
         day in 1u8..=28,
         month in 1u8..=12,
         year in 1970u16..2024,
-        name in "[ -~]{1,20}",
+        name in "[ -.0-~]{0,19}[a-z]",
     ) {
         prop_assume!(is_listable_name(name.as_bytes()));
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -1011,5 +1011,44 @@ proptest! {
         prop_assert_eq!(e.name, name.into_bytes());
         prop_assert_eq!(e.size, size);
         prop_assert_eq!(e.modified, Timestamp::new(year, month, day, 0, 0, 0));
+    }
+}
+
+/// Real lines of every format, for the fuzz-logic property below to splice and corrupt.
+#[cfg(feature = "arbitrary")]
+const SAMPLES: &[&[u8]] = &[
+    b"drwxr-xr-x    2 1000     1000         4096 Mar 07 12:05 pub",
+    b"lrwxrwxrwx    1 ftp      ftp             7 Jan  1 12:00 link -> target",
+    b"crw-rw-rw-   1 root     root       1,   3 Jan  1  2020 null",
+    b"03-07-24  12:05PM       <DIR>          Windows Folder",
+    b"03-07-24  12:05AM                52113 report.pdf",
+    b"+i8388621.44468,m839956783,r,s10376,\tRFCEPLF",
+    b"type=file;size=52113;modify=20240307120509.250;UNIX.mode=0644; my notes.txt",
+    b" type=OS.unix=slink:/srv/data;modify=20240307120509; data",
+    b"\"/a \"\"quoted\"\" dir\" created",
+    b"191240307120500",
+    b" MLST size*;modify*;type*;",
+    b"total 16",
+];
+
+#[cfg(feature = "arbitrary")]
+proptest! {
+    /// The `list_parse` fuzz target's checks hold for spliced and corrupted real lines.
+    #[test]
+    fn fuzz_logic_on_corrupted_samples(
+        picks in proptest::collection::vec((proptest::sample::select(SAMPLES), any::<usize>(), any::<u8>()), 0..12),
+        now in any::<[u8; 4]>(),
+    ) {
+        let mut data = now.to_vec();
+        for (line, at, byte) in picks {
+            let mut line = line.to_vec();
+            let at = at % (line.len() + 1);
+            if let Some(b) = line.get_mut(at) {
+                *b = byte;
+            }
+            data.extend_from_slice(&line);
+            data.extend_from_slice(b"\r\n");
+        }
+        crate::fuzzing::list_parse(&data);
     }
 }
