@@ -29,6 +29,16 @@
 //! name byte goes out raw, and on the control connection the [`crate::Reply`] encoder doubles
 //! them.
 //!
+//! # Names a listing may yield
+//!
+//! A listing names entries *inside* the listed directory. A server that lists `../x`, `/etc/x`,
+//! `a/b`, `.` or `..` is describing something else, and a client that joins such a name to a
+//! local directory would write outside it. Every listing-level parser ([`parse_list_line`],
+//! [`parse_mlsx_line`], [`ListingParser`], [`parse_listing`]) therefore drops an entry whose
+//! name is empty, `.` or `..`, or holds `/` or NUL (lftp drops names with `/` for the same
+//! reason). [`local_name`] is stricter still and is what a client should call before creating
+//! a local file.
+//!
 //! # Names that cannot be sent
 //!
 //! A listing is a sequence of lines, so a name holding LF, CR or NUL cannot be sent safely.

@@ -18,7 +18,7 @@ use crate::listing::{Entry, EntryKind, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK};
 /// Returns `None` when the line is not `facts SP name`, is longer than
 /// [`MAX_LIST_LINE`](super::MAX_LIST_LINE), describes the listed directory or its parent
 /// (`type=cdir`, `type=pdir`: not entries of the listing), or names something other than an
-/// entry of the listed directory (see the [module documentation](super)).
+/// entry of the listed directory (see [names a listing may yield](crate::listing#names-a-listing-may-yield)).
 ///
 /// The kind comes from `type`: `file`, `dir`, `OS.unix=symlink`, `OS.unix=slink` and
 /// `OS.unix=slink:target` (a [`EntryKind::Symlink`] with its target), `OS.unix=fifo`, `socket`,

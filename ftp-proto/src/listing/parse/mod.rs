@@ -10,15 +10,7 @@
 //! Every parser here is total and linear: any bytes give entries or nothing, never a panic, and
 //! a line longer than [`MAX_LIST_LINE`] is skipped without being looked at.
 //!
-//! # Names a hostile server cannot smuggle in
-//!
-//! A listing names entries *inside* the listed directory. A server that lists `../x`, `/etc/x`,
-//! `a/b`, `.` or `..` is describing something else, and a client that joins such a name to a
-//! local directory would write outside it. Every listing-level parser ([`parse_list_line`],
-//! [`parse_mlsx_line`], [`ListingParser`], [`parse_listing`]) therefore drops an entry whose
-//! name is empty, `.` or `..`, or holds `/` or NUL (lftp drops names with `/` for the same
-//! reason). [`local_name`] is stricter still and is what a client should call before creating
-//! a local file.
+//! The rule for names a listing may yield is in the documentation of [`crate::listing`].
 
 mod dos;
 mod eplf;
@@ -80,7 +72,7 @@ impl ListingFormat {
 /// `now` is the caller's current time (UTC); only Unix dates without a year use it (see
 /// [`ListingParser`]). Returns `None` when the line is not an entry in that format, is longer
 /// than [`MAX_LIST_LINE`], is an MLSD `cdir`/`pdir` line, or names something other than an entry
-/// of the listed directory (see the [module documentation](self)).
+/// of the listed directory (see [names a listing may yield](crate::listing#names-a-listing-may-yield)).
 ///
 /// ```
 /// use ftp_proto::Timestamp;
@@ -252,7 +244,7 @@ pub struct Listing {
     pub format: Option<ListingFormat>,
     /// Lines that gave no entry: blank lines, `total N` lines, lines in no known format, lines
     /// longer than [`MAX_LIST_LINE`], MLSD `cdir`/`pdir` lines and entries whose names were
-    /// dropped (see the [module documentation](self)).
+    /// dropped (see [names a listing may yield](crate::listing#names-a-listing-may-yield)).
     pub skipped: usize,
 }
 
