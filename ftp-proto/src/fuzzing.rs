@@ -22,6 +22,7 @@ pub const TARGETS: &[&str] = &[
     "reply_to_bytes_and_back",
     "server_session",
     "list_parse",
+    "client_session",
 ];
 
 /// Runs the target called `name` on `data`; `origin` is the start of the simulated clock of
@@ -37,6 +38,7 @@ pub fn run(name: &str, data: &[u8], origin: Instant) -> bool {
         "reply_to_bytes_and_back" => reply_to_bytes_and_back(data),
         "server_session" => server_session(data, origin),
         "list_parse" => list_parse(data),
+        "client_session" => client_session(data, origin),
         _ => return false,
     }
     true
@@ -212,6 +214,166 @@ pub fn reply_to_bytes_and_back(data: &[u8]) {
 /// `origin` starts the simulated clock; only offsets from it matter.
 pub fn server_session(data: &[u8], origin: Instant) {
     server_model::run(data, origin);
+}
+
+/// One step a client driver (or a hostile server) can take.
+#[derive(Debug, Arbitrary)]
+enum ClientStep {
+    Send(Command),
+    Transfer(Command, Option<u64>),
+    External(Command),
+    Abort,
+    Server(Vec<u8>),
+    ServerReply(Reply),
+    Connected(u8),
+    Listening(u8, u16),
+    DataFailed(u8),
+    Finished(u8, u32, bool),
+    Advance(u16),
+    Eof,
+    TlsEstablished,
+    Passive(bool),
+}
+
+/// Driver steps against one client `Session`.
+///
+/// It panics when:
+/// - any call panics;
+/// - a handle gets more than one final event (`Reply`, `Transfer` or `Failed`), a final event
+///   names a handle never issued, or anything but data closes follows `Closed`;
+/// - a call transmits more than the commands it released (plus ABOR and a NOOP);
+/// - after `handle_timeout(now)`, `poll_timeout` is not `None` or later than `now`.
+///
+/// `origin` starts the simulated clock.
+pub fn client_session(data: &[u8], origin: Instant) {
+    use crate::client::{
+        CommandHandle, Config, CopyError, DataAction, DataError, DataInput, Event, Output, Session,
+    };
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    let mut u = Unstructured::new(data);
+    let config = Config {
+        max_reply: 4096,
+        reply_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut session = Session::new(config, "192.0.2.1:21".parse().expect("valid"), origin);
+    let mut now = origin;
+    let mut issued: HashSet<CommandHandle> = HashSet::from([CommandHandle::GREETING]);
+    let mut finished: HashSet<CommandHandle> = HashSet::new();
+    let mut data_ids = Vec::new();
+    let mut closed = false;
+    let mut released = 0usize;
+    for _ in 0..64 {
+        let Ok(step) = ClientStep::arbitrary(&mut u) else {
+            break;
+        };
+        let mut allowance = 64usize;
+        match step {
+            ClientStep::Send(command) => {
+                let len = command.to_bytes().map_or(0, |b| b.len());
+                if let Ok(h) = session.send(now, command) {
+                    issued.insert(h);
+                    released += len;
+                }
+            }
+            ClientStep::Transfer(command, rest) => {
+                let len = command.to_bytes().map_or(0, |b| b.len());
+                if let Ok(h) = session.transfer(now, command, rest) {
+                    issued.insert(h);
+                    released += len + 64;
+                }
+            }
+            ClientStep::External(command) => {
+                let len = command.to_bytes().map_or(0, |b| b.len());
+                if let Ok(h) = session.transfer_external(now, command) {
+                    issued.insert(h);
+                    released += len;
+                }
+            }
+            ClientStep::Abort => {
+                let _ = session.abort(now);
+            }
+            ClientStep::Server(bytes) => session.handle_control(now, &bytes),
+            ClientStep::ServerReply(reply) => session.handle_control(now, &reply.to_bytes()),
+            ClientStep::Connected(i) => {
+                if let Some(&id) = data_ids.get(usize::from(i) % data_ids.len().max(1)) {
+                    session.handle_data(now, DataInput::Connected { id });
+                }
+            }
+            ClientStep::Listening(i, port) => {
+                if let Some(&id) = data_ids.get(usize::from(i) % data_ids.len().max(1)) {
+                    let addr = std::net::SocketAddr::from(([192, 0, 2, 10], port));
+                    session.handle_data(now, DataInput::Listening { id, addr });
+                }
+            }
+            ClientStep::DataFailed(i) => {
+                if let Some(&id) = data_ids.get(usize::from(i) % data_ids.len().max(1)) {
+                    let error = DataError::Connect;
+                    session.handle_data(now, DataInput::Failed { id, error });
+                }
+            }
+            ClientStep::Finished(i, bytes, ok) => {
+                if let Some(&id) = data_ids.get(usize::from(i) % data_ids.len().max(1)) {
+                    let result = if ok {
+                        Ok(())
+                    } else {
+                        Err(CopyError::ConnectionLost)
+                    };
+                    let bytes = u64::from(bytes);
+                    session.handle_data(now, DataInput::Finished { id, bytes, result });
+                }
+            }
+            ClientStep::Advance(secs) => {
+                now += Duration::from_secs(u64::from(secs));
+                session.handle_timeout(now);
+                if let Some(next) = session.poll_timeout() {
+                    assert!(next > now, "timeout not moved past now");
+                }
+            }
+            ClientStep::Eof => session.handle_eof(now),
+            ClientStep::TlsEstablished => session.handle_tls_established(now),
+            ClientStep::Passive(on) => session.set_passive(on),
+        }
+        allowance += core::mem::take(&mut released);
+        let mut transmitted = 0usize;
+        while let Some(out) = session.poll_output() {
+            match out {
+                Output::Transmit(bytes) => {
+                    assert!(!closed, "transmit after Closed");
+                    transmitted += bytes.len();
+                }
+                Output::Data(DataAction::Connect { id, .. } | DataAction::Listen { id, .. }) => {
+                    assert!(!closed, "data channel opened after Closed");
+                    data_ids.push(id);
+                }
+                Output::Data(_) | Output::UpgradeTls => {}
+                Output::Event(event) => {
+                    assert!(!closed, "event after Closed: {event:?}");
+                    let handle = match event {
+                        Event::Reply { handle, .. }
+                        | Event::Transfer { handle, .. }
+                        | Event::Failed { handle, .. } => Some(handle),
+                        Event::Closed(_) => {
+                            closed = true;
+                            None
+                        }
+                        _ => None,
+                    };
+                    if let Some(h) = handle {
+                        assert!(issued.contains(&h), "final event for unknown {h:?}");
+                        assert!(finished.insert(h), "second final event for {h:?}");
+                    }
+                }
+            }
+        }
+        // Queued commands may go out later: count what was released but not yet sent.
+        assert!(
+            transmitted <= allowance + 4096,
+            "transmitted {transmitted} bytes for an allowance of {allowance}"
+        );
+    }
 }
 
 /// Listing bytes through every client-side parser: [`listing::parse_listing`] auto-detecting
