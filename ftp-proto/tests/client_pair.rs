@@ -619,14 +619,19 @@ fn injection_and_misuse_are_refused() {
 fn external_transfer_opens_no_data_channel() {
     let mut s = Scripted::new(passive());
     let port = s.send(Command::Port("192.0.2.99:2000".parse().unwrap()));
-    let t = s.s.transfer_external(s.now, Command::Stor("copy".into())).unwrap();
+    let t =
+        s.s.transfer_external(s.now, Command::Stor("copy".into()))
+            .unwrap();
     s.server(b"200 PORT ok\r\n");
     assert_eq!(s.transmitted(), "PORT 192,0,2,99,7,208\r\nSTOR copy\r\n");
     s.server(b"150 Opening\r\n226 Done\r\n");
     assert!(s.actions().is_empty());
     let events = s.events();
     assert!(matches!(&events[0], Event::Reply { handle, .. } if *handle == port));
-    assert!(matches!(&events[2], Event::Transfer { handle, result: Ok(d) } if *handle == t && d.bytes == 0), "{events:?}");
+    assert!(
+        matches!(&events[2], Event::Transfer { handle, result: Ok(d) } if *handle == t && d.bytes == 0),
+        "{events:?}"
+    );
 }
 
 #[test]

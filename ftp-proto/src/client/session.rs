@@ -402,7 +402,10 @@ impl Session {
             return Err(UsageError::Closed);
         }
         let Some(direction) = transfer_direction(&command) else {
-            return Err(UsageError::WrongMethod("a command without data", "Session::send"));
+            return Err(UsageError::WrongMethod(
+                "a command without data",
+                "Session::send",
+            ));
         };
         let command_bytes = command.to_bytes()?;
         let handle = self.new_handle();
@@ -422,7 +425,9 @@ impl Session {
     /// True when the running transfer's final reply has arrived (its data may still be
     /// draining).
     pub fn transfer_replied(&self) -> bool {
-        self.transfer.as_ref().is_some_and(|t| t.final_reply.is_some())
+        self.transfer
+            .as_ref()
+            .is_some_and(|t| t.final_reply.is_some())
     }
 
     /// Aborts the running transfer: sends ABOR if the transfer command is out, closes the data
