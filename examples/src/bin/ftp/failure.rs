@@ -1,0 +1,156 @@
+//! How the `ftp` CLI fails: the exit codes and the one-line message. Owns the mapping from
+//! client errors to exit codes; it does not decide what to try next.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use ftp_client_tokio::Error;
+use ftp_client_tokio::ftp_proto::client::{CopyError, TransferError, UsageError};
+
+/// The exit codes, as `--help` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// 2: bad command line or URL (clap uses 2 for its own usage errors too).
+    Usage = 2,
+    /// 3: the server cannot be reached, or the connection was lost or timed out.
+    Connection = 3,
+    /// 4: the server refused the login (530 and other negative replies to USER/PASS).
+    Login = 4,
+    /// 5: the server refused or failed an operation (550 no such file, 552, a broken
+    /// transfer, an unsafe name in a listing ...).
+    Remote = 5,
+    /// 6: reading or writing a local file failed.
+    Local = 6,
+}
+
+/// A failed run: the exit code and `ftp: <what>: <why>`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    exit: Exit,
+    what: String,
+    why: String,
+}
+
+impl Failure {
+    /// A failure of kind `exit` while doing `what`, because of `why`.
+    pub(crate) fn new(exit: Exit, what: impl Into<String>, why: impl fmt::Display) -> Self {
+        Self {
+            exit,
+            what: what.into(),
+            why: why.to_string(),
+        }
+    }
+
+    /// A usage error.
+    pub(crate) fn usage(what: impl Into<String>, why: impl fmt::Display) -> Self {
+        Self::new(Exit::Usage, what, why)
+    }
+
+    /// A local I/O failure.
+    pub(crate) fn local(what: impl Into<String>, why: impl fmt::Display) -> Self {
+        Self::new(Exit::Local, what, why)
+    }
+
+    /// A client error met while doing `what`, classified by [`exit_for`].
+    pub(crate) fn client(what: impl Into<String>, error: &Error) -> Self {
+        Self::new(exit_for(error), what, reason(error))
+    }
+
+    /// The exit code.
+    pub(crate) fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// The process exit code.
+    pub(crate) fn code(&self) -> ExitCode {
+        ExitCode::from(self.exit as u8)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, whatever the server put in its reply.
+        let one_line = |s: &str| s.split(['\r', '\n']).collect::<Vec<_>>().join(" ");
+        write!(f, "ftp: {}: {}", one_line(&self.what), one_line(&self.why))
+    }
+}
+
+/// The exit code for a client error met after login (login failures are decided by the
+/// caller: see [`login_exit`]).
+pub(crate) fn exit_for(error: &Error) -> Exit {
+    if error.is_fatal() {
+        return Exit::Connection;
+    }
+    match error {
+        Error::Connect(_) | Error::Timeout(_) | Error::Io(_) | Error::Session(_) => {
+            Exit::Connection
+        }
+        Error::Local { .. }
+        | Error::Transfer(TransferError::Copy {
+            error: CopyError::Local,
+            ..
+        }) => Exit::Local,
+        Error::Usage(UsageError::Encode(_)) => Exit::Usage,
+        _ => Exit::Remote,
+    }
+}
+
+/// The exit code for a failed login: refused (4) unless the connection itself failed (3).
+pub(crate) fn login_exit(error: &Error) -> Exit {
+    match exit_for(error) {
+        Exit::Connection => Exit::Connection,
+        _ => Exit::Login,
+    }
+}
+
+/// The "why" part of a message: the error without the words the "what" part already says.
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Connect(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use ftp_client_tokio::ftp_proto::client::SessionError;
+    use ftp_client_tokio::ftp_proto::{Reply, ReplyCode};
+
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(exit_for(&Error::Connect(refused)), Exit::Connection);
+        assert_eq!(
+            exit_for(&Error::Session(SessionError::ConnectionClosed)),
+            Exit::Connection
+        );
+        let not_found = Reply::new(ReplyCode::FILE_UNAVAILABLE, "No such file");
+        assert_eq!(exit_for(&Error::Reply(not_found.clone())), Exit::Remote);
+        assert_eq!(
+            exit_for(&Error::Transfer(TransferError::Refused(not_found))),
+            Exit::Remote
+        );
+        let local = Error::Local {
+            path: "out".into(),
+            source: io::ErrorKind::PermissionDenied.into(),
+        };
+        assert_eq!(exit_for(&local), Exit::Local);
+        let denied = Error::Reply(Reply::new(ReplyCode::NOT_LOGGED_IN, "Login incorrect"));
+        assert_eq!(login_exit(&denied), Exit::Login);
+        assert_eq!(
+            login_exit(&Error::Session(SessionError::Timeout)),
+            Exit::Connection
+        );
+    }
+
+    #[test]
+    fn message_is_one_line() {
+        let f = Failure::usage("get x", "a\r\nb");
+        assert_eq!(f.to_string(), "ftp: get x: a  b");
+        assert_eq!(f.code(), ExitCode::from(2));
+    }
+}

@@ -1,0 +1,522 @@
+//! The `ftp` CLI against the project's `ftpd` over loopback: every subcommand's effect checked
+//! on disk or on standard output, byte for byte, and every exit code.
+//!
+//! Each test starts its own `ftpd` (`--user alice:secret`, a writable temporary root) and runs
+//! `ftp` with a hard deadline and `--timeout`, so nothing can hang.
+
+mod support;
+
+use std::ffi::OsString;
+use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{
+    Ftpd, FtpdBuilder, PASS, Run, USER, assert_file, assert_same_bytes, assert_same_tree,
+    make_tree, random_bytes, run, write_file,
+};
+
+/// Deadline for one `ftp` run.
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// `ftp://alice:secret@127.0.0.1:PORT/` + `path` (already percent-encoded).
+fn url(ftpd: &Ftpd, path: &str) -> String {
+    format!("ftp://{USER}:{PASS}@{}/{path}", ftpd.addr())
+}
+
+/// Runs `ftp --timeout 20 ARGS` in `cwd`.
+fn ftp<I, S>(cwd: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftp"));
+    command
+        .current_dir(cwd)
+        .args(["--timeout", "20"])
+        .args(args.into_iter().map(Into::into));
+    run(&mut command, LIMIT)
+}
+
+/// A server with `--user alice:secret` and a scratch directory beside its root.
+fn server() -> (Ftpd, tempfile::TempDir) {
+    let ftpd = FtpdBuilder::new().user().start();
+    let local = tempfile::tempdir().expect("local temp dir");
+    (ftpd, local)
+}
+
+#[test]
+fn ls_prints_one_line_per_entry_and_json() {
+    let (ftpd, local) = server();
+    write_file(&ftpd.root().join("a b.txt"), &random_bytes(1234, 1));
+    write_file(&ftpd.root().join("empty"), b"");
+    write_file(&ftpd.root().join("résumé.pdf"), &random_bytes(3_000_001, 2));
+    fs::create_dir(ftpd.root().join("sub")).unwrap();
+
+    let run = ftp(local.path(), ["ls", &url(&ftpd, "")]);
+    run.assert_success();
+    let text = run.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", run.describe());
+    // Sorted by name; type, size right-aligned in 10 columns, UTC minute, name.
+    let expected = [
+        ("-", 1234, "a b.txt"),
+        ("-", 0, "empty"),
+        ("-", 3_000_001, "résumé.pdf"),
+        ("d", 0, "sub"),
+    ];
+    for (line, (kind, size, name)) in lines.iter().zip(expected) {
+        let head = format!("{kind} {size:>10} ");
+        assert!(
+            line.starts_with(&head),
+            "{line:?} should start with {head:?}"
+        );
+        let rest = &line[head.len()..];
+        let (time, shown) = rest.split_at(16);
+        assert_eq!(shown, format!(" {name}"), "{line:?}");
+        let digits: String = time.chars().filter(char::is_ascii_digit).collect();
+        assert_eq!(digits.len(), 12, "time {time:?} in {line:?}");
+        assert_eq!(&time[4..5], "-", "{line:?}");
+        assert_eq!(&time[10..11], " ", "{line:?}");
+        assert_eq!(&time[13..14], ":", "{line:?}");
+    }
+
+    let run = ftp(local.path(), ["ls", "--json", &url(&ftpd, "")]);
+    run.assert_success();
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON: {e}\n{}", run.describe()));
+    let entries = json.as_array().expect("a JSON array");
+    assert_eq!(entries.len(), 4, "{json:#}");
+    for (entry, (kind, size, name)) in entries.iter().zip(expected) {
+        assert_eq!(entry["name"], name, "{entry}");
+        assert_eq!(entry["size"], size, "{entry}");
+        let kind = if kind == "d" { "dir" } else { "file" };
+        assert_eq!(entry["type"], kind, "{entry}");
+        let modified = entry["modified"].as_str().expect("modified is known");
+        assert!(
+            modified.len() >= 20 && modified.ends_with('Z') && &modified[10..11] == "T",
+            "{entry}"
+        );
+        assert!(
+            entry["mode"].is_null() || entry["mode"].is_string(),
+            "{entry}"
+        );
+    }
+
+    // A subdirectory, a URL without the trailing slash, and names only with ;type=d.
+    write_file(&ftpd.root().join("sub/inner.bin"), b"12345");
+    let run = ftp(local.path(), ["ls", &url(&ftpd, "sub")]);
+    run.assert_success();
+    assert_eq!(
+        run.stdout_text().lines().collect::<Vec<_>>().len(),
+        1,
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout_text().starts_with("-          5 "),
+        "{}",
+        run.describe()
+    );
+    let run = ftp(local.path(), ["ls", &url(&ftpd, ";type=d")]);
+    run.assert_success();
+    assert_eq!(
+        run.stdout_text(),
+        "a b.txt\nempty\nrésumé.pdf\nsub\n",
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn get_downloads_exact_bytes_by_default_name() {
+    let (ftpd, local) = server();
+    let big = random_bytes(3 * 1024 * 1024, 3);
+    write_file(&ftpd.root().join("big.bin"), &big);
+    write_file(&ftpd.root().join("zero.bin"), b"");
+
+    let run = ftp(local.path(), ["get", &url(&ftpd, "big.bin")]);
+    run.assert_success();
+    assert!(
+        run.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal\n{}",
+        run.describe()
+    );
+    assert_file(&local.path().join("big.bin"), &big);
+
+    ftp(local.path(), ["get", &url(&ftpd, "zero.bin")]).assert_success();
+    assert_file(&local.path().join("zero.bin"), b"");
+
+    // -o FILE, in active mode too.
+    let out = local.path().join("copy of big");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("--active"),
+            "get".into(),
+            url(&ftpd, "big.bin").into(),
+            "-o".into(),
+            out.clone().into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&out, &big);
+}
+
+#[test]
+fn get_resume_keeps_the_partial_file_and_fetches_the_rest() {
+    let (ftpd, local) = server();
+    let remote = random_bytes(1024 * 1024 + 17, 4);
+    write_file(&ftpd.root().join("data.bin"), &remote);
+    // The partial copy's first byte is changed: a resumed download keeps it, a full one
+    // would not.
+    let mut partial = remote[..300_000].to_vec();
+    partial[0] ^= 0xFF;
+    let out = local.path().join("data.bin");
+    write_file(&out, &partial);
+
+    let run = ftp(local.path(), ["get", "--resume", &url(&ftpd, "data.bin")]);
+    run.assert_success();
+    let mut expected = remote.clone();
+    expected[0] ^= 0xFF;
+    assert_file(&out, &expected);
+
+    // Already complete: nothing to do, still success.
+    ftp(local.path(), ["get", "--resume", &url(&ftpd, "data.bin")]).assert_success();
+    assert_file(&out, &expected);
+}
+
+#[test]
+fn get_to_stdout() {
+    let (ftpd, local) = server();
+    let bytes = random_bytes(700_001, 5);
+    write_file(&ftpd.root().join("f.bin"), &bytes);
+    let run = ftp(local.path(), ["get", &url(&ftpd, "f.bin"), "-o", "-"]);
+    run.assert_success();
+    assert_same_bytes(&run.stdout, &bytes, "stdout");
+    assert!(
+        fs::read_dir(local.path()).unwrap().next().is_none(),
+        "-o - must not create a file"
+    );
+    // --resume has no file to continue.
+    ftp(
+        local.path(),
+        ["get", "--resume", &url(&ftpd, "f.bin"), "-o", "-"],
+    )
+    .assert_code(2);
+}
+
+#[test]
+fn put_stores_exact_bytes() {
+    let (ftpd, local) = server();
+    let bytes = random_bytes(2 * 1024 * 1024 + 5, 6);
+    let file = local.path().join("upload me.bin");
+    write_file(&file, &bytes);
+    fs::create_dir(ftpd.root().join("inbox")).unwrap();
+
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("put"),
+            file.clone().into(),
+            url(&ftpd, "inbox/renamed.bin").into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("inbox/renamed.bin"), &bytes);
+
+    // A URL ending with / keeps the local name.
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("put"),
+            file.clone().into(),
+            url(&ftpd, "inbox/").into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("inbox/upload me.bin"), &bytes);
+
+    // The login directory itself, active mode.
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("--active"),
+            "put".into(),
+            file.into(),
+            url(&ftpd, "").into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("upload me.bin"), &bytes);
+
+    // Standard input (empty here): an empty remote file.
+    ftp(local.path(), ["put", "-", &url(&ftpd, "from-stdin.txt")]).assert_success();
+    assert_file(&ftpd.root().join("from-stdin.txt"), b"");
+}
+
+#[test]
+fn mirror_both_ways_byte_for_byte() {
+    let (ftpd, local) = server();
+    let files = make_tree(&ftpd.root().join("tree"), 9, true);
+    let into = local.path().join("downloaded");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("mirror"),
+            url(&ftpd, "tree").into(),
+            into.clone().into(),
+        ],
+    );
+    run.assert_success();
+    assert!(
+        run.stderr.contains(&format!("{files} file(s) downloaded")),
+        "{}",
+        run.describe()
+    );
+    assert_same_tree(&into, &ftpd.root().join("tree"));
+
+    let source = local.path().join("to upload");
+    make_tree(&source, 8, true);
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("-q"),
+            "mirror".into(),
+            "--reverse".into(),
+            source.clone().into(),
+            url(&ftpd, "up/there%20it%20goes/").into(),
+        ],
+    );
+    run.assert_success();
+    assert!(run.stderr.is_empty(), "-q: {}", run.describe());
+    assert_same_tree(&ftpd.root().join("up/there it goes"), &source);
+}
+
+#[test]
+fn rm_and_rm_r() {
+    let (ftpd, local) = server();
+    write_file(&ftpd.root().join("gone.txt"), b"x");
+    make_tree(&ftpd.root().join("old dir"), 8, true);
+
+    ftp(local.path(), ["rm", &url(&ftpd, "gone.txt")]).assert_success();
+    assert!(!ftpd.root().join("gone.txt").exists());
+
+    // A directory without -r: refused by the server (remote failure) with a hint.
+    let run = ftp(local.path(), ["rm", &url(&ftpd, "old%20dir")]);
+    run.assert_code(5);
+    assert!(run.stderr.contains("rm -r"), "{}", run.describe());
+    assert!(ftpd.root().join("old dir").is_dir());
+
+    ftp(local.path(), ["rm", "-r", &url(&ftpd, "old%20dir/")]).assert_success();
+    assert!(!ftpd.root().join("old dir").exists());
+
+    // -r on a file removes the file.
+    write_file(&ftpd.root().join("plain"), b"y");
+    ftp(local.path(), ["rm", "-r", &url(&ftpd, "plain")]).assert_success();
+    assert!(!ftpd.root().join("plain").exists());
+
+    // The login directory and the root are refused before connecting.
+    for path in ["", "%2F", "/"] {
+        ftp(local.path(), ["rm", "-r", &url(&ftpd, path)]).assert_code(2);
+    }
+    ftp(local.path(), ["rm", &url(&ftpd, "missing")]).assert_code(5);
+}
+
+#[test]
+fn mkdir_creates_parents() {
+    let (ftpd, local) = server();
+    ftp(local.path(), ["mkdir", &url(&ftpd, "a/b%20c/d")]).assert_success();
+    assert!(ftpd.root().join("a/b c/d").is_dir());
+    // Existing: fine; -p accepted.
+    ftp(local.path(), ["mkdir", "-p", &url(&ftpd, "a/b%20c/")]).assert_success();
+    // A file in the way: the server refuses.
+    write_file(&ftpd.root().join("file"), b"");
+    ftp(local.path(), ["mkdir", &url(&ftpd, "file/sub")]).assert_code(5);
+}
+
+#[test]
+fn percent_encoded_and_utf8_names() {
+    let (ftpd, local) = server();
+    write_file(&ftpd.root().join("a b.txt"), b"spaced\n");
+    write_file(&ftpd.root().join("d ir/résumé.txt"), b"accent\n");
+
+    ftp(local.path(), ["get", &url(&ftpd, "a%20b.txt")]).assert_success();
+    assert_file(&local.path().join("a b.txt"), b"spaced\n");
+    ftp(
+        local.path(),
+        ["get", &url(&ftpd, "d%20ir/r%C3%A9sum%C3%A9.txt")],
+    )
+    .assert_success();
+    assert_file(&local.path().join("résumé.txt"), b"accent\n");
+
+    let file = local.path().join("x");
+    write_file(&file, b"up\n");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("put"),
+            file.into(),
+            url(&ftpd, "d%20ir/new%20%E2%9C%93.txt").into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("d ir/new ✓.txt"), b"up\n");
+
+    // A name whose last segment is not a safe local name needs -o.
+    let run = ftp(local.path(), ["get", &url(&ftpd, "a%2F..")]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("-o FILE"), "{}", run.describe());
+}
+
+#[test]
+fn type_a_converts_line_ends() {
+    let (ftpd, local) = server();
+    write_file(&ftpd.root().join("text.txt"), b"one\r\ntwo\n");
+
+    // Binary (the default): bytes as they are.
+    let run = ftp(local.path(), ["get", &url(&ftpd, "text.txt"), "-o", "-"]);
+    run.assert_success();
+    assert_eq!(run.stdout, b"one\r\ntwo\n");
+    // ASCII: CRLF on the wire, LF locally.
+    let run = ftp(
+        local.path(),
+        ["get", &url(&ftpd, "text.txt;type=a"), "-o", "-"],
+    );
+    run.assert_success();
+    assert_eq!(run.stdout, b"one\ntwo\n", "{}", run.describe());
+
+    let file = local.path().join("up.txt");
+    write_file(&file, b"x\r\ny\n");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("put"),
+            file.into(),
+            url(&ftpd, "up.txt;type=A").into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("up.txt"), b"x\ny\n");
+
+    // ;type=d is for listings only.
+    ftp(local.path(), ["get", &url(&ftpd, "text.txt;type=d")]).assert_code(2);
+}
+
+#[test]
+fn anonymous_login_when_the_url_has_no_user() {
+    let ftpd = FtpdBuilder::new().arg("--anonymous").start();
+    write_file(&ftpd.root().join("pub.txt"), b"public\n");
+    let local = tempfile::tempdir().unwrap();
+    let run = ftp(local.path(), ["get", &ftpd.url("pub.txt"), "-o", "-"]);
+    run.assert_success();
+    assert_eq!(run.stdout, b"public\n");
+}
+
+#[test]
+fn ipv6_url() {
+    if !support::ipv6_available() {
+        return;
+    }
+    let ftpd = FtpdBuilder::new()
+        .user()
+        .args(["--listen", "[::1]:0"])
+        .start();
+    write_file(&ftpd.root().join("six.txt"), b"v6\n");
+    let local = tempfile::tempdir().unwrap();
+    let target = format!("ftp://{USER}:{PASS}@[::1]:{}/six.txt", ftpd.port());
+    let run = ftp(local.path(), ["get", &target, "-o", "-"]);
+    run.assert_success();
+    assert_eq!(run.stdout, b"v6\n");
+}
+
+#[test]
+fn exit_codes() {
+    let (ftpd, local) = server();
+    write_file(&ftpd.root().join("f.txt"), b"f\n");
+
+    // 2: usage.
+    for bad in [
+        "not a url",
+        "http://127.0.0.1/x",
+        "ftp://127.0.0.1:99999/x",
+        "ftp://127.0.0.1/a%zz",
+        "ftp://127.0.0.1/a%0D%0ADELE%20f.txt",
+    ] {
+        let run = ftp(local.path(), ["get", bad]);
+        run.assert_code(2);
+        assert!(run.stderr.starts_with("ftp: bad URL"), "{}", run.describe());
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.describe());
+    }
+    let run = ftp(local.path(), ["ls", "ftps://127.0.0.1/"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("not supported yet"),
+        "{}",
+        run.describe()
+    );
+    ftp(
+        local.path(),
+        ["get", "--no-such-flag", &url(&ftpd, "f.txt")],
+    )
+    .assert_code(2);
+    ftp(local.path(), ["frobnicate"]).assert_code(2);
+    assert!(ftpd.root().join("f.txt").exists(), "no DELE was injected");
+
+    // 3: nothing listens on the port.
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let run = ftp(local.path(), ["ls", &format!("ftp://127.0.0.1:{closed}/")]);
+    run.assert_code(3);
+    assert!(
+        run.stderr.starts_with("ftp: cannot connect to 127.0.0.1:"),
+        "{}",
+        run.describe()
+    );
+
+    // 4: wrong password; the password is not echoed.
+    let wrong = format!("ftp://{USER}:not-the-password@{}/f.txt", ftpd.addr());
+    let run = ftp(local.path(), ["get", &wrong]);
+    run.assert_code(4);
+    assert!(run.stderr.contains("530"), "{}", run.describe());
+    assert!(
+        !run.stderr.contains("not-the-password"),
+        "{}",
+        run.describe()
+    );
+
+    // 5: missing remote file; no empty local file is left behind.
+    let run = ftp(local.path(), ["get", &url(&ftpd, "missing.txt")]);
+    run.assert_code(5);
+    assert!(run.stderr.contains("550"), "{}", run.describe());
+    assert!(!local.path().join("missing.txt").exists());
+    // ... and an existing local file is not truncated.
+    write_file(&local.path().join("keep.txt"), b"precious");
+    ftp(
+        local.path(),
+        ["get", &url(&ftpd, "missing.txt"), "-o", "keep.txt"],
+    )
+    .assert_code(5);
+    assert_file(&local.path().join("keep.txt"), b"precious");
+    ftp(local.path(), ["ls", &url(&ftpd, "no/such/dir/")]).assert_code(5);
+
+    // 6: local output cannot be written (its parent is a file), local input missing.
+    write_file(&local.path().join("a-file"), b"");
+    let run = ftp(
+        local.path(),
+        ["get", &url(&ftpd, "f.txt"), "-o", "a-file/out.txt"],
+    );
+    run.assert_code(6);
+    assert!(run.stderr.contains("a-file/out.txt"), "{}", run.describe());
+    ftp(local.path(), ["put", "no-such-file", &url(&ftpd, "x")]).assert_code(6);
+    assert!(!ftpd.root().join("x").exists());
+    ftp(
+        local.path(),
+        ["mirror", "--reverse", "no-such-dir", &url(&ftpd, "x/")],
+    )
+    .assert_code(6);
+}
