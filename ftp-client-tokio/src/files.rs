@@ -93,7 +93,7 @@ impl Client {
     pub async fn download_to_vec(&mut self, path: &str) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         let mut stream = self.retr(path).await?;
-        drain_into(&mut stream, &mut out, &mut |_| {}).await?;
+        drain_into(&mut stream, &mut out, Path::new("memory"), &mut |_| {}).await?;
         Ok(out)
     }
 
@@ -139,36 +139,40 @@ impl Client {
         local: &Path,
         mut options: TransferOptions,
     ) -> Result<u64, Error> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(!options.resume)
-            .open(local)
-            .await
-            .map_err(|e| local_err(local, e))?;
-        let offset = if options.resume {
-            let len = file
-                .metadata()
-                .await
-                .map_err(|e| local_err(local, e))?
-                .len();
+        // Decide the offset from what is on disk, but open (and truncate) the local file only
+        // once the server has accepted RETR: a refused download leaves the file as it was.
+        let mut offset = 0;
+        let mut restart = false;
+        if options.resume {
+            let have = match tokio::fs::metadata(local).await {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(local_err(local, e)),
+            };
             let remote_size = self.size(remote).await.ok();
-            if remote_size == Some(len) {
+            if have > 0 && remote_size == Some(have) {
                 return Ok(0);
             }
-            if remote_size.is_some_and(|size| size < len) {
-                // The local file is longer than the remote one: start over.
-                file.set_len(0).await.map_err(|e| local_err(local, e))?;
-                0
-            } else {
-                len
+            // A local file longer than the remote one is not a prefix of it: start over.
+            restart = remote_size.is_some_and(|size| size < have);
+            if !restart {
+                offset = have;
             }
-        } else {
-            0
-        };
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(|e| local_err(local, e))?;
+        }
+        let mut stream = self.retr_from(remote, offset).await?;
+        let opened = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(!options.resume || restart)
+            .open(local)
+            .await;
+        // On error, dropping the stream aborts the transfer before the next command.
+        let mut file = opened.map_err(|e| local_err(local, e))?;
+        if offset > 0 {
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|e| local_err(local, e))?;
+        }
         let mut writer = BufWriter::with_capacity(COPY_BUF, file);
         let mut progress = options.progress.take();
         let mut report = |n: u64| {
@@ -176,8 +180,7 @@ impl Client {
                 p(n);
             }
         };
-        let mut stream = self.retr_from(remote, offset).await?;
-        let n = drain_into(&mut stream, &mut writer, &mut report).await?;
+        let n = drain_into(&mut stream, &mut writer, local, &mut report).await?;
         drop(stream);
         tokio::io::AsyncWriteExt::flush(&mut writer)
             .await
@@ -262,10 +265,7 @@ impl Client {
     /// the server are followed as files. Returns the number of files written.
     pub async fn download_dir(&mut self, remote: &str, local: &Path) -> Result<u64, Error> {
         let mut files = 0;
-        let mut queue = vec![(
-            remote.trim_end_matches('/').to_string(),
-            local.to_path_buf(),
-        )];
+        let mut queue = vec![(trim_dir(remote), local.to_path_buf())];
         while let Some((dir, target)) = queue.pop() {
             tokio::fs::create_dir_all(&target)
                 .await
@@ -292,12 +292,9 @@ impl Client {
     /// not followed.
     pub async fn upload_dir(&mut self, local: &Path, remote: &str) -> Result<u64, Error> {
         let mut files = 0;
-        let mut queue = vec![(
-            local.to_path_buf(),
-            remote.trim_end_matches('/').to_string(),
-        )];
+        let mut queue = vec![(local.to_path_buf(), trim_dir(remote))];
         while let Some((dir, target)) = queue.pop() {
-            if !target.is_empty() {
+            if !target.is_empty() && target != "/" {
                 self.mkdir_all(&target).await?;
             }
             let mut entries = tokio::fs::read_dir(&dir)
@@ -320,6 +317,16 @@ impl Client {
             }
         }
         Ok(files)
+    }
+}
+
+/// A remote directory path without trailing slashes, except that the root stays `/`.
+pub(crate) fn trim_dir(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() && path.starts_with('/') {
+        "/".to_string()
+    } else {
+        trimmed.to_string()
     }
 }
 

@@ -135,7 +135,7 @@ impl Client {
 
     /// Removes a directory and everything in it.
     pub async fn remove_dir_all(&mut self, path: &str) -> Result<(), Error> {
-        let mut dirs = vec![(path.trim_end_matches('/').to_string(), false)];
+        let mut dirs = vec![(crate::files::trim_dir(path), false)];
         // Depth first without recursion: a directory is removed after its children.
         while let Some((dir, listed)) = dirs.pop() {
             if listed {
@@ -147,7 +147,11 @@ impl Client {
                 let Ok(name) = ftp_proto::listing::local_name(&entry.name) else {
                     continue;
                 };
-                let child = format!("{dir}/{name}");
+                let child = if dir.ends_with('/') {
+                    format!("{dir}{name}")
+                } else {
+                    format!("{dir}/{name}")
+                };
                 if entry.kind.is_dir() {
                     dirs.push((child, false));
                 } else {

@@ -615,6 +615,7 @@ pub(crate) fn unwrap_io(e: io::Error) -> Error {
 pub(crate) async fn drain_into<W: AsyncWrite + Unpin>(
     stream: &mut RetrStream<'_>,
     writer: &mut W,
+    target: &std::path::Path,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<u64, Error> {
     let mut buf = vec![0u8; COPY_BUF];
@@ -628,7 +629,7 @@ pub(crate) async fn drain_into<W: AsyncWrite + Unpin>(
             .write_all(buf.get(..n).unwrap_or_default())
             .await
             .map_err(|e| Error::Local {
-                path: "output".into(),
+                path: target.display().to_string(),
                 source: e,
             })?;
         total += n as u64;

@@ -216,7 +216,25 @@ async fn download_and_upload_with_checks_in_both_modes() {
 
 #[tokio::test]
 async fn missing_file_is_550_and_the_session_goes_on() {
-    let (_dir, mut c) = setup().await;
+    let (dir, mut c) = setup().await;
+    // A refused download leaves an existing local file alone.
+    let keep = dir.path().join("keep.txt");
+    std::fs::write(&keep, b"precious").unwrap();
+    for resume in [false, true] {
+        let err = c
+            .download_file("missing.txt", &keep, TransferOptions::new().resume(resume))
+            .await
+            .unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+        assert_eq!(std::fs::read(&keep).unwrap(), b"precious");
+    }
+    let fresh = dir.path().join("fresh.txt");
+    assert!(
+        c.download_file("missing.txt", &fresh, TransferOptions::new())
+            .await
+            .is_err()
+    );
+    assert!(!fresh.exists(), "no empty file is left behind");
     let err = c.retr("nope").await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = c.download_to_vec("nope").await.unwrap_err();
@@ -356,6 +374,16 @@ async fn directory_trees_round_trip() {
         std::fs::read(dir.path().join("tree/a/one.bin")).unwrap(),
         random_bytes(100_000, 1)
     );
+    // "/" is the root, not the login directory's name with its slash cut off.
+    c.cwd("tree/a").await.unwrap();
+    let whole = tempfile::tempdir().unwrap();
+    let n = c.download_dir("/", whole.path()).await.unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        std::fs::read(whole.path().join("tree/top.txt")).unwrap(),
+        b"top"
+    );
+    c.cwd("/").await.unwrap();
     let back = tempfile::tempdir().unwrap();
     let n = c.download_dir("tree", back.path()).await.unwrap();
     assert_eq!(n, 3);
