@@ -181,6 +181,9 @@ pub struct Client {
     pub(crate) events: VecDeque<Event>,
     pub(crate) data: Data,
     pub(crate) copy: Option<CopyOrder>,
+    /// The data channels the session closed most recently (a listener taken out of `data`
+    /// while accepting is not put back if its id is here).
+    pub(crate) closed_ids: Vec<DataId>,
     /// A data action that needs I/O, taken from the session and not yet carried out.
     pending_io: Option<DataAction>,
     /// A transfer whose stream was dropped before it finished: settled before the next command.
@@ -223,6 +226,7 @@ impl Client {
             data: Data::None,
             copy: None,
             pending_io: None,
+            closed_ids: Vec::new(),
             orphan: None,
             timer: Box::pin(sleep_until(now)),
             welcome: Reply::new(ReplyCode::SERVICE_READY, ""),
@@ -295,6 +299,10 @@ impl Client {
                     self.copy = Some(CopyOrder { id, ascii });
                 }
                 Output::Data(DataAction::Close { id }) => {
+                    self.closed_ids.push(id);
+                    if self.closed_ids.len() > 16 {
+                        self.closed_ids.remove(0);
+                    }
                     if self.data.id() == Some(id) {
                         self.data = Data::None;
                     }

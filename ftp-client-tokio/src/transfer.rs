@@ -21,6 +21,10 @@ use crate::client::{Client, Data};
 /// (servers that skip the preliminary reply; lftp waits the same).
 const WAIT_PRELIMINARY: Duration = Duration::from_secs(5);
 
+/// How long an active-mode listener waits for a connection once the server has sent its
+/// final reply (by then a connection it made is already in the listen queue).
+const AFTER_REPLY_ACCEPT: Duration = Duration::from_millis(250);
+
 /// Copy buffer size for uploads and whole-file downloads.
 pub(crate) const COPY_BUF: usize = 256 * 1024;
 
@@ -126,6 +130,12 @@ impl Client {
             return Ok(());
         };
         let peer_ip = self.peer_ip();
+        // After the final reply, a connection the server made is already queued: look briefly.
+        let deadline = if self.session.transfer_replied() {
+            deadline.min(Instant::now() + AFTER_REPLY_ACCEPT)
+        } else {
+            deadline
+        };
         let accepted = tokio::select! {
             r = async {
                 loop {
@@ -155,12 +165,14 @@ impl Client {
             ),
             None => {
                 // Control activity: keep listening unless the session closed the channel.
+                let closed_before = self.closed_ids.len();
                 self.drain_sync();
-                if self.session.in_transfer() && self.data_id().is_none() {
-                    let closed = self.copy.is_none() && self.session.transfer_replied();
-                    if !closed {
-                        self.data = Data::Listening { id, listener };
-                    }
+                let closed = self
+                    .closed_ids
+                    .get(closed_before..)
+                    .is_some_and(|ids| ids.contains(&id));
+                if self.session.in_transfer() && self.data_id().is_none() && !closed {
+                    self.data = Data::Listening { id, listener };
                 }
             }
         }
@@ -364,6 +376,8 @@ pub struct RetrStream<'a> {
     bytes: u64,
     size_hint: Option<u64>,
     idle: Duration,
+    /// When data last arrived (the idle timeout counts from here).
+    last_data: Instant,
     timer: Pin<Box<Sleep>>,
     /// How the transfer ended; the error is handed out once (then a generic one).
     outcome: Option<Result<TransferDone, Option<Error>>>,
@@ -384,6 +398,7 @@ impl<'a> RetrStream<'a> {
             bytes: 0,
             size_hint: None,
             idle,
+            last_data: Instant::now(),
             timer: Box::pin(sleep(idle)),
             outcome: None,
         };
@@ -503,10 +518,16 @@ impl<'a> RetrStream<'a> {
         };
         match result {
             Poll::Pending => {
-                if self.timer.as_mut().poll(cx).is_ready() {
-                    self.data_ended(Err(CopyError::TimedOut));
-                    self.check_events();
-                    return Poll::Ready(Ok(()));
+                // The timer is not moved on every read (that costs a timer-wheel update per
+                // chunk); when it fires, it is re-armed from the last read that moved data.
+                while self.timer.as_mut().poll(cx).is_ready() {
+                    let deadline = self.last_data + self.idle;
+                    if Instant::now() >= deadline {
+                        self.data_ended(Err(CopyError::TimedOut));
+                        self.check_events();
+                        return Poll::Ready(Ok(()));
+                    }
+                    self.timer.as_mut().reset(deadline);
                 }
                 Poll::Pending
             }
@@ -522,8 +543,7 @@ impl<'a> RetrStream<'a> {
             }
             Poll::Ready(Ok(n)) => {
                 self.bytes += n as u64;
-                let deadline = Instant::now() + self.idle;
-                self.timer.as_mut().reset(deadline);
+                self.last_data = Instant::now();
                 Poll::Ready(Ok(()))
             }
         }

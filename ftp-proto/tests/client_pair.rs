@@ -450,14 +450,49 @@ fn completion_without_preliminary_or_data_connection() {
     });
     s.server(b"200 EPRT ok\r\n");
     s.transmitted();
+    assert!(matches!(&s.actions()[..], [DataAction::Transfer { .. }]));
     s.server(b"226 Nothing to send\r\n");
-    let actions = s.actions();
-    assert!(actions.contains(&DataAction::Close { id }), "{actions:?}");
+    // The listener stays open: the connection may be waiting in its queue.
+    assert!(s.actions().is_empty());
+    assert!(
+        s.events().is_empty(),
+        "the driver must look for a waiting connection first"
+    );
+    s.data(DataInput::Failed {
+        id,
+        error: DataError::Accept,
+    });
     let events = s.events();
     assert!(
         matches!(&events[..], [Event::Transfer { handle, result: Ok(done) }] if *handle == t && done.bytes == 0),
         "{events:?}"
     );
+}
+
+#[test]
+fn active_226_read_before_the_accept_still_gets_the_data() {
+    let mut s = Scripted::new(active());
+    let t = s.transfer(Command::Retr("f".into()), None);
+    let id = match &s.actions()[..] {
+        [DataAction::Listen { id, .. }] => *id,
+        other => panic!("{other:?}"),
+    };
+    s.data(DataInput::Listening {
+        id,
+        addr: "192.0.2.10:5001".parse().unwrap(),
+    });
+    s.server(b"200 EPRT ok\r\n");
+    // The server connected, sent everything and replied before the driver accepted.
+    s.server(b"150 Sending\r\n226 Done\r\n");
+    s.data(DataInput::Connected { id });
+    s.data(DataInput::Finished {
+        id,
+        bytes: 9,
+        result: Ok(()),
+    });
+    assert!(s.events().iter().any(
+        |e| matches!(e, Event::Transfer { handle, result: Ok(d) } if *handle == t && d.bytes == 9)
+    ));
 }
 
 #[test]

@@ -547,7 +547,15 @@ impl Session {
                 }
             }
             DataInput::Failed { error, .. } => {
-                if !t.data.settled() {
+                let done = t
+                    .final_reply
+                    .as_ref()
+                    .is_some_and(|r| r.code().is_completion());
+                if done {
+                    // The server said the transfer is complete and never connected: there was
+                    // nothing to send.
+                    t.data = DataState::Closed;
+                } else if !t.data.settled() {
                     t.data = DataState::Failed(error);
                     if t.failure.is_none() && !t.aborted {
                         t.failure = Some(TransferError::Data(error));
@@ -978,13 +986,12 @@ impl Session {
     fn on_final(&mut self, t: &mut Transfer, reply: Reply) {
         let code = reply.code();
         if code.is_completion() {
-            // Done. If no data connection was ever made (active mode, nothing to send), or the
-            // copy never started, there is nothing to wait for.
-            let unopened = matches!(
-                t.data,
-                DataState::Opening | DataState::Listening(_) | DataState::None
-            );
-            if !t.started || unopened {
+            // Done. If the copy never started there is nothing to wait for. An active-mode
+            // listener stays open: the server may well have connected and sent everything
+            // before this reply was read; the driver looks for a waiting connection and
+            // reports `Connected`, or `Failed` when there is none (then nothing was sent).
+            let listening = matches!(t.data, DataState::Listening(_));
+            if !t.started || !listening && matches!(t.data, DataState::Opening | DataState::None) {
                 self.close_data(t);
             }
             t.final_reply = Some(reply);
