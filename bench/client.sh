@@ -76,28 +76,42 @@ timed() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A RES
-run_case() { # name direction command...
-    local name=$1 dir=$2; shift 2
-    local samples=()
-    for _ in $(seq "$RUNS"); do
+declare -A RES SAMPLES
+# One sample of every client per round, so warm-up and drift hit them all alike.
+measure() { # direction, then "name|command" cases
+    local dir=$1; shift
+    local case name
+    for case in "$@"; do
+        name=${case%%|*}
         rm -f "$WORK/root/up.bin"
-        samples+=("$(timed "$@")")
+        eval "timed ${case#*|}" >/dev/null   # warm-up, not counted
     done
-    RES[$name|$dir]=$(printf '%s\n' "${samples[@]}" | median)
-    if [[ $dir == upload ]] && ! cmp -s "$WORK/root/up.bin" "$WORK/upload.bin"; then
-        echo "client.sh: $name upload differs from the source" >&2; exit 1
-    fi
-    printf '%-6s %-8s %6s MB/s  (runs: %s)\n' "$name" "$dir" "${RES[$name|$dir]}" "${samples[*]}"
+    for _ in $(seq "$RUNS"); do
+        for case in "$@"; do
+            name=${case%%|*}
+            rm -f "$WORK/root/up.bin"
+            SAMPLES[$name|$dir]+="$(eval "timed ${case#*|}") "
+            if [[ $dir == upload ]] && ! cmp -s "$WORK/root/up.bin" "$WORK/upload.bin"; then
+                echo "client.sh: $name upload differs from the source" >&2; exit 1
+            fi
+        done
+    done
+    for case in "$@"; do
+        name=${case%%|*}
+        RES[$name|$dir]=$(printf '%s\n' ${SAMPLES[$name|$dir]} | median)
+        printf '%-6s %-8s %6s MB/s  (runs: %s)\n' "$name" "$dir" "${RES[$name|$dir]}" "${SAMPLES[$name|$dir]% }"
+    done
 }
 
-echo "client benchmark: ${SIZE_MIB} MiB, $RUNS runs each, ftpd on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
-run_case ftp download "$BIN/ftp" --quiet get "$URL/big.bin" -o /dev/null
-run_case curl download curl -sS -o /dev/null "$URL/big.bin"
-run_case lftp download lftp -c "set net:max-retries 1; set xfer:clobber on; open $URL; get big.bin -o /dev/null"
-run_case ftp upload "$BIN/ftp" --quiet put "$WORK/upload.bin" "$URL/up.bin"
-run_case curl upload curl -sS -T "$WORK/upload.bin" "$URL/up.bin"
-run_case lftp upload lftp -c "set net:max-retries 1; open $URL; put $WORK/upload.bin -o up.bin"
+echo "client benchmark: ${SIZE_MIB} MiB, $RUNS runs each (after one warm-up), ftpd on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
+measure download \
+    "ftp|\"\$BIN/ftp\" --quiet get \"\$URL/big.bin\" -o /dev/null" \
+    "curl|curl -sS -o /dev/null \"\$URL/big.bin\"" \
+    "lftp|lftp -c \"set net:max-retries 1; set xfer:clobber on; open \$URL; get big.bin -o /dev/null\""
+measure upload \
+    "ftp|\"\$BIN/ftp\" --quiet put \"\$WORK/upload.bin\" \"\$URL/up.bin\"" \
+    "curl|curl -sS -T \"\$WORK/upload.bin\" \"\$URL/up.bin\"" \
+    "lftp|lftp -c \"set net:max-retries 1; open \$URL; put \$WORK/upload.bin -o up.bin\""
 
 echo
 for dir in download upload; do

@@ -7,10 +7,10 @@ use ftp_proto::Command;
 use ftp_proto::client::TransferDone;
 use ftp_proto::listing::local_name;
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncSeekExt, BufWriter};
+use tokio::io::AsyncSeekExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::transfer::{COPY_BUF, drain_into};
+use crate::transfer::drain_into;
 use crate::{Client, Error};
 
 /// Options for [`Client::download_file`] and [`Client::upload_file`].
@@ -173,19 +173,14 @@ impl Client {
                 .await
                 .map_err(|e| local_err(local, e))?;
         }
-        let mut writer = BufWriter::with_capacity(COPY_BUF, file);
         let mut progress = options.progress.take();
         let mut report = |n: u64| {
             if let Some(p) = progress.as_mut() {
                 p(n);
             }
         };
-        let n = drain_into(&mut stream, &mut writer, local, &mut report).await?;
-        drop(stream);
-        tokio::io::AsyncWriteExt::flush(&mut writer)
-            .await
-            .map_err(|e| local_err(local, e))?;
-        Ok(n)
+        let file = file.into_std().await;
+        drain_to_file(&mut stream, file, local, &mut report).await
     }
 
     /// Uploads the local file `local` as `remote` and returns the bytes sent.
@@ -253,7 +248,7 @@ impl Client {
                 p(n);
             }
         };
-        let reader = tokio::io::BufReader::with_capacity(COPY_BUF, file);
+        let reader = PrefetchReader::new(file.into_std().await);
         let done: TransferDone = self.send_data(command, rest, reader, &mut report).await?;
         Ok(done.bytes)
     }
@@ -317,6 +312,175 @@ impl Client {
             }
         }
         Ok(files)
+    }
+}
+
+/// A read-ahead's result: the file back, the buffer, how many bytes it holds.
+type ChunkRead = (std::fs::File, Vec<u8>, std::io::Result<usize>);
+
+/// Reads a local file ahead on a blocking thread, one chunk ([`READ_AHEAD`]) at a time, so the next
+/// chunk is read from disk while the current one goes out on the network.
+struct PrefetchReader {
+    file: Option<std::fs::File>,
+    chunk: Vec<u8>,
+    pos: usize,
+    next: Option<tokio::task::JoinHandle<ChunkRead>>,
+    eof: bool,
+}
+
+impl PrefetchReader {
+    fn new(file: std::fs::File) -> Self {
+        let mut this = Self {
+            file: Some(file),
+            chunk: Vec::new(),
+            pos: 0,
+            next: None,
+            eof: false,
+        };
+        this.read_ahead(vec![0u8; READ_AHEAD]);
+        this
+    }
+
+    fn read_ahead(&mut self, mut buf: Vec<u8>) {
+        let Some(mut file) = self.file.take() else {
+            return;
+        };
+        self.next = Some(tokio::task::spawn_blocking(move || {
+            buf.resize(READ_AHEAD, 0);
+            let mut filled = 0;
+            let result = loop {
+                match std::io::Read::read(&mut file, buf.get_mut(filled..).unwrap_or_default()) {
+                    Ok(0) => break Ok(filled),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == buf.len() {
+                            break Ok(filled);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            (file, buf, result)
+        }));
+    }
+}
+
+impl tokio::io::AsyncRead for PrefetchReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        loop {
+            if self.pos < self.chunk.len() {
+                let available = self.chunk.get(self.pos..).unwrap_or_default();
+                let n = available.len().min(out.remaining());
+                out.put_slice(available.get(..n).unwrap_or_default());
+                self.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if self.eof {
+                return Poll::Ready(Ok(()));
+            }
+            let Some(next) = self.next.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let (file, buf, result) = match std::pin::Pin::new(next).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(done)) => done,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(std::io::Error::other(e))),
+            };
+            self.next = None;
+            self.file = Some(file);
+            let n = match result {
+                Ok(n) => n,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            let previous = core::mem::replace(&mut self.chunk, buf);
+            self.chunk.truncate(n);
+            self.pos = 0;
+            if n < READ_AHEAD {
+                self.eof = true;
+            } else {
+                self.read_ahead(previous);
+            }
+        }
+    }
+}
+
+/// Size of the chunks a download hands to the file-writing thread (small enough to stay in
+/// cache between the socket read and the file write).
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// Size of the chunks an upload reads ahead from the local file.
+const READ_AHEAD: usize = 1024 * 1024;
+
+/// Copies a download into a local file: the socket is read on the runtime while the previous
+/// chunk is written on a blocking thread (two 1 MiB buffers, moved, never copied), so the
+/// disk and the network overlap and the runtime never blocks on the disk.
+async fn drain_to_file(
+    stream: &mut crate::RetrStream<'_>,
+    file: std::fs::File,
+    path: &Path,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, Error> {
+    use tokio::io::AsyncReadExt;
+    type Written = (std::fs::File, Vec<u8>, std::io::Result<()>);
+    let mut file = Some(file);
+    let mut spare = Some(vec![0u8; WRITE_CHUNK]);
+    let mut writing: Option<tokio::task::JoinHandle<Written>> = None;
+    let mut total = 0u64;
+    let finish_write = |handle: tokio::task::JoinHandle<Written>| async move {
+        let (file, buf, result) = handle
+            .await
+            .map_err(|e| local_err(path, std::io::Error::other(e)))?;
+        result.map_err(|e| local_err(path, e))?;
+        Ok::<_, Error>((file, buf))
+    };
+    loop {
+        let mut buf = match spare.take() {
+            Some(buf) => buf,
+            None => vec![0u8; WRITE_CHUNK],
+        };
+        buf.resize(WRITE_CHUNK, 0);
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = stream
+                .read(buf.get_mut(filled..).unwrap_or_default())
+                .await
+                .map_err(crate::transfer::unwrap_io)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if let Some(handle) = writing.take() {
+            let (f, used) = finish_write(handle).await?;
+            file = Some(f);
+            spare = Some(used);
+        }
+        if filled == 0 {
+            let Some(f) = file.take() else {
+                return Ok(total);
+            };
+            let synced = tokio::task::spawn_blocking(move || std::io::Write::flush(&mut &f))
+                .await
+                .map_err(|e| local_err(path, std::io::Error::other(e)))?;
+            synced.map_err(|e| local_err(path, e))?;
+            return Ok(total);
+        }
+        buf.truncate(filled);
+        total += filled as u64;
+        progress(total);
+        let Some(mut f) = file.take() else {
+            return Ok(total);
+        };
+        writing = Some(tokio::task::spawn_blocking(move || {
+            let result = std::io::Write::write_all(&mut f, &buf);
+            (f, buf, result)
+        }));
     }
 }
 
