@@ -28,6 +28,50 @@ fn list() -> Command {
     Command::List(ListArgs::default())
 }
 
+/// The retrieval in the `client` module documentation, step by step with exact bytes.
+#[test]
+fn documented_retrieval() {
+    let now = std::time::Instant::now();
+    let mut s =
+        ftp_proto::client::Session::new(Config::default(), "192.0.2.7:21".parse().unwrap(), now);
+    let drain = |s: &mut ftp_proto::client::Session| {
+        std::iter::from_fn(|| s.poll_output()).collect::<Vec<_>>()
+    };
+    s.handle_control(now, b"220 Welcome\r\n");
+    let t = s
+        .transfer(now, Command::Retr("a.txt".into()), None)
+        .unwrap();
+    assert!(
+        matches!(&drain(&mut s)[..], [Output::Event(Event::Reply { .. }), Output::Transmit(b)] if b == b"EPSV\r\n")
+    );
+    s.handle_control(now, b"229 Entering Extended Passive Mode (|||40001|)\r\n");
+    let Some(Output::Data(DataAction::Connect { id, to })) = s.poll_output() else {
+        panic!("expected Connect")
+    };
+    assert_eq!(to.to_string(), "192.0.2.7:40001");
+    s.handle_data(now, DataInput::Connected { id });
+    let out = drain(&mut s);
+    assert!(out.contains(&Output::Transmit(b"RETR a.txt\r\n".to_vec())));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Data(DataAction::Transfer { .. })))
+    );
+    s.handle_control(now, b"150 Opening (5 bytes)\r\n226 Done\r\n");
+    s.handle_data(
+        now,
+        DataInput::Finished {
+            id,
+            bytes: 5,
+            result: Ok(()),
+        },
+    );
+    let done = drain(&mut s).into_iter().find_map(|o| match o {
+        Output::Event(Event::Transfer { handle, result }) if handle == t => result.ok(),
+        _ => None,
+    });
+    assert_eq!(done.map(|d| (d.bytes, d.size_hint)), Some((5, Some(5))));
+}
+
 #[test]
 fn greeting_is_the_reply_to_the_greeting_handle() {
     let pair = Pair::new(passive());

@@ -29,14 +29,15 @@
 //!   end the session with a [`SessionError`]; nothing a server sends panics or grows memory
 //!   beyond [`Config::max_reply`].
 //!
-//! A whole retrieval, with the driver's work written out by hand:
+//! A whole retrieval, with the driver's work written out by hand (`now` is the driver's clock
+//! reading; `tests/client_pair.rs::documented_retrieval` runs the same steps):
 //!
 //! ```
 //! use std::time::Instant;
 //! use ftp_proto::Command;
 //! use ftp_proto::client::{Config, DataAction, DataInput, Event, Output, Session};
 //!
-//! # fn run(now: Instant) {
+//! fn retrieve(now: Instant) {
 //! let mut s = Session::new(Config::default(), "192.0.2.7:21".parse().unwrap(), now);
 //! let mut drain = |s: &mut Session| std::iter::from_fn(|| s.poll_output()).collect::<Vec<_>>();
 //! s.handle_control(now, b"220 Welcome\r\n");
@@ -61,8 +62,7 @@
 //!     _ => None,
 //! });
 //! assert_eq!(done.map(|d| (d.bytes, d.size_hint)), Some((5, Some(5))));
-//! # }
-//! # run(Instant::now());
+//! }
 //! ```
 
 pub mod parse;
