@@ -88,7 +88,27 @@ fn remote_join(dir: &str, name: &str) -> String {
     }
 }
 
+/// Runs `work` to its end, or drops it when `cancel` fires first (`None`).
+async fn until_cancelled<T>(
+    cancel: Option<CancellationToken>,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Option<Result<T, Error>> {
+    match cancel {
+        None => Some(work.await),
+        Some(token) => tokio::select! {
+            result = work => Some(result),
+            () = token.cancelled() => None,
+        },
+    }
+}
+
 impl Client {
+    /// After a cancelled transfer: abort what it left running (ABOR), then report it.
+    async fn after_cancel<T>(&mut self) -> Result<T, Error> {
+        self.settle().await?;
+        Err(Error::Cancelled)
+    }
+
     /// Downloads a whole file into memory.
     pub async fn download_to_vec(&mut self, path: &str) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
@@ -114,22 +134,9 @@ impl Client {
         mut options: TransferOptions,
     ) -> Result<u64, Error> {
         let cancel = options.cancel.take();
-        let work = self.download_inner(remote, local, options);
-        match cancel {
-            None => work.await,
-            Some(token) => {
-                let outcome = tokio::select! {
-                    r = work => Some(r),
-                    () = token.cancelled() => None,
-                };
-                match outcome {
-                    Some(r) => r,
-                    None => {
-                        self.settle().await?;
-                        Err(Error::Cancelled)
-                    }
-                }
-            }
+        match until_cancelled(cancel, self.download_inner(remote, local, options)).await {
+            Some(result) => result,
+            None => self.after_cancel().await,
         }
     }
 
@@ -191,22 +198,9 @@ impl Client {
         mut options: TransferOptions,
     ) -> Result<u64, Error> {
         let cancel = options.cancel.take();
-        let work = self.upload_inner(local, remote, options);
-        match cancel {
-            None => work.await,
-            Some(token) => {
-                let outcome = tokio::select! {
-                    r = work => Some(r),
-                    () = token.cancelled() => None,
-                };
-                match outcome {
-                    Some(r) => r,
-                    None => {
-                        self.settle().await?;
-                        Err(Error::Cancelled)
-                    }
-                }
-            }
+        match until_cancelled(cancel, self.upload_inner(local, remote, options)).await {
+            Some(result) => result,
+            None => self.after_cancel().await,
         }
     }
 

@@ -252,14 +252,19 @@ fn abort_mid_download_gets_426_then_226_and_the_session_is_usable() {
     assert_eq!(pair.client.abort(pair.now), Err(UsageError::NoTransfer));
 }
 
+/// The id of the one data action queued, which must be a `Connect`.
+fn connect_id(s: &mut Scripted) -> ftp_proto::client::DataId {
+    match &s.actions()[..] {
+        [DataAction::Connect { id, .. }] => *id,
+        other => panic!("expected one Connect, got {other:?}"),
+    }
+}
+
 /// Starts a passive RETR against scripted bytes and returns its handle once data flows.
 fn running_retr(s: &mut Scripted) -> (CommandHandle, ftp_proto::client::DataId) {
     let t = s.transfer(Command::Retr("f".into()), None);
     s.server(b"229 (|||4000|)\r\n");
-    let id = match &s.actions()[..] {
-        [DataAction::Connect { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
+    let id = connect_id(s);
     s.data(DataInput::Connected { id });
     s.server(b"150 Sending\r\n");
     s.transmitted();
@@ -544,10 +549,7 @@ fn upload_waits_for_the_preliminary_reply_before_sending() {
     let mut s = Scripted::new(passive());
     let t = s.transfer(Command::Stor("f".into()), None);
     s.server(b"229 (|||4000|)\r\n");
-    let id = match &s.actions()[..] {
-        [DataAction::Connect { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
+    let id = connect_id(&mut s);
     s.data(DataInput::Connected { id });
     assert_eq!(s.transmitted(), "EPSV\r\nSTOR f\r\n");
     assert!(s.actions().is_empty(), "no copy before 150");
@@ -581,10 +583,7 @@ fn failure_after_start_and_broken_copy_are_typed() {
     let mut s = Scripted::new(passive());
     let t = s.transfer(Command::Retr("f".into()), None);
     s.server(b"229 (|||4000|)\r\n");
-    let id = match &s.actions()[..] {
-        [DataAction::Connect { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
+    let id = connect_id(&mut s);
     s.data(DataInput::Connected { id });
     s.server(b"150 Here\r\n451 Disk error\r\n");
     let events = s.events();
@@ -597,10 +596,7 @@ fn failure_after_start_and_broken_copy_are_typed() {
     // The copy broke but the server claims success: still an error.
     let t = s.transfer(Command::Retr("f".into()), None);
     s.server(b"229 (|||4001|)\r\n");
-    let id = match &s.actions()[..] {
-        [DataAction::Connect { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
+    let id = connect_id(&mut s);
     s.data(DataInput::Connected { id });
     s.data(DataInput::Finished {
         id,
@@ -620,10 +616,7 @@ fn data_connect_failure_sends_no_transfer_command() {
     let mut s = Scripted::new(passive());
     let t = s.transfer(Command::Retr("f".into()), None);
     s.server(b"229 (|||4000|)\r\n");
-    let id = match &s.actions()[..] {
-        [DataAction::Connect { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
+    let id = connect_id(&mut s);
     s.transmitted();
     s.data(DataInput::Failed {
         id,
