@@ -483,10 +483,7 @@ impl Client {
     /// Sends a raw command line (for example `SITE CHMOD 644 f`); the reply comes back whatever
     /// its code. Data-transfer commands are refused: use the transfer methods.
     pub async fn quote_line(&mut self, line: &str) -> Result<Reply, Error> {
-        let command = Command::parse(line.as_bytes()).map_err(|e| Error::BadReply {
-            reply: Reply::new(ReplyCode::SYNTAX_ERROR, e.to_string()),
-            reason: "the command line is not valid FTP".into(),
-        })?;
+        let command = Command::parse(line.as_bytes()).map_err(Error::InvalidCommand)?;
         self.quote(command).await
     }
 

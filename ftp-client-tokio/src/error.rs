@@ -34,6 +34,10 @@ pub enum Error {
     /// The command cannot be sent (a CR, LF or NUL in an argument, for instance).
     #[error("{0}")]
     Usage(#[from] UsageError),
+    /// A raw command line given to [`crate::Client::quote_line`] is not valid FTP; nothing
+    /// was sent.
+    #[error("invalid command line: {0}")]
+    InvalidCommand(#[source] ftp_proto::ParseError),
     /// A reply could not be understood (a SIZE without a number, a 257 without a path).
     #[error("cannot understand the reply {}: {reason}", show(.reply))]
     BadReply {

@@ -125,6 +125,9 @@ async fn directories_rename_delete_and_facts() {
     assert_eq!(reply.code().get(), 215);
     let reply = c.quote_line("HELP").await.unwrap();
     assert_eq!(reply.code().get(), 214);
+    let err = c.quote_line("REST -1").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCommand(_)), "{err:?}");
+    c.noop().await.unwrap();
     c.quit().await.unwrap();
 }
 
