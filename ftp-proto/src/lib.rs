@@ -45,10 +45,12 @@
 //! );
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod addr;
 pub mod ascii;
 pub mod client;
+pub mod codec;
 mod command;
 mod error;
 mod framing;

@@ -4,12 +4,15 @@
 use std::collections::HashSet;
 use std::net::{SocketAddr, SocketAddrV4};
 
+use bytes::BytesMut;
+use ftp_proto::codec::{ClientCodec, LineError};
 use ftp_proto::{
     AuthMechanism, ByteRange, ChecksumArgs, Command, EncodeError, EpsvMode, FileStructure,
     FormatControl, Frame, FtpPath, LineFramer, ListArgs, NOT_IMPLEMENTED_VERBS, ParseError,
     ProtectionLevel, Secret, Timestamp, TransferMode, TransferType, Verb,
 };
 use proptest::prelude::*;
+use tokio_util::codec::Encoder;
 
 fn p(s: &str) -> FtpPath {
     FtpPath::from(s)
@@ -1125,6 +1128,62 @@ proptest! {
                 prop_assert_eq!(e.verb(), Some(verb));
                 prop_assert!(matches!(e.reply_code().get(), 501 | 504 | 522));
             }
+        }
+    }
+}
+
+mod codecs;
+
+/// What the core makes of `data`: framed lines, each parsed (an overlong line is its own item).
+fn core_commands(data: &[u8]) -> Vec<Result<Command, LineError>> {
+    LineFramer::new()
+        .frames(data)
+        .map(|frame| match frame {
+            Frame::Line(line) => Command::parse(&line).map_err(LineError::from),
+            Frame::Overlong { limit } => Err(LineError::Overlong { limit }),
+            _ => unreachable!("no other frames"),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The codecs (runtime-neutral, tokio-util, futures-io) decode every valid command the way
+    /// the core does, however the bytes are split; the tokio encoder writes the core's bytes.
+    #[test]
+    fn every_valid_command_round_trips_through_the_codecs(
+        cmds in prop::collection::vec(arb_command(), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = Vec::new();
+        let mut encoded = BytesMut::new();
+        for cmd in &cmds {
+            wire.extend(cmd.to_bytes().unwrap());
+            ClientCodec::new().encode(cmd, &mut encoded).unwrap();
+        }
+        prop_assert_eq!(&encoded[..], &wire[..]);
+        let (a, b) = wire.split_at(cut.index(wire.len() + 1));
+        let want: Vec<_> = cmds.into_iter().map(Ok).collect();
+        for got in codecs::commands(&[a, b]) {
+            prop_assert_eq!(&got, &want);
+        }
+    }
+
+    /// Whatever the bytes, every codec yields exactly what the core's framer and parser yield.
+    #[test]
+    fn any_bytes_decode_alike_in_every_codec(
+        data in prop::collection::vec(any::<u8>(), 0..600),
+        long in 0usize..6000,
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut data = data;
+        data.extend(std::iter::repeat_n(b'A', long));
+        data.extend_from_slice(b"\r\nNOOP\r\n");
+        let want = core_commands(&data);
+        let (a, b) = data.split_at(cut.index(data.len() + 1));
+        for got in codecs::commands(&[a, b]) {
+            prop_assert_eq!(&got, &want);
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Replies and framing: known answers for every reply form, streaming in any split, and
 //! property-based round trips.
 
+use bytes::BytesMut;
 use ftp_proto::addr::{self, epsv_reply, pasv_reply};
+use ftp_proto::codec::ServerCodec;
 use ftp_proto::{Frame, LineFramer, Reply, ReplyCode, ReplyError, ReplyParser};
 use proptest::prelude::*;
+use tokio_util::codec::Encoder;
 
 fn code(n: u16) -> ReplyCode {
     ReplyCode::new(n).unwrap()
@@ -226,5 +229,45 @@ proptest! {
         let got: Vec<Frame> = framer.frames(&wire).collect();
         let want: Vec<Frame> = lines.into_iter().map(Frame::Line).collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+mod codecs;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The codecs (runtime-neutral, tokio-util, futures-io) decode every reply the way the
+    /// core's parser does, however the bytes are split; the tokio encoder writes the core's bytes.
+    #[test]
+    fn replies_round_trip_through_the_codecs(
+        rs in prop::collection::vec(arb_reply(), 1..5),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = Vec::new();
+        let mut encoded = BytesMut::new();
+        for r in &rs {
+            wire.extend(r.to_bytes());
+            ServerCodec::new().encode(r, &mut encoded).unwrap();
+        }
+        prop_assert_eq!(&encoded[..], &wire[..]);
+        let (a, b) = wire.split_at(cut.index(wire.len() + 1));
+        let want: Vec<Result<Reply, ReplyError>> = rs.into_iter().map(Ok).collect();
+        for got in codecs::replies(&[a, b]) {
+            prop_assert_eq!(&got, &want);
+        }
+    }
+
+    /// Whatever the bytes, every codec yields exactly what `ReplyParser` yields.
+    #[test]
+    fn any_server_bytes_decode_alike_in_every_codec(
+        data in prop::collection::vec(any::<u8>(), 0..600),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let want: Vec<_> = ReplyParser::new().replies(&data).collect();
+        let (a, b) = data.split_at(cut.index(data.len() + 1));
+        for got in codecs::replies(&[a, b]) {
+            prop_assert_eq!(&got, &want);
+        }
     }
 }
