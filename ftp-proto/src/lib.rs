@@ -15,6 +15,9 @@
 //! - [`addr`]: PORT/EPRT arguments and 227/229 replies.
 //! - [`listing`]: directory listings, formatted for the server role and parsed for the client
 //!   role; [`client::parse`]: the values in FEAT, PWD, SIZE, MDTM and MLST replies.
+//! - [`codec`]: the control channel as a stream of commands or replies, runtime-neutral, with
+//!   tokio-util `Decoder`/`Encoder` impls (feature `tokio`) and futures-io framing for
+//!   async-std and smol (feature `async-std`). Neither feature adds sockets, spawning or timers.
 //!
 //! A server's read loop, without any I/O:
 //!
