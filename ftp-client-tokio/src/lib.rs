@@ -34,11 +34,13 @@ mod client;
 mod error;
 mod files;
 mod ops;
+mod tls;
 mod transfer;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, ServerAddress};
 pub use error::Error;
 pub use files::{TransferOptions, fxp_copy};
 pub use ftp_proto;
+pub use tls::{ALPN_FTP, TlsConfig, TlsInfo, TlsVersions};
 pub use tokio_util::sync::CancellationToken;
 pub use transfer::RetrStream;
