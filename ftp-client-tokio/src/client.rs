@@ -60,6 +60,16 @@ pub(crate) enum TlsMode {
 /// An address [`ClientBuilder::connect`] accepts: anything tokio resolves (`"host:21"`,
 /// `("host", 21)`, a [`SocketAddr`] ...), which also names the host that TLS verifies and
 /// sends as SNI (for an IP address, the certificate must name that address).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use ftp_client_tokio::ServerAddress;
+/// assert_eq!("ftp.example.net:21".host().as_deref(), Some("ftp.example.net"));
+/// assert_eq!(("ftp.example.net", 990).host().as_deref(), Some("ftp.example.net"));
+/// assert_eq!("[::1]:2121".host().as_deref(), Some("::1"));
+/// let addr: SocketAddr = "127.0.0.1:21".parse().unwrap();
+/// assert_eq!(addr.host(), None); // TLS then verifies the peer's IP address
+/// ```
 pub trait ServerAddress: tokio::net::ToSocketAddrs {
     /// The host name or IP address text, without the port; `None` for socket addresses.
     fn host(&self) -> Option<String>;
@@ -485,6 +495,15 @@ impl Client {
     }
 
     /// Whether the control connection is protected by TLS.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// use ftp_client_tokio::{Client, TlsConfig};
+    /// let tls = TlsConfig::new().with_system_roots()?;
+    /// let client = Client::builder().tls(tls).connect("ftp.example.net:21").await?;
+    /// assert!(client.is_tls());
+    /// # Ok(()) }
+    /// ```
     pub fn is_tls(&self) -> bool {
         self.control.is_tls()
     }

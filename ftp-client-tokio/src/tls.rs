@@ -26,8 +26,13 @@ use tokio_rustls::client::TlsStream;
 
 use crate::Error;
 
-/// The ALPN protocol id FTP clients offer (RFC 7301 registry: "ftp"), which lets a server
-/// refuse cross-protocol connections (ALPACA).
+/// The ALPN protocol id the client offers on every TLS connection (IANA's registry: "ftp"),
+/// which lets a server refuse cross-protocol connections (ALPACA). A server that ignores
+/// ALPN is still accepted; one that selects another protocol is refused by rustls.
+///
+/// ```
+/// assert_eq!(ftp_client_tokio::ALPN_FTP, b"ftp");
+/// ```
 pub const ALPN_FTP: &[u8] = b"ftp";
 
 /// How many TLS sessions (per server name: up to 8 TLS 1.3 tickets and one TLS 1.2 session)
@@ -45,6 +50,12 @@ const SYSTEM_BUNDLES: &[&str] = &[
 ];
 
 /// Which TLS versions the client accepts.
+///
+/// ```
+/// use ftp_client_tokio::{TlsConfig, TlsVersions};
+/// assert_eq!(TlsVersions::default(), TlsVersions::Both);
+/// let only_12 = TlsConfig::new().versions(TlsVersions::Tls12Only);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TlsVersions {
@@ -289,6 +300,17 @@ impl Tls {
 }
 
 /// What the client knows about its TLS connections ([`crate::Client::tls_info`]).
+///
+/// ```no_run
+/// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
+/// if let Some(info) = client.tls_info() {
+///     println!(
+///         "{:?}, ALPN {:?}: {} data connections resumed, {} full handshakes",
+///         info.version, info.alpn, info.data_resumed, info.data_full
+///     );
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsInfo {
