@@ -4,6 +4,10 @@
 # so none is installed) into .tools/foreign-servers (gitignored), with the shared libraries
 # this machine lacks. Idempotent: what is already there is kept. Prints the paths.
 #
+# For the FTPS tests pyftpdlib's TLS handler needs pyOpenSSL: as root, Debian's
+# python3-openssl is installed with apt-get (it has compiled dependencies, so it is not
+# unpacked like the rest). The certificates are made by the tests at run time.
+#
 #   bash scripts/foreign-servers.sh
 #
 # As root it also prepares the system, once:
@@ -116,6 +120,15 @@ password required pam_deny.so"
         say "writing the PAM service $pam_file"
         printf '%s\n' "$pam_text" >"$pam_file"
     fi
+    if ! is_installed python3-openssl && command -v apt-get >/dev/null 2>&1; then
+        say "installing python3-openssl (pyftpdlib's TLS handler) with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends python3-openssl >/dev/null 2>&1 || {
+            apt-get update -qq >/dev/null 2>&1 || true
+            apt-get install -y -qq --no-install-recommends python3-openssl >/dev/null 2>&1 ||
+                say "could not install python3-openssl: the pyftpdlib FTPS tests will say SKIPPED"
+        }
+    fi
 else
     say "not root: vsftpd and pure-ftpd need root (chroot, user switch) and the system user $TEST_USER; their tests will say SKIPPED"
 fi
@@ -126,3 +139,4 @@ echo "pure-ftpd:    $TOOLS/root/usr/sbin/pure-ftpd (users: $TOOLS/root/usr/bin/p
 echo "pyftpdlib:    $TOOLS/root/usr/lib/python3/dist-packages (PYTHONPATH)"
 echo "libraries:    $LIBPATH (LD_LIBRARY_PATH)"
 echo "test user:    $TEST_USER (PAM service $PAM_SERVICE)"
+echo "pyOpenSSL:    $(is_installed python3-openssl && echo "python3-openssl installed" || echo "missing (pyftpdlib FTPS tests will say SKIPPED)")"

@@ -450,13 +450,16 @@ fn exit_codes() {
         assert!(run.stderr.starts_with("ftp: bad URL"), "{}", run.describe());
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.describe());
     }
-    let run = ftp(local.path(), ["ls", "ftps://127.0.0.1/"]);
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("not supported yet"),
-        "{}",
-        run.describe()
-    );
+    // TLS flags that would mean nothing are refused before connecting.
+    for args in [
+        &["--insecure", "ls", "ftp://127.0.0.1/"][..],
+        &["--ca-file", "ca.pem", "ls", "ftp://127.0.0.1/"],
+        &["--tls", "ls", "ftps://127.0.0.1/"],
+    ] {
+        let run = ftp(local.path(), args.iter().copied());
+        run.assert_code(2);
+        assert!(run.stderr.contains("TLS"), "{}", run.describe());
+    }
     ftp(
         local.path(),
         ["get", "--no-such-flag", &url(&ftpd, "f.txt")],
@@ -519,4 +522,202 @@ fn exit_codes() {
         ["mirror", "--reverse", "no-such-dir", &url(&ftpd, "x/")],
     )
     .assert_code(6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FTPS against servers we did not write (the client crate's foreign-server harness: vsftpd and
+// pyftpdlib with TLS required, certificates made at run time). Our own server's TLS is tested
+// with this CLI elsewhere.
+// ---------------------------------------------------------------------------------------------
+
+/// The client crate's foreign-server harness (its `foreign.rs`, from its directory), with
+/// the skip rule it expects.
+#[path = "../../ftp-client-tokio/tests/support"]
+mod tls_support {
+    pub(crate) use crate::support::loud;
+
+    /// A server cannot run: under `CI` the test fails, otherwise a loud `SKIPPED` line.
+    pub(crate) fn skip(what: &str) {
+        if std::env::var_os("CI").is_some() {
+            panic!("{what}; CI is set, so this fails instead of skipping");
+        }
+        loud(&format!(
+            "SKIPPED: {what} (this test fails instead when CI is set)"
+        ));
+    }
+
+    #[allow(dead_code)]
+    pub(crate) mod foreign;
+}
+
+use tls_support::foreign::{ForeignServer, ServerKind, TlsSetup};
+
+/// `ftp://ftprs:PASSWORD@127.0.0.1:PORT/` + `path` for a foreign server, with `scheme`.
+fn foreign_url(server: &ForeignServer, scheme: &str, path: &str) -> String {
+    format!(
+        "{scheme}://{}:{}@{}/{path}",
+        server.user, server.password, server.addr
+    )
+}
+
+/// Writes the server's CA certificate beside the test's files; returns its path.
+fn ca_file(server: &ForeignServer, dir: &Path) -> String {
+    let path = dir.join("ca.pem");
+    fs::write(&path, &server.pki.as_ref().expect("TLS server").ca_pem).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn tls_flag_lists_gets_and_puts_over_explicit_tls() {
+    let Some(server) = ForeignServer::start_tls(ServerKind::Pyftpdlib, TlsSetup::Explicit) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let ca = ca_file(&server, local.path());
+    let data = random_bytes(300_007, 41);
+    server.write_file("f.bin", &data);
+
+    let run = ftp(
+        local.path(),
+        [
+            "--tls",
+            "--ca-file",
+            &ca,
+            "ls",
+            &foreign_url(&server, "ftp", ""),
+        ],
+    );
+    run.assert_success();
+    assert!(
+        run.stdout_text()
+            .lines()
+            .any(|l| l.starts_with("-     300007 ") && l.ends_with(" f.bin")),
+        "{}",
+        run.describe()
+    );
+
+    let run = ftp(
+        local.path(),
+        [
+            "--tls",
+            "--ca-file",
+            &ca,
+            "get",
+            &foreign_url(&server, "ftp", "f.bin"),
+            "-o",
+            "got.bin",
+        ],
+    );
+    run.assert_success();
+    assert_same_bytes(
+        &fs::read(local.path().join("got.bin")).unwrap(),
+        &data,
+        "got.bin",
+    );
+
+    let up = random_bytes(123_457, 42);
+    write_file(&local.path().join("up.bin"), &up);
+    let run = ftp(
+        local.path(),
+        [
+            "--tls",
+            "--ca-file",
+            &ca,
+            "put",
+            "up.bin",
+            &foreign_url(&server, "ftp", ""),
+        ],
+    );
+    run.assert_success();
+    assert_same_bytes(&server.read_file("up.bin"), &up, "up.bin");
+
+    // Without --tls the server (TLS required) refuses the clear login (pyftpdlib: 550), exit 4.
+    let run = ftp(local.path(), ["ls", &foreign_url(&server, "ftp", "")]);
+    run.assert_code(4);
+    assert!(run.stderr.contains("550"), "{}", run.describe());
+}
+
+#[test]
+fn tls_certificate_checks_and_insecure() {
+    let Some(server) = ForeignServer::start_tls(ServerKind::Pyftpdlib, TlsSetup::Explicit) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    server.write_file("x.txt", b"checked\n");
+    // Another CA than the server's: refused during the handshake, exit code 3, no login.
+    let other = local.path().join("other.pem");
+    fs::write(
+        &other,
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .cert
+            .pem(),
+    )
+    .unwrap();
+    let url = foreign_url(&server, "ftp", "x.txt");
+    let run = ftp(
+        local.path(),
+        [
+            "--tls",
+            "--ca-file",
+            other.to_str().unwrap(),
+            "get",
+            &url,
+            "-o",
+            "-",
+        ],
+    );
+    run.assert_code(3);
+    assert!(run.stderr.contains("certificate"), "{}", run.describe());
+    assert!(!server.log().contains("USER ftprs"), "{}", server.log());
+    // --insecure: accepted (still encrypted).
+    let run = ftp(
+        local.path(),
+        ["--tls", "--insecure", "get", &url, "-o", "-"],
+    );
+    run.assert_success();
+    assert_eq!(run.stdout, b"checked\n");
+}
+
+#[test]
+fn ftps_url_is_implicit_tls() {
+    let Some(server) = ForeignServer::start_tls(ServerKind::Vsftpd, TlsSetup::Implicit) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let ca = ca_file(&server, local.path());
+    let data = random_bytes(200_003, 43);
+    server.write_file("d.bin", &data);
+    let run = ftp(
+        local.path(),
+        [
+            "--ca-file",
+            &ca,
+            "get",
+            &foreign_url(&server, "ftps", "d.bin"),
+            "-o",
+            "d.bin",
+        ],
+    );
+    run.assert_success();
+    assert_same_bytes(
+        &fs::read(local.path().join("d.bin")).unwrap(),
+        &data,
+        "d.bin",
+    );
+    // vsftpd requires every data connection to resume the control session: an upload and a
+    // listing after it prove the CLI's data connections do.
+    write_file(&local.path().join("u.bin"), &data[..1000]);
+    ftp(
+        local.path(),
+        [
+            "--ca-file",
+            &ca,
+            "put",
+            "u.bin",
+            &foreign_url(&server, "ftps", ""),
+        ],
+    )
+    .assert_success();
+    assert_same_bytes(&server.read_file("u.bin"), &data[..1000], "u.bin");
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -13,12 +13,13 @@ use ftp_proto::client::{
     CommandHandle, Config, DataAction, DataError, DataId, DataInput, Event, Output,
     PasvAddressPolicy, Session, TransferDone,
 };
-use ftp_proto::{Command, Reply, ReplyCode, TransferType};
+use ftp_proto::{AuthMechanism, Command, Reply, ReplyCode, TransferType};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, lookup_host};
 use tokio::time::{Instant, Sleep, sleep_until, timeout};
 
 use crate::Error;
+use crate::tls::{Stream, Tls, TlsConfig, TlsInfo};
 
 /// Size of the control connection's read buffer.
 const CONTROL_READ: usize = 8 * 1024;
@@ -44,6 +45,102 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) data_timeout: Duration,
     pub(crate) max_listing: usize,
+    pub(crate) tls: Option<(TlsMode, TlsConfig)>,
+}
+
+/// How [`ClientBuilder`] secures the control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsMode {
+    /// `AUTH TLS` right after the greeting; refused means the connection fails.
+    Explicit,
+    /// TLS from the first byte.
+    Implicit,
+}
+
+/// An address [`ClientBuilder::connect`] accepts: anything tokio resolves (`"host:21"`,
+/// `("host", 21)`, a [`SocketAddr`] ...), which also names the host that TLS verifies and
+/// sends as SNI (for an IP address, the certificate must name that address).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use ftp_client_tokio::ServerAddress;
+/// assert_eq!("ftp.example.net:21".host().as_deref(), Some("ftp.example.net"));
+/// assert_eq!(("ftp.example.net", 990).host().as_deref(), Some("ftp.example.net"));
+/// assert_eq!("[::1]:2121".host().as_deref(), Some("::1"));
+/// let addr: SocketAddr = "127.0.0.1:21".parse().unwrap();
+/// assert_eq!(addr.host(), None); // TLS then verifies the peer's IP address
+/// ```
+pub trait ServerAddress: tokio::net::ToSocketAddrs {
+    /// The host name or IP address text, without the port; `None` for socket addresses.
+    fn host(&self) -> Option<String>;
+}
+
+/// The host part of `host:port`, `[v6]:port` or a bare host.
+fn host_of(text: &str) -> String {
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+            let _ = port;
+            host
+        }
+        _ => text,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+impl ServerAddress for str {
+    fn host(&self) -> Option<String> {
+        Some(host_of(self))
+    }
+}
+
+impl ServerAddress for String {
+    fn host(&self) -> Option<String> {
+        Some(host_of(self))
+    }
+}
+
+impl ServerAddress for (&str, u16) {
+    fn host(&self) -> Option<String> {
+        Some(
+            self.0
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        )
+    }
+}
+
+impl ServerAddress for (String, u16) {
+    fn host(&self) -> Option<String> {
+        (self.0.as_str(), self.1).host()
+    }
+}
+
+macro_rules! socket_addresses {
+    ($($t:ty),*) => {$(
+        impl ServerAddress for $t {
+            fn host(&self) -> Option<String> {
+                None
+            }
+        }
+    )*};
+}
+
+socket_addresses!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
+
+impl<T: ServerAddress + ?Sized> ServerAddress for &T {
+    fn host(&self) -> Option<String> {
+        (**self).host()
+    }
 }
 
 impl Default for ClientBuilder {
@@ -53,6 +150,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(30),
             data_timeout: Duration::from_secs(30),
             max_listing: 64 * 1024 * 1024,
+            tls: None,
         }
     }
 }
@@ -108,9 +206,46 @@ impl ClientBuilder {
         self
     }
 
+    /// Explicit FTPS, required: right after the greeting the client sends `AUTH TLS`, does the
+    /// TLS handshake on 234, then `PBSZ 0` and `PROT P` (unless
+    /// [`TlsConfig::protect_data`] is off). If the server refuses any of them, or the
+    /// handshake fails, [`ClientBuilder::connect`] fails and nothing else is sent: no user
+    /// name or password ever goes out in clear ([`Error::TlsRefused`], [`Error::Tls`]).
+    ///
+    /// ```no_run
+    /// use ftp_client_tokio::{Client, TlsConfig};
+    /// # async fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// let tls = TlsConfig::new().add_root_pem_file("ca.pem".as_ref())?;
+    /// let mut client = Client::builder().tls(tls).connect("ftp.example.net:21").await?;
+    /// client.login("alice", "secret").await?; // over TLS
+    /// let bytes = client.download_to_vec("report.pdf").await?; // PROT P: over TLS too
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some((TlsMode::Explicit, config));
+        self
+    }
+
+    /// Implicit FTPS: the TLS handshake starts as soon as TCP is connected, before the
+    /// greeting (conventionally port 990); then `PBSZ 0` and `PROT P` as for
+    /// [`ClientBuilder::tls`].
+    ///
+    /// ```no_run
+    /// use ftp_client_tokio::{Client, TlsConfig};
+    /// # async fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// let tls = TlsConfig::new().with_system_roots()?;
+    /// let client = Client::builder().implicit_tls(tls).connect("ftp.example.net:990").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn implicit_tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some((TlsMode::Implicit, config));
+        self
+    }
+
     /// Connects to `addr` (every address it resolves to is tried in turn) and reads the
-    /// greeting.
-    pub async fn connect(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Client, Error> {
+    /// greeting (with TLS as configured).
+    pub async fn connect(self, addr: impl ServerAddress) -> Result<Client, Error> {
+        let host = addr.host();
         let deadline = Instant::now() + self.connect_timeout;
         let addrs: Vec<SocketAddr> = timeout(self.connect_timeout, lookup_host(addr))
             .await
@@ -122,7 +257,7 @@ impl ClientBuilder {
             match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
                 Err(_) => return Err(Error::Timeout("connecting")),
                 Ok(Err(e)) => last = e,
-                Ok(Ok(stream)) => return Client::with_stream(stream, self).await,
+                Ok(Ok(stream)) => return Client::start(stream, self, host.as_deref()).await,
             }
         }
         Err(Error::Connect(last))
@@ -151,6 +286,8 @@ impl Data {
 pub(crate) struct CopyOrder {
     pub(crate) id: DataId,
     pub(crate) ascii: bool,
+    /// PROT P: TLS on the data connection.
+    pub(crate) protected: bool,
 }
 
 /// An FTP client connection.
@@ -173,7 +310,14 @@ pub(crate) struct CopyOrder {
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    pub(crate) control: TcpStream,
+    pub(crate) control: Stream,
+    /// This client's TLS state once TLS is configured (control connection protected, or
+    /// about to be).
+    pub(crate) tls: Option<Tls>,
+    /// The session asked for the TLS handshake on the control connection.
+    upgrade: bool,
+    /// Credentials may only go over TLS.
+    require_tls: bool,
     pub(crate) session: Session,
     pub(crate) options: ClientBuilder,
     rbuf: Box<[u8]>,
@@ -196,6 +340,8 @@ pub struct Client {
     /// The type file transfers use.
     pub(crate) file_type: TransferType,
     pub(crate) features: Option<ftp_proto::client::parse::Features>,
+    /// The host name given to `connect` (what TLS verifies by default).
+    host: Option<String>,
 }
 
 impl Client {
@@ -205,19 +351,47 @@ impl Client {
     }
 
     /// Connects with the default settings and reads the greeting.
-    pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> Result<Self, Error> {
+    pub async fn connect(addr: impl ServerAddress) -> Result<Self, Error> {
         ClientBuilder::default().connect(addr).await
     }
 
-    /// Runs the session over an already connected control stream.
+    /// Runs the session over an already connected control stream (with TLS as `options`
+    /// say; the name TLS verifies is then [`TlsConfig::server_name`] or the peer's IP
+    /// address).
     pub async fn with_stream(control: TcpStream, options: ClientBuilder) -> Result<Self, Error> {
+        Self::start(control, options, None).await
+    }
+
+    async fn start(
+        control: TcpStream,
+        options: ClientBuilder,
+        host: Option<&str>,
+    ) -> Result<Self, Error> {
         let local = control.local_addr()?;
         let peer = control.peer_addr()?;
         control.set_nodelay(true)?;
+        let mode = options.tls.as_ref().map(|(mode, _)| *mode);
+        let mut tls = match &options.tls {
+            Some((_, config)) => Some(config.start(host, peer.ip())?),
+            None => None,
+        };
+        let control = match (mode, &mut tls) {
+            (Some(TlsMode::Implicit), Some(tls)) => {
+                let stream = tls_handshake(tls, control, options.connect_timeout)
+                    .await
+                    .map_err(Error::Tls)?;
+                tls.stats.record_control(&stream);
+                stream
+            }
+            _ => Stream::Plain(control),
+        };
         let now = Instant::now();
         let session = Session::new(options.session.clone(), peer, now.into_std());
         let mut client = Self {
             control,
+            tls: None,
+            upgrade: false,
+            require_tls: mode.is_some(),
             session,
             options,
             rbuf: vec![0; CONTROL_READ].into_boxed_slice(),
@@ -230,6 +404,7 @@ impl Client {
             orphan: None,
             timer: Box::pin(sleep_until(now)),
             welcome: Reply::new(ReplyCode::SERVICE_READY, ""),
+            host: host.map(str::to_owned),
             local,
             peer,
             transfer_type: None,
@@ -241,7 +416,146 @@ impl Client {
             return Err(Error::Reply(reply));
         }
         client.welcome = reply;
+        if let Some(tls) = tls {
+            if mode == Some(TlsMode::Explicit) {
+                client.secure(tls).await?;
+            } else {
+                client.tls = Some(tls);
+                client.protect_data().await?;
+            }
+        }
         Ok(client)
+    }
+
+    /// Explicit FTPS on this connection: `AUTH TLS`, the handshake on 234, then `PBSZ 0` and
+    /// `PROT P` (unless [`TlsConfig::protect_data`] is off). From then on every command and,
+    /// with PROT P, every data connection is protected; data connections resume the control
+    /// connection's TLS session (servers such as vsftpd with `require_ssl_reuse` insist).
+    ///
+    /// A refusal is [`Error::TlsRefused`]: the connection stays as it was (in clear), and it
+    /// is the caller's choice to go on. [`ClientBuilder::tls`] does this at connect time and
+    /// fails closed instead.
+    ///
+    /// ```no_run
+    /// use ftp_client_tokio::{Client, TlsConfig};
+    /// # async fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// let mut client = Client::connect("ftp.example.net:21").await?;
+    /// client.auth_tls(&TlsConfig::new().with_system_roots()?).await?;
+    /// client.login("alice", "secret").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn auth_tls(&mut self, config: &TlsConfig) -> Result<(), Error> {
+        if self.control.is_tls() {
+            return Err(Error::TlsConfig(
+                "the control connection is already protected".into(),
+            ));
+        }
+        let tls = config.start(self.host.as_deref(), self.peer.ip())?;
+        self.secure(tls).await
+    }
+
+    /// `AUTH TLS` with `tls`, then PBSZ/PROT.
+    async fn secure(&mut self, tls: Tls) -> Result<(), Error> {
+        self.tls = Some(tls);
+        let reply = match self.quote(Command::Auth(AuthMechanism::Tls)).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                if !self.control.is_tls() {
+                    self.tls = None;
+                }
+                return Err(e);
+            }
+        };
+        if !self.control.is_tls() {
+            self.tls = None;
+            return Err(if reply.code() == ReplyCode::SECURITY_EXCHANGE_COMPLETE {
+                Error::Tls(io::Error::other("no TLS handshake after 234"))
+            } else {
+                Error::TlsRefused(reply)
+            });
+        }
+        self.protect_data().await
+    }
+
+    /// `PBSZ 0` and `PROT P` when data is to be protected; a refusal is [`Error::TlsRefused`].
+    async fn protect_data(&mut self) -> Result<(), Error> {
+        if !self.tls.as_ref().is_some_and(|t| t.protect_data) {
+            return Ok(());
+        }
+        for command in [
+            Command::Pbsz(0),
+            Command::Prot(ftp_proto::ProtectionLevel::Private),
+        ] {
+            let reply = self.quote(command).await?;
+            if !reply.code().is_completion() {
+                return Err(Error::TlsRefused(reply));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the control connection is protected by TLS.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// use ftp_client_tokio::{Client, TlsConfig};
+    /// let tls = TlsConfig::new().with_system_roots()?;
+    /// let client = Client::builder().tls(tls).connect("ftp.example.net:21").await?;
+    /// assert!(client.is_tls());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_tls(&self) -> bool {
+        self.control.is_tls()
+    }
+
+    /// The TLS version and ALPN of the control connection, and how many data connections
+    /// resumed its session; `None` without TLS.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
+    /// client.download_to_vec("a.txt").await?;
+    /// let info = client.tls_info().expect("a TLS connection");
+    /// assert_eq!(info.data_full, 0, "every data connection resumed the control session");
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls
+            .as_ref()
+            .filter(|_| self.control.is_tls())
+            .map(|t| &t.stats)
+    }
+
+    /// Runs the TLS handshake the session asked for (after a 234).
+    async fn upgrade_control(&mut self) -> Result<(), Error> {
+        self.upgrade = false;
+        let result = match (
+            core::mem::replace(&mut self.control, Stream::Upgrading),
+            &self.tls,
+        ) {
+            (Stream::Plain(tcp), Some(tls)) => {
+                tls_handshake(tls, tcp, self.options.connect_timeout).await
+            }
+            (Stream::Plain(_), None) => Err(io::Error::other(
+                "the server accepted AUTH, but no TLS configuration was given (use Client::auth_tls)",
+            )),
+            (_, _) => Err(io::Error::other("AUTH accepted on a protected connection")),
+        };
+        match result {
+            Ok(stream) => {
+                if let Some(tls) = self.tls.as_mut() {
+                    tls.stats.record_control(&stream);
+                }
+                self.control = stream;
+                self.session.handle_tls_established(Self::now());
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing more can be said on this connection.
+                self.session.handle_eof(Self::now());
+                self.drain_sync();
+                Err(Error::Tls(e))
+            }
+        }
     }
 
     /// The server's greeting (220).
@@ -279,6 +593,10 @@ impl Client {
                 self.control.write_all(&tx).await?;
                 continue;
             }
+            if self.upgrade {
+                self.upgrade_control().await?;
+                continue;
+            }
             match self.pending_io.take() {
                 Some(action) => self.data_io(action).await,
                 None => return Ok(()),
@@ -295,8 +613,17 @@ impl Client {
             match out {
                 Output::Transmit(bytes) => self.tx.extend_from_slice(&bytes),
                 Output::Event(event) => self.events.push_back(event),
-                Output::Data(DataAction::Transfer { id, ascii, .. }) => {
-                    self.copy = Some(CopyOrder { id, ascii });
+                Output::Data(DataAction::Transfer {
+                    id,
+                    ascii,
+                    protected,
+                    ..
+                }) => {
+                    self.copy = Some(CopyOrder {
+                        id,
+                        ascii,
+                        protected,
+                    });
                 }
                 Output::Data(DataAction::Close { id }) => {
                     self.closed_ids.push(id);
@@ -315,9 +642,9 @@ impl Client {
                     return;
                 }
                 Output::UpgradeTls => {
-                    // TLS arrives with FTPS support; until then AUTH cannot be completed.
-                    self.events
-                        .push_back(Event::Closed(ftp_proto::client::SessionError::Closed));
+                    // Carried out by `run_outputs`; the session sends nothing until then.
+                    self.upgrade = true;
+                    return;
                 }
                 _ => {}
             }
@@ -463,8 +790,19 @@ impl Client {
         Ok(())
     }
 
-    /// Sends one command and returns its final reply, whatever the code.
+    /// Sends one command and returns its final reply, whatever the code. On a client that
+    /// requires TLS, credentials (USER, PASS, ACCT) are refused while the control connection
+    /// is not protected ([`Error::TlsRequired`]).
     pub async fn quote(&mut self, command: Command) -> Result<Reply, Error> {
+        if self.require_tls
+            && !self.control.is_tls()
+            && matches!(
+                command,
+                Command::User(_) | Command::Pass(_) | Command::Acct(_)
+            )
+        {
+            return Err(Error::TlsRequired);
+        }
         self.settle().await?;
         let handle = self.session.send(Self::now(), command)?;
         self.wait_reply(handle).await
@@ -489,5 +827,20 @@ impl Client {
 
     pub(crate) fn peer_ip(&self) -> IpAddr {
         self.peer.ip()
+    }
+}
+
+/// The client handshake on `tcp`, bounded by `limit`.
+pub(crate) async fn tls_handshake(
+    tls: &Tls,
+    tcp: TcpStream,
+    limit: Duration,
+) -> io::Result<Stream> {
+    match timeout(limit, tls.handshake(tcp)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
     }
 }

@@ -65,6 +65,23 @@ pub enum Error {
     /// A listing was larger than the configured cap.
     #[error("listing larger than {0} bytes")]
     ListingTooLarge(usize),
+    /// The TLS handshake on the control connection failed (an untrusted certificate, a name
+    /// that does not match, no common protocol version, plaintext where TLS was due ...), or
+    /// the server accepted AUTH while no TLS configuration was given. The connection is
+    /// closed.
+    #[error("TLS: {0}")]
+    Tls(#[source] io::Error),
+    /// The TLS settings cannot be used (a PEM file without certificates, an invalid server
+    /// name).
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    /// The server refused `AUTH TLS` (or PBSZ/PROT P) while TLS was required: nothing else,
+    /// in particular no user name or password, was sent.
+    #[error("the server refused TLS: {}", show(.0))]
+    TlsRefused(Reply),
+    /// The operation would send credentials in clear on a client configured to require TLS.
+    #[error("TLS is required but the control connection is not protected")]
+    TlsRequired,
 }
 
 fn show(reply: &Reply) -> String {
@@ -80,7 +97,9 @@ impl Error {
     /// The server's reply, when the error carries one.
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            Self::Reply(reply) | Self::BadReply { reply, .. } => Some(reply),
+            Self::Reply(reply) | Self::BadReply { reply, .. } | Self::TlsRefused(reply) => {
+                Some(reply)
+            }
             Self::Transfer(
                 TransferError::Refused(reply)
                 | TransferError::Failed { reply, .. }
@@ -109,6 +128,7 @@ impl Error {
             self,
             Self::Connect(_)
                 | Self::Io(_)
+                | Self::Tls(_)
                 | Self::Session(_)
                 | Self::Transfer(TransferError::Session(_))
         ) || matches!(self, Self::Usage(UsageError::Closed))

@@ -15,6 +15,15 @@
 //! - Helpers: [`Client::download_file`] / [`Client::upload_file`] with resume, progress and
 //!   cancellation ([`TransferOptions`]); [`Client::download_dir`] / [`Client::upload_dir`];
 //!   [`fxp_copy`] between two servers.
+//! - FTPS (RFC 4217, rustls): [`ClientBuilder::tls`] (explicit `AUTH TLS`, required: a
+//!   refusal fails the connection before any credential is sent),
+//!   [`ClientBuilder::implicit_tls`], or [`Client::auth_tls`] on a plain connection; settings
+//!   in [`TlsConfig`]. Data connections are protected (`PBSZ 0`, `PROT P`) and resume the
+//!   control connection's TLS session (TLS 1.2 session IDs or tickets, TLS 1.3 tickets), as
+//!   servers such as vsftpd with `require_ssl_reuse` demand. Uploads end with close_notify.
+//!   A download whose data connection closes without close_notify ends normally: the
+//!   server's final reply on the protected control connection decides whether it was
+//!   complete.
 //!
 //! ```no_run
 //! use ftp_client_tokio::{Client, TransferOptions};
@@ -34,11 +43,13 @@ mod client;
 mod error;
 mod files;
 mod ops;
+mod tls;
 mod transfer;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, ServerAddress};
 pub use error::Error;
 pub use files::{TransferOptions, fxp_copy};
 pub use ftp_proto;
+pub use tls::{ALPN_FTP, TlsConfig, TlsInfo, TlsVersions};
 pub use tokio_util::sync::CancellationToken;
 pub use transfer::RetrStream;

@@ -12,10 +12,11 @@ use ftp_proto::client::{
 use ftp_proto::{Command, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, Sleep, sleep, sleep_until};
+use tokio::time::{Instant, Sleep, sleep, sleep_until, timeout};
 
 use crate::Error;
-use crate::client::{Client, Data};
+use crate::client::{Client, Data, tls_handshake};
+use crate::tls::Stream;
 
 /// How long to wait for a 150/125 after the data connection is up before reading anyway
 /// (servers that skip the preliminary reply; lftp waits the same).
@@ -34,7 +35,7 @@ pub(crate) struct Opened {
     pub(crate) handle: CommandHandle,
     pub(crate) id: DataId,
     pub(crate) ascii: bool,
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) size_hint: Option<u64>,
 }
 
@@ -92,6 +93,16 @@ impl Client {
                     else {
                         unreachable!("matched above");
                     };
+                    let stream = if order.protected {
+                        match self.protect(handle, id, stream).await? {
+                            Some(stream) => stream,
+                            // The handshake failed (reported to the session): wait for the
+                            // transfer's end.
+                            None => continue,
+                        }
+                    } else {
+                        Stream::Plain(stream)
+                    };
                     return Ok(Open::Streaming(Opened {
                         handle,
                         id,
@@ -112,6 +123,64 @@ impl Client {
                 continue;
             }
             self.read_control().await?;
+        }
+    }
+
+    /// The TLS handshake on a data connection (PROT P), resuming the control connection's
+    /// session, while the control connection is watched (a server that gives up ends it).
+    /// `None` when it failed; the session has been told.
+    async fn protect(
+        &mut self,
+        handle: CommandHandle,
+        id: DataId,
+        tcp: TcpStream,
+    ) -> Result<Option<Stream>, Error> {
+        let Some(tls) = self.tls.clone() else {
+            // PROT P without TLS on the control connection (sent by hand): cannot be done.
+            self.session.handle_data(
+                Self::now(),
+                DataInput::Failed {
+                    id,
+                    error: DataError::Tls,
+                },
+            );
+            return Ok(None);
+        };
+        let limit = self.options.data_timeout;
+        let handshake = tls_handshake(&tls, tcp, limit);
+        tokio::pin!(handshake);
+        let result = loop {
+            tokio::select! {
+                r = &mut handshake => break r.ok(),
+                r = self.read_control() => {
+                    r?;
+                    self.drain_sync();
+                    let ended = self.events.iter().any(
+                        |e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle),
+                    );
+                    if ended || self.copy.is_none() {
+                        break None;
+                    }
+                }
+            }
+        };
+        match result {
+            Some(stream) => {
+                if let Some(tls) = self.tls.as_mut() {
+                    tls.stats.record_data(&stream);
+                }
+                Ok(Some(stream))
+            }
+            None => {
+                self.session.handle_data(
+                    Self::now(),
+                    DataInput::Failed {
+                        id,
+                        error: DataError::Tls,
+                    },
+                );
+                Ok(None)
+            }
         }
     }
 
@@ -280,9 +349,17 @@ impl Client {
             }
         };
         let result = match copied {
-            Some(Ok(())) => match stream.shutdown().await {
-                Ok(()) => Ok(()),
-                Err(_) => Err(CopyError::ConnectionLost),
+            // For TLS, shutdown sends close_notify first: the server can tell a complete
+            // upload from a cut connection.
+            Some(Ok(())) => match timeout(idle, stream.shutdown()).await {
+                Ok(Ok(())) => {
+                    if stream.is_tls() {
+                        drain_after_upload(&mut stream, idle).await;
+                    }
+                    Ok(())
+                }
+                Ok(Err(_)) => Err(CopyError::ConnectionLost),
+                Err(_) => Err(CopyError::TimedOut),
             },
             Some(Err(e)) => Err(e),
             None => Err(CopyError::ConnectionLost),
@@ -320,11 +397,27 @@ impl Client {
     }
 }
 
+/// After an upload's close_notify, reads what the server still sends until it closes: TLS
+/// 1.3 servers send session tickets on every connection, and the next data connection can
+/// only resume with a fresh one (each ticket is used once). Bounded by `limit`; errors do
+/// not matter any more.
+async fn drain_after_upload(stream: &mut Stream, limit: Duration) {
+    let mut sink = [0u8; 4096];
+    let _ = timeout(limit, async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Copies `reader` to the data connection (converting line ends for TYPE A), with an idle
 /// timeout on every write.
 async fn copy_to_data<R: AsyncRead + Unpin>(
     reader: &mut R,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     ascii: bool,
     idle: Duration,
     sent: &mut u64,
@@ -346,7 +439,7 @@ async fn copy_to_data<R: AsyncRead + Unpin>(
         } else {
             chunk
         };
-        match tokio::time::timeout(idle, stream.write_all(out)).await {
+        match timeout(idle, stream.write_all(out)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(CopyError::ConnectionLost),
             Err(_) => return Err(CopyError::TimedOut),
@@ -368,7 +461,7 @@ pub struct RetrStream<'a> {
     client: &'a mut Client,
     handle: Option<CommandHandle>,
     id: Option<DataId>,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     ascii: Option<FromWire>,
     raw: Vec<u8>,
     pending: Vec<u8>,

@@ -22,12 +22,21 @@
 //! a transfer; otherwise 30 s to connect, 60 s per reply, 30 s of data silence) and
 //! `-q`/`--quiet` (no progress bar, no summary line: errors only).
 //!
+//! **FTPS** (RFC 4217): `ftps://host/...` is implicit TLS (TLS from the first byte, port 990
+//! by default); `--tls` with an `ftp://` URL is explicit TLS (`AUTH TLS` after the greeting),
+//! required: if the server refuses it, `ftp` stops before sending the user name or password
+//! (exit code 3). Either way the data connections are protected too (`PBSZ 0`, `PROT P`)
+//! and resume the control connection's TLS session. The server's certificate is checked
+//! against the system's trusted roots, or only against the CA certificates in the PEM file
+//! given with `--ca-file FILE`; `--insecure` accepts any certificate (self-signed test
+//! servers: still encrypted, but not authenticated).
+//!
 //! **URLs** follow RFC 1738: `ftp://[user[:password]@]host[:port][/path][;type=a|i|d]`, with
 //! percent-encoding (`a%20b.txt`). Without a user the login is `anonymous` / `anonymous@`.
 //! The path is relative to the login directory; `%2F` at its start (or `//`) makes it
 //! absolute. `;type=a` transfers in ASCII mode, `;type=i` in binary (the default) and
-//! `;type=d` makes `ls` list names only. `ftps://` is refused (not supported yet). The exact
-//! rules are in the `url` module. A password in a URL is visible to other local users in the
+//! `;type=d` makes `ls` list names only. `ftps://` URLs use implicit TLS (see above). The
+//! exact rules are in the `url` module. A password in a URL is visible to other local users in the
 //! process list: use a throw-away account or anonymous access on shared machines.
 //!
 //! **Output**: `ls` prints `TYPE SIZE YYYY-MM-DD HH:MM NAME` lines sorted by name (the format
@@ -71,7 +80,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ftp_client_tokio::ftp_proto::listing::local_name;
 use ftp_client_tokio::ftp_proto::{FormatControl, TransferType};
-use ftp_client_tokio::{Client, Error, TransferOptions};
+use ftp_client_tokio::{Client, Error, TlsConfig, TransferOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::failure::{Exit, Failure, exit_for, login_exit};
@@ -81,8 +90,9 @@ use crate::url::{FtpUrl, TypeCode};
 const AFTER_HELP: &str = "\
 URLs: ftp://[USER[:PASSWORD]@]HOST[:PORT][/PATH][;type=a|i|d] (RFC 1738, percent-encoded).
   No USER: anonymous login. PATH is relative to the login directory; a leading %2F makes it
-  absolute. ;type=a: ASCII transfers; ;type=d: `ls` lists names only. ftps:// is not
-  supported yet.
+  absolute. ;type=a: ASCII transfers; ;type=d: `ls` lists names only.
+  ftps://...: implicit TLS (port 990 by default). --tls: explicit TLS (AUTH TLS), required.
+  Certificates are checked against the system roots, or --ca-file; --insecure skips that.
 
 Exit codes:
   0  success
@@ -96,6 +106,8 @@ Examples:
   ftp ls ftp://ftp.example.net/pub/
   ftp get ftp://host/pub/file.iso -o big.iso --resume
   ftp put report.pdf ftp://alice:s3cret@host/inbox/
+  ftp --tls get ftp://alice:s3cret@host/report.pdf
+  ftp --ca-file ca.pem ls ftps://alice:s3cret@host/
   ftp mirror ftp://host/pub/docs ./docs
   ftp mirror --reverse ./site ftp://alice:s3cret@host/www";
 
@@ -120,6 +132,20 @@ struct Cli {
     /// No progress bar and no summary lines: only errors are printed.
     #[arg(short, long, global = true)]
     quiet: bool,
+
+    /// Explicit FTPS for ftp:// URLs: AUTH TLS after the greeting, required (a server that
+    /// refuses it never sees the password). ftps:// URLs use implicit TLS without this flag.
+    #[arg(long, global = true)]
+    tls: bool,
+
+    /// Trust only the CA certificates in this PEM file (instead of the system's roots).
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+
+    /// Accept any server certificate (self-signed test servers): still encrypted, but
+    /// anyone in the middle could read and change everything, password included.
+    #[arg(long, global = true)]
+    insecure: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,10 +216,16 @@ enum Cmd {
 
 /// The options every subcommand shares.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
+struct Settings<'a> {
     active: bool,
     timeout: Option<Duration>,
     quiet: bool,
+    /// `--tls`: explicit FTPS.
+    tls: bool,
+    /// `--ca-file`.
+    ca_file: Option<&'a Path>,
+    /// `--insecure`.
+    insecure: bool,
 }
 
 fn main() -> ExitCode {
@@ -221,6 +253,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         active: cli.active,
         timeout: cli.timeout.map(Duration::from_secs),
         quiet: cli.quiet,
+        tls: cli.tls,
+        ca_file: cli.ca_file.as_deref(),
+        insecure: cli.insecure,
     };
     match cli.command {
         Cmd::Ls { url, json } => ls(settings, &parse_url(&url)?, json).await,
@@ -257,11 +292,49 @@ fn parse_url(text: &str) -> Result<FtpUrl, Failure> {
     })
 }
 
-/// Connects, logs in and applies the URL's `;type=a`.
-async fn open(settings: Settings, url: &FtpUrl) -> Result<Client, Failure> {
+/// The TLS settings for `url`: `None` for plain FTP. `--tls` with an `ftps://` URL, and
+/// `--insecure` or `--ca-file` without TLS, are usage errors (they would mean nothing).
+fn tls_config(settings: Settings<'_>, url: &FtpUrl) -> Result<Option<TlsConfig>, Failure> {
+    if settings.tls && url.implicit_tls {
+        return Err(Failure::usage(
+            "--tls",
+            "ftps:// URLs already use (implicit) TLS; --tls is for ftp:// URLs",
+        ));
+    }
+    if !settings.tls && !url.implicit_tls {
+        if settings.insecure || settings.ca_file.is_some() {
+            return Err(Failure::usage(
+                "--insecure/--ca-file",
+                "they need TLS: add --tls or use an ftps:// URL",
+            ));
+        }
+        return Ok(None);
+    }
+    let config = TlsConfig::new();
+    let config = if settings.insecure {
+        config.danger_accept_invalid_certs()
+    } else if let Some(file) = settings.ca_file {
+        config
+            .add_root_pem_file(file)
+            .map_err(|err| Failure::new(Exit::Local, "--ca-file", err))?
+    } else {
+        config
+            .with_system_roots()
+            .map_err(|err| Failure::new(Exit::Local, "system certificates", err))?
+    };
+    Ok(Some(config))
+}
+
+/// Connects (with TLS as the URL and flags say), logs in and applies the URL's `;type=a`.
+async fn open(settings: Settings<'_>, url: &FtpUrl) -> Result<Client, Failure> {
     let mut builder = Client::builder().passive(!settings.active);
     if let Some(t) = settings.timeout {
         builder = builder.connect_timeout(t).reply_timeout(t).data_timeout(t);
+    }
+    match tls_config(settings, url)? {
+        Some(config) if url.implicit_tls => builder = builder.implicit_tls(config),
+        Some(config) => builder = builder.tls(config),
+        None => {}
     }
     let mut client = builder
         .connect((url.host.as_str(), url.port))
@@ -319,7 +392,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
         .map_err(|err| Failure::local("standard output", err))
 }
 
-async fn ls(settings: Settings, url: &FtpUrl, json: bool) -> Result<(), Failure> {
+async fn ls(settings: Settings<'_>, url: &FtpUrl, json: bool) -> Result<(), Failure> {
     let mut client = open(settings, url).await?;
     let result = ls_inner(&mut client, url, json).await;
     finish(client, &result).await;
@@ -373,7 +446,7 @@ enum Target {
 }
 
 async fn get(
-    settings: Settings,
+    settings: Settings<'_>,
     url: &FtpUrl,
     output: Option<PathBuf>,
     resume: bool,
@@ -416,7 +489,7 @@ async fn get(
 
 async fn get_inner(
     client: &mut Client,
-    settings: Settings,
+    settings: Settings<'_>,
     url: &FtpUrl,
     name: &str,
     target: Target,
@@ -515,7 +588,12 @@ fn from_stream(err: io::Error) -> Error {
     }
 }
 
-async fn put(settings: Settings, file: &Path, url: &FtpUrl, resume: bool) -> Result<(), Failure> {
+async fn put(
+    settings: Settings<'_>,
+    file: &Path,
+    url: &FtpUrl,
+    resume: bool,
+) -> Result<(), Failure> {
     let what = format!("put {} {url}", file.display());
     no_listing_type(url, "put")?;
     let stdin = file.as_os_str() == "-";
@@ -592,7 +670,7 @@ async fn remote_dir(client: &mut Client, url: &FtpUrl, what: &str) -> Result<Str
     Ok(dir)
 }
 
-async fn mirror_down(settings: Settings, url: &FtpUrl, dir: &Path) -> Result<(), Failure> {
+async fn mirror_down(settings: Settings<'_>, url: &FtpUrl, dir: &Path) -> Result<(), Failure> {
     let what = format!("mirror {url} {}", dir.display());
     no_listing_type(url, "mirror")?;
     let mut client = open(settings, url).await?;
@@ -613,7 +691,7 @@ async fn mirror_down(settings: Settings, url: &FtpUrl, dir: &Path) -> Result<(),
     result
 }
 
-async fn mirror_up(settings: Settings, dir: &Path, url: &FtpUrl) -> Result<(), Failure> {
+async fn mirror_up(settings: Settings<'_>, dir: &Path, url: &FtpUrl) -> Result<(), Failure> {
     let what = format!("mirror --reverse {} {url}", dir.display());
     no_listing_type(url, "mirror")?;
     let meta = fs::metadata(dir).map_err(|err| Failure::local(dir.display().to_string(), err))?;
@@ -639,13 +717,13 @@ async fn mirror_up(settings: Settings, dir: &Path, url: &FtpUrl) -> Result<(), F
 }
 
 /// A success line on standard error, unless `--quiet`.
-fn summary(settings: Settings, line: &str) {
+fn summary(settings: Settings<'_>, line: &str) {
     if !settings.quiet {
         let _ = writeln!(io::stderr(), "{line}");
     }
 }
 
-async fn rm(settings: Settings, url: &FtpUrl, recursive: bool) -> Result<(), Failure> {
+async fn rm(settings: Settings<'_>, url: &FtpUrl, recursive: bool) -> Result<(), Failure> {
     let what = format!("rm {url}");
     let path = url.dir_path();
     if path.is_empty() || path == "/" {
@@ -697,7 +775,7 @@ async fn is_real_dir(client: &mut Client, path: &str) -> Result<bool, Error> {
     }
 }
 
-async fn mkdir(settings: Settings, url: &FtpUrl) -> Result<(), Failure> {
+async fn mkdir(settings: Settings<'_>, url: &FtpUrl) -> Result<(), Failure> {
     let what = format!("mkdir {url}");
     let path = url.dir_path();
     if path.is_empty() {

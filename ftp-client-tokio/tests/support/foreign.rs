@@ -53,6 +53,20 @@
 //!   files, non-empty RMD, existing MKD: 550 on all.
 //! - pure-ftpd logs only to syslog, so [`ForeignServer::log`] is empty for it; vsftpd's
 //!   protocol log and pyftpdlib's debug log are there.
+//!
+//! FTPS ([`ForeignServer::start_tls`]): a CA and a server certificate for `127.0.0.1` and
+//! `localhost` are made at run time ([`TestPki`]; no key is committed), and each server
+//! requires TLS for logins and data:
+//! - **vsftpd**: `ssl_enable`, `force_local_logins_ssl`, `force_local_data_ssl`,
+//!   `require_ssl_reuse` (every data connection must resume the control connection's TLS
+//!   session, else `522 SSL connection failed: session reuse required`), `ssl_ciphers=HIGH`
+//!   (3.0.3's default is 3DES, which neither OpenSSL 3 nor rustls offers); `implicit_ssl` for
+//!   [`TlsSetup::Implicit`]. This version has no option to pick TLS 1.2 or 1.3 (only
+//!   `ssl_tlsv1`, `ssl_sslv2`, `ssl_sslv3`): it offers both, and the tests choose from the
+//!   client's side.
+//! - **pure-ftpd**: `-Y 3` (TLS for control and data connections) with `-2 cert,key`.
+//! - **pyftpdlib**: `TLS_FTPHandler` (pyOpenSSL: Debian's `python3-openssl`) with
+//!   `tls_control_required` and `tls_data_required`; no implicit TLS.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -69,6 +83,56 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{loud, skip};
+
+/// Whether (and how) a foreign server speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsSetup {
+    /// Plain FTP.
+    None,
+    /// Explicit FTPS (AUTH TLS), required for logins and data.
+    Explicit,
+    /// Implicit FTPS: TLS from the first byte (vsftpd only).
+    Implicit,
+}
+
+/// A CA and a server certificate it signed, for `127.0.0.1` and `localhost`, made at run
+/// time.
+#[derive(Debug, Clone)]
+pub(crate) struct TestPki {
+    /// The CA certificate (what clients trust), PEM.
+    pub(crate) ca_pem: String,
+    /// The server's certificate, PEM.
+    pub(crate) cert_pem: String,
+    /// The server's private key, PEM.
+    pub(crate) key_pem: String,
+}
+
+impl TestPki {
+    /// A fresh CA and a certificate for `names` signed by it.
+    pub(crate) fn new(names: &[&str]) -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "ftp-rs test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("test"));
+        let cert = params.signed_by(&key, &ca).expect("server certificate");
+        TestPki {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
 
 /// The user every foreign server knows; vsftpd and pure-ftpd run its sessions as the system
 /// user of that name (made by `scripts/foreign-servers.sh`, which uses the same constants).
@@ -135,6 +199,10 @@ pub(crate) struct ForeignServer {
     /// The uid and gid the server's sessions run as, when it switches users (the owner given
     /// to seeded files); `None`: they run as the test process.
     pub(crate) owner: Option<(u32, u32)>,
+    /// How it speaks TLS.
+    pub(crate) tls: TlsSetup,
+    /// Its certificates when it speaks TLS.
+    pub(crate) pki: Option<TestPki>,
     child: Child,
     dir: tempfile::TempDir,
     log_path: PathBuf,
@@ -220,7 +288,14 @@ fn passive_window() -> (u16, u16) {
 
 /// What a server needs that is not there, or the Python interpreter that can import
 /// pyftpdlib.
-fn check_requirements(kind: ServerKind, tools: &Path) -> Result<Option<String>, String> {
+fn check_requirements(
+    kind: ServerKind,
+    tools: &Path,
+    tls: TlsSetup,
+) -> Result<Option<String>, String> {
+    if tls == TlsSetup::Implicit && kind != ServerKind::Vsftpd {
+        panic!("{kind} has no implicit TLS here; only vsftpd does");
+    }
     let exists = |rel: &str| {
         let path = tools.join("root").join(rel);
         if path.exists() {
@@ -285,9 +360,14 @@ fn check_requirements(kind: ServerKind, tools: &Path) -> Result<Option<String>, 
         ServerKind::Pyftpdlib => {
             // Debian's package is for Debian's python3; any python3 up to 3.11 (asyncore) will do.
             let mut tried = Vec::new();
+            let import = if tls == TlsSetup::None {
+                "import pyftpdlib.servers"
+            } else {
+                "import pyftpdlib.servers, OpenSSL"
+            };
             for python in ["/usr/bin/python3", "python3"] {
                 let out = Command::new(python)
-                    .args(["-c", "import pyftpdlib.servers"])
+                    .args(["-c", import])
                     .env("PYTHONPATH", pythonpath(tools))
                     .stdin(Stdio::null())
                     .output();
@@ -301,7 +381,12 @@ fn check_requirements(kind: ServerKind, tools: &Path) -> Result<Option<String>, 
                 }
             }
             Err(format!(
-                "no python3 can import pyftpdlib (run `bash scripts/foreign-servers.sh`): {}",
+                "no python3 can import pyftpdlib{} (run `bash scripts/foreign-servers.sh`, as root for python3-openssl): {}",
+                if tls == TlsSetup::None {
+                    ""
+                } else {
+                    " and pyOpenSSL"
+                },
                 tried.join("; ")
             ))
         }
@@ -326,12 +411,24 @@ from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
 root, user, password, low, high, port_file = sys.argv[1:7]
+certfile = sys.argv[7] if len(sys.argv) > 8 else None
 config_logging(level=logging.DEBUG)
 authorizer = DummyAuthorizer()
 authorizer.add_user(user, password, root, perm="elradfmwMT")
 
-class Handler(FTPHandler):
-    pass
+if certfile:
+    from pyftpdlib.handlers import TLS_FTPHandler
+
+    class Handler(TLS_FTPHandler):
+        pass
+
+    Handler.certfile = certfile
+    Handler.keyfile = sys.argv[8]
+    Handler.tls_control_required = True
+    Handler.tls_data_required = True
+else:
+    class Handler(FTPHandler):
+        pass
 
 Handler.authorizer = authorizer
 Handler.passive_ports = range(int(low), int(high) + 1)
@@ -347,8 +444,14 @@ impl ForeignServer {
     /// the server cannot run here (it said `SKIPPED`); panics instead under `CI`, and when a
     /// server that can run does not start.
     pub(crate) fn start(kind: ServerKind) -> Option<ForeignServer> {
+        Self::start_tls(kind, TlsSetup::None)
+    }
+
+    /// Like [`Self::start`], speaking TLS as `tls` says, with a fresh [`TestPki`] (in
+    /// [`ForeignServer::pki`]).
+    pub(crate) fn start_tls(kind: ServerKind, tls: TlsSetup) -> Option<ForeignServer> {
         let tools = tools_dir();
-        let python = match check_requirements(kind, &tools) {
+        let python = match check_requirements(kind, &tools, tls) {
             Ok(python) => python,
             Err(why) => {
                 skip(&format!("{kind}: {why}"));
@@ -359,7 +462,7 @@ impl ForeignServer {
         // A control port picked free can be taken before the server binds it: try again
         // with other ports.
         for _attempt in 0..3 {
-            match Self::try_start(kind, &tools, python.as_deref()) {
+            match Self::try_start(kind, &tools, python.as_deref(), tls) {
                 Ok(server) => return Some(server),
                 Err(e) => {
                     loud(&format!("{kind} did not start: {e}"));
@@ -371,7 +474,12 @@ impl ForeignServer {
     }
 
     /// One try of [`Self::start`]: a fresh directory, fresh ports.
-    fn try_start(kind: ServerKind, tools: &Path, python: Option<&str>) -> Result<Self, String> {
+    fn try_start(
+        kind: ServerKind,
+        tools: &Path,
+        python: Option<&str>,
+        tls: TlsSetup,
+    ) -> Result<Self, String> {
         let owner = match kind {
             ServerKind::Vsftpd | ServerKind::PureFtpd => system_user(TEST_USER),
             ServerKind::Pyftpdlib => None,
@@ -389,8 +497,17 @@ impl ForeignServer {
         }
         let log_path = dir.path().join("server.out");
         let passive_ports = passive_window();
+        let pki = (tls != TlsSetup::None).then(|| TestPki::new(&["127.0.0.1", "localhost"]));
+        if let Some(pki) = &pki {
+            // Outside the root: the server reads them as root (vsftpd, pure-ftpd) or as us.
+            for (name, text) in [("cert.pem", &pki.cert_pem), ("key.pem", &pki.key_pem)] {
+                let path = dir.path().join(name);
+                fs::write(&path, text).expect("write TLS file");
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            }
+        }
         let (mut command, port) =
-            Self::command(kind, tools, dir.path(), &root, passive_ports, python);
+            Self::command(kind, tools, dir.path(), &root, passive_ports, python, tls);
         let log = fs::File::create(&log_path).expect("create server log");
         let log_err = log.try_clone().expect("clone log");
         command
@@ -412,6 +529,8 @@ impl ForeignServer {
             root,
             passive_ports,
             owner,
+            tls,
+            pki,
             child,
             dir,
             log_path,
@@ -437,8 +556,11 @@ impl ForeignServer {
         root: &Path,
         (low, high): (u16, u16),
         python: Option<&str>,
+        tls: TlsSetup,
     ) -> (Command, Option<u16>) {
         let bin = |rel: &str| tools.join("root").join(rel);
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
         match kind {
             ServerKind::Vsftpd => {
                 let port = free_port();
@@ -479,6 +601,30 @@ impl ForeignServer {
                     empty = empty.display(),
                     log = dir.join("vsftpd.log").display(),
                 );
+                let text = if tls == TlsSetup::None {
+                    text
+                } else {
+                    format!(
+                        "{text}\
+                         ssl_enable=YES\n\
+                         allow_anon_ssl=NO\n\
+                         force_local_logins_ssl=YES\n\
+                         force_local_data_ssl=YES\n\
+                         require_ssl_reuse=YES\n\
+                         ssl_ciphers=HIGH\n\
+                         debug_ssl=YES\n\
+                         implicit_ssl={implicit}\n\
+                         rsa_cert_file={cert}\n\
+                         rsa_private_key_file={key}\n",
+                        implicit = if tls == TlsSetup::Implicit {
+                            "YES"
+                        } else {
+                            "NO"
+                        },
+                        cert = cert.display(),
+                        key = key.display(),
+                    )
+                };
                 fs::write(&conf, text).expect("write vsftpd.conf");
                 fs::set_permissions(&conf, fs::Permissions::from_mode(0o600)).expect("chmod");
                 let mut command = in_pid_namespace(&bin("usr/sbin/vsftpd"));
@@ -524,6 +670,14 @@ impl ForeignServer {
                     .arg("-p")
                     .arg(format!("{low}:{high}"))
                     .env("LD_LIBRARY_PATH", library_path(tools));
+                if tls != TlsSetup::None {
+                    // -Y 3: TLS required for the control and the data connections.
+                    command.args(["-Y", "3", "-2"]).arg(format!(
+                        "{},{}",
+                        cert.display(),
+                        key.display()
+                    ));
+                }
                 (command, Some(port))
             }
             ServerKind::Pyftpdlib => {
@@ -536,6 +690,9 @@ impl ForeignServer {
                     .arg(high.to_string())
                     .arg(dir.join("port"))
                     .env("PYTHONPATH", pythonpath(tools));
+                if tls != TlsSetup::None {
+                    command.arg(&cert).arg(&key);
+                }
                 (command, None)
             }
         }
@@ -564,6 +721,16 @@ impl ForeignServer {
                 } else {
                     thread::sleep(Duration::from_millis(20));
                     continue;
+                }
+            }
+            if self.tls == TlsSetup::Implicit {
+                // The greeting comes inside TLS: an accepted connection is enough.
+                match TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)) {
+                    Ok(_) => return Ok(()),
+                    Err(_) => {
+                        thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
                 }
             }
             match greeting(self.addr) {

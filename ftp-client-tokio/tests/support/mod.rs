@@ -11,7 +11,8 @@
 
 pub(crate) mod foreign;
 
-pub(crate) use foreign::{ForeignServer, ServerKind};
+#[allow(unused_imports)] // each test binary uses a subset
+pub(crate) use foreign::{ForeignServer, ServerKind, TestPki, TlsSetup};
 
 use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};

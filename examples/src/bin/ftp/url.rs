@@ -1,17 +1,18 @@
-//! `ftp://` URLs (RFC 1738 section 3.2), parsed into what the `ftp` CLI needs: where to
+//! `ftp://` and `ftps://` URLs (RFC 1738 section 3.2), parsed into what the `ftp` CLI needs: where to
 //! connect, who to log in as, the remote path and the `;type=` code. Owns the syntax only; it
 //! never connects or touches a file.
 //!
 //! ```text
 //! ftp://[user[:password]@]host[:port][/path][;type=a|i|d]
+//! ftps://[user[:password]@]host[:port][/path][;type=a|i|d]
 //! ```
 //!
-//! - The scheme is `ftp` (any case). `ftps` is recognised and refused as not supported yet
-//!   (FTPS comes with TLS support); any other scheme is refused.
+//! - The scheme is `ftp` or `ftps` (any case); any other scheme is refused. `ftps` means
+//!   implicit FTPS: TLS from the first byte, port 990 by default.
 //! - `user` and `password` are percent-decoded. Without them the login is `anonymous` with the
 //!   password `anonymous@`.
 //! - `host` is a name, an IPv4 address or an IPv6 address in brackets (`[::1]`); `port`
-//!   defaults to 21 (an empty port too).
+//!   defaults to 21 (990 for `ftps`; an empty port too).
 //! - The path is split at each `/` and every segment is percent-decoded on its own; the
 //!   segments are then joined with `/` into the path sent to the server. As RFC 1738 says, the
 //!   path is relative to the login directory: `ftp://host/pub/f` names `pub/f` there. A first
@@ -35,6 +36,9 @@ use ftp_client_tokio::ftp_proto::Secret;
 
 /// The port FTP servers listen on when a URL names none.
 pub(crate) const DEFAULT_PORT: u16 = 21;
+
+/// The port implicit-FTPS servers listen on when an `ftps://` URL names none.
+pub(crate) const DEFAULT_FTPS_PORT: u16 = 990;
 
 /// The user name of an anonymous login (a URL without `user@`).
 pub(crate) const ANONYMOUS_USER: &str = "anonymous";
@@ -60,11 +64,8 @@ pub(crate) enum UrlError {
     /// No `scheme://` at the start.
     #[error("not a URL (expected ftp://HOST/PATH)")]
     NotAUrl,
-    /// `ftps://`: FTP over TLS is not implemented yet.
-    #[error("ftps:// is not supported yet (FTP over TLS is planned); use ftp://")]
-    FtpsNotSupported,
-    /// A scheme other than `ftp`.
-    #[error("unsupported scheme {0:?}: only ftp:// URLs are understood")]
+    /// A scheme other than `ftp` or `ftps`.
+    #[error("unsupported scheme {0:?}: only ftp:// and ftps:// URLs are understood")]
     Scheme(String),
     /// No host between `//` and the path.
     #[error("no host name")]
@@ -100,8 +101,10 @@ pub(crate) enum UrlError {
 pub(crate) struct FtpUrl {
     /// The host as a name or address, without IPv6 brackets (ready for a socket lookup).
     pub(crate) host: String,
-    /// The port (21 unless the URL names one).
+    /// The port (21, or 990 for `ftps`, unless the URL names one).
     pub(crate) port: u16,
+    /// `ftps://`: implicit TLS.
+    pub(crate) implicit_tls: bool,
     user: Option<String>,
     password: Option<Secret<String>>,
     /// Decoded path segments; an empty last segment stands for a trailing `/`.
@@ -117,6 +120,7 @@ impl fmt::Debug for FtpUrl {
         f.debug_struct("FtpUrl")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("implicit_tls", &self.implicit_tls)
             .field("user", &self.user)
             .field("password", &self.password)
             .field("segments", &self.segments)
@@ -149,10 +153,8 @@ impl FtpUrl {
         {
             return Err(UrlError::NotAUrl);
         }
-        if scheme.eq_ignore_ascii_case("ftps") {
-            return Err(UrlError::FtpsNotSupported);
-        }
-        if !scheme.eq_ignore_ascii_case("ftp") {
+        let implicit_tls = scheme.eq_ignore_ascii_case("ftps");
+        if !implicit_tls && !scheme.eq_ignore_ascii_case("ftp") {
             return Err(UrlError::Scheme(scheme.to_owned()));
         }
         let (authority, raw_path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -179,7 +181,12 @@ impl FtpUrl {
                 (Some(user), password)
             }
         };
-        let (host, port) = parse_hostport(hostport)?;
+        let default_port = if implicit_tls {
+            DEFAULT_FTPS_PORT
+        } else {
+            DEFAULT_PORT
+        };
+        let (host, port) = parse_hostport(hostport, default_port)?;
 
         let (raw_path, typecode) = split_typecode(raw_path)?;
         let segments = if raw_path.is_empty() {
@@ -203,6 +210,7 @@ impl FtpUrl {
         Ok(Self {
             host,
             port,
+            implicit_tls,
             user,
             password,
             segments,
@@ -278,7 +286,7 @@ impl FtpUrl {
 }
 
 /// `host[:port]`, with IPv6 addresses in brackets.
-fn parse_hostport(hostport: &str) -> Result<(String, u16), UrlError> {
+fn parse_hostport(hostport: &str, default_port: u16) -> Result<(String, u16), UrlError> {
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
         let (inside, after) = bracketed
             .split_once(']')
@@ -315,7 +323,7 @@ fn parse_hostport(hostport: &str) -> Result<(String, u16), UrlError> {
         (host.to_owned(), port)
     };
     let port = match port {
-        None | Some("") => DEFAULT_PORT,
+        None | Some("") => default_port,
         Some(text) => text
             .parse::<u16>()
             .ok()
@@ -419,6 +427,20 @@ mod tests {
         // A raw '@' in a password: the last '@' ends the user information.
         assert_eq!(parse("ftp://bob:a@b@h/").login(), ("bob", "a@b"));
         assert_eq!(parse("ftp://b%3Ab:x%3Ay@h/").login(), ("b:b", "x:y"));
+        assert!(!parse("ftp://h/").implicit_tls);
+    }
+
+    #[test]
+    fn ftps_is_implicit_tls_on_port_990() {
+        for text in ["ftps://example.net/", "FTPS://example.net:/"] {
+            let url = parse(text);
+            assert!(url.implicit_tls, "{text}");
+            assert_eq!(url.port, 990, "{text}");
+        }
+        let url = parse("ftps://bob:pw@example.net:2990/dir/f.txt");
+        assert_eq!((url.implicit_tls, url.port), (true, 2990));
+        assert_eq!(url.path(), "dir/f.txt");
+        assert_eq!(url.to_string(), "ftps://bob@example.net:2990/dir/f.txt");
     }
 
     #[test]
@@ -487,8 +509,7 @@ mod tests {
             ("example.net/file", UrlError::NotAUrl),
             ("://h/", UrlError::NotAUrl),
             ("ft p://h/", UrlError::NotAUrl),
-            ("ftps://h/", UrlError::FtpsNotSupported),
-            ("FTPS://h/", UrlError::FtpsNotSupported),
+            ("ftpes://h/", UrlError::Scheme("ftpes".into())),
             ("http://h/", UrlError::Scheme("http".into())),
             ("sftp://h/", UrlError::Scheme("sftp".into())),
             ("ftp:///path", UrlError::NoHost),

@@ -1,0 +1,472 @@
+//! FTPS (RFC 4217) on rustls: the TLS settings a caller gives ([`TlsConfig`]), the per-client
+//! state built from them (one `rustls::ClientConfig` with its own session store, so that data
+//! connections resume the control connection's session), and the stream type that is either
+//! plain TCP or TLS over TCP.
+//!
+//! This module owns no protocol decisions: the sans-IO session says when to upgrade (after a
+//! 234 to AUTH TLS) and whether a data connection is protected (PROT P in force).
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::Error;
+
+/// The ALPN protocol id the client offers on every TLS connection (IANA's registry: "ftp"),
+/// which lets a server refuse cross-protocol connections (ALPACA). A server that ignores
+/// ALPN is still accepted; one that selects another protocol is refused by rustls.
+///
+/// ```
+/// assert_eq!(ftp_client_tokio::ALPN_FTP, b"ftp");
+/// ```
+pub const ALPN_FTP: &[u8] = b"ftp";
+
+/// How many TLS sessions (per server name: up to 8 TLS 1.3 tickets and one TLS 1.2 session)
+/// one client keeps for resumption.
+const SESSION_CACHE: usize = 8;
+
+/// Where Unix systems keep the bundle of trusted root certificates (Debian/Ubuntu,
+/// Fedora/RHEL, openSUSE, Alpine, macOS with OpenSSL from Homebrew).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/etc/openssl/cert.pem",
+];
+
+/// Which TLS versions the client accepts.
+///
+/// ```
+/// use ftp_client_tokio::{TlsConfig, TlsVersions};
+/// assert_eq!(TlsVersions::default(), TlsVersions::Both);
+/// let only_12 = TlsConfig::new().versions(TlsVersions::Tls12Only);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsVersions {
+    /// TLS 1.2 and TLS 1.3 (the default; the server picks, normally 1.3).
+    #[default]
+    Both,
+    /// TLS 1.2 only.
+    Tls12Only,
+    /// TLS 1.3 only.
+    Tls13Only,
+}
+
+/// TLS settings for FTPS: which servers to trust, the name to verify, the protocol versions.
+///
+/// Secure by default: the server's certificate must chain to one of the roots added here
+/// (none are added implicitly: call [`TlsConfig::with_system_roots`] or add your own with
+/// [`TlsConfig::add_root_pem`] / [`TlsConfig::add_root_pem_file`] /
+/// [`TlsConfig::add_root_der`]) and name the host given to `connect` (or
+/// [`TlsConfig::server_name`]). The client offers ALPN `ftp` and sends SNI for host names.
+/// Data connections are protected (PBSZ 0, PROT P) unless [`TlsConfig::protect_data`] turns
+/// it off.
+///
+/// Give it to [`crate::ClientBuilder::tls`] (explicit FTPS: `AUTH TLS` right after the
+/// greeting, required), [`crate::ClientBuilder::implicit_tls`] (TLS from the first byte,
+/// usually port 990) or [`crate::Client::auth_tls`].
+///
+/// ```
+/// use ftp_client_tokio::{TlsConfig, TlsVersions};
+/// // A test certificate, made on the spot; in real use, read your CA's PEM file.
+/// let ca = rcgen::generate_simple_self_signed(vec!["ftp.example.net".into()]).unwrap();
+/// let config = TlsConfig::new()
+///     .add_root_pem(ca.cert.pem().as_bytes())
+///     .unwrap()
+///     .versions(TlsVersions::Tls13Only);
+/// assert_eq!(config.root_count(), 1);
+/// ```
+#[derive(Clone)]
+pub struct TlsConfig {
+    roots: RootCertStore,
+    insecure: bool,
+    server_name: Option<ServerName<'static>>,
+    versions: TlsVersions,
+    protect_data: bool,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("roots", &self.roots.len())
+            .field("insecure", &self.insecure)
+            .field("server_name", &self.server_name)
+            .field("versions", &self.versions)
+            .field("protect_data", &self.protect_data)
+            .finish()
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TlsConfig {
+    /// Verifying settings with no trusted roots yet (add some, or every server is refused).
+    pub fn new() -> Self {
+        Self {
+            roots: RootCertStore::empty(),
+            insecure: false,
+            server_name: None,
+            versions: TlsVersions::Both,
+            protect_data: true,
+        }
+    }
+
+    /// Adds the system's trusted roots: the PEM bundle named by `SSL_CERT_FILE`, or else the
+    /// first of the usual bundle files that exists (`/etc/ssl/certs/ca-certificates.crt` and
+    /// others). Fails when there is none.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), ftp_client_tokio::Error> {
+    /// let config = ftp_client_tokio::TlsConfig::new().with_system_roots()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_system_roots(self) -> Result<Self, Error> {
+        let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+        let path = match from_env {
+            Some(path) => path,
+            None => SYSTEM_BUNDLES
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_file())
+                .map(Path::to_path_buf)
+                .ok_or_else(|| {
+                    Error::TlsConfig(
+                        "no system certificate bundle found (set SSL_CERT_FILE)".into(),
+                    )
+                })?,
+        };
+        self.add_root_pem_file(&path)
+    }
+
+    /// Trusts every certificate in the PEM text `pem`; fails when it holds none or one does
+    /// not parse.
+    pub fn add_root_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::TlsConfig(format!("PEM certificate: {e}")))?;
+            self.roots
+                .add(cert)
+                .map_err(|e| Error::TlsConfig(format!("root certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::TlsConfig("no certificate in the PEM text".into()));
+        }
+        Ok(self)
+    }
+
+    /// Trusts every certificate in the PEM file at `path`.
+    pub fn add_root_pem_file(self, path: &Path) -> Result<Self, Error> {
+        let pem = std::fs::read(path).map_err(|e| Error::Local {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        self.add_root_pem(&pem)
+            .map_err(|e| Error::TlsConfig(format!("{}: {e}", path.display())))
+    }
+
+    /// Trusts one DER-encoded certificate.
+    pub fn add_root_der(mut self, der: &[u8]) -> Result<Self, Error> {
+        self.roots
+            .add(CertificateDer::from(der.to_vec()))
+            .map_err(|e| Error::TlsConfig(format!("root certificate: {e}")))?;
+        Ok(self)
+    }
+
+    /// How many trusted roots were added.
+    pub fn root_count(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// **Dangerous**: accepts any certificate for any name (self-signed test servers). The
+    /// connection is still encrypted, but anyone in the middle can read and change it. Its
+    /// signatures are still checked, so the handshake itself stays well-formed.
+    pub fn danger_accept_invalid_certs(mut self) -> Self {
+        self.insecure = true;
+        self
+    }
+
+    /// The name to send as SNI and to verify the certificate against, instead of the host
+    /// given to `connect` (for example when connecting by IP address to a server whose
+    /// certificate names a host). A name that is an IP address is verified against the
+    /// certificate's IP addresses and sent without SNI.
+    pub fn server_name(mut self, name: &str) -> Result<Self, Error> {
+        let name = ServerName::try_from(name.to_owned())
+            .map_err(|e| Error::TlsConfig(format!("server name {name:?}: {e}")))?;
+        self.server_name = Some(name);
+        Ok(self)
+    }
+
+    /// Which TLS versions to accept (both 1.2 and 1.3 by default).
+    pub fn versions(mut self, versions: TlsVersions) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// Whether to protect data connections too (`PBSZ 0`, `PROT P`; the default). When
+    /// false, only the control connection is encrypted: file contents and listings travel in
+    /// clear.
+    pub fn protect_data(mut self, protect: bool) -> Self {
+        self.protect_data = protect;
+        self
+    }
+
+    /// Builds the per-client TLS state: a fresh `ClientConfig` with its own session store
+    /// (so every data connection can resume this client's control session, and no other
+    /// client's), and the name to verify.
+    pub(crate) fn start(&self, host: Option<&str>, peer: std::net::IpAddr) -> Result<Tls, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.versions {
+            TlsVersions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersions::Tls12Only => &[&rustls::version::TLS12],
+            TlsVersions::Tls13Only => &[&rustls::version::TLS13],
+        };
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| Error::TlsConfig(e.to_string()))?;
+        let mut config = if self.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+                .with_no_client_auth()
+        } else {
+            builder
+                .with_root_certificates(self.roots.clone())
+                .with_no_client_auth()
+        };
+        config.alpn_protocols = vec![ALPN_FTP.to_vec()];
+        config.resumption =
+            Resumption::store(Arc::new(ClientSessionMemoryCache::new(SESSION_CACHE)));
+        let name = match (&self.server_name, host) {
+            (Some(name), _) => name.clone(),
+            (None, Some(host)) => ServerName::try_from(host.to_owned())
+                .map_err(|e| Error::TlsConfig(format!("server name {host:?}: {e}")))?,
+            (None, None) => ServerName::IpAddress(peer.into()),
+        };
+        Ok(Tls {
+            connector: TlsConnector::from(Arc::new(config)),
+            name,
+            protect_data: self.protect_data,
+            stats: TlsInfo::default(),
+        })
+    }
+}
+
+/// A connected client's TLS state: the connector every connection of this client uses (one
+/// session store) and the name they all verify and resume under.
+#[derive(Clone)]
+pub(crate) struct Tls {
+    pub(crate) connector: TlsConnector,
+    pub(crate) name: ServerName<'static>,
+    pub(crate) protect_data: bool,
+    pub(crate) stats: TlsInfo,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("name", &self.name)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// Runs the client handshake on `tcp`.
+    pub(crate) async fn handshake(&self, tcp: TcpStream) -> io::Result<Stream> {
+        let stream = self.connector.connect(self.name.clone(), tcp).await?;
+        Ok(Stream::Tls(Box::new(stream)))
+    }
+}
+
+/// What the client knows about its TLS connections ([`crate::Client::tls_info`]).
+///
+/// ```no_run
+/// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
+/// if let Some(info) = client.tls_info() {
+///     println!(
+///         "{:?}, ALPN {:?}: {} data connections resumed, {} full handshakes",
+///         info.version, info.alpn, info.data_resumed, info.data_full
+///     );
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// The control connection's TLS version (`"TLSv1_3"`, `"TLSv1_2"`).
+    pub version: Option<String>,
+    /// The ALPN protocol the server selected (`Some(b"ftp")`, or `None` when it ignored
+    /// ALPN).
+    pub alpn: Option<Vec<u8>>,
+    /// Data connections whose handshake resumed an earlier session.
+    pub data_resumed: u64,
+    /// Data connections that needed a full handshake.
+    pub data_full: u64,
+}
+
+impl TlsInfo {
+    pub(crate) fn record_control(&mut self, stream: &Stream) {
+        if let Stream::Tls(tls) = stream {
+            let conn = tls.get_ref().1;
+            self.version = conn.protocol_version().map(|v| format!("{v:?}"));
+            self.alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
+        }
+    }
+
+    pub(crate) fn record_data(&mut self, stream: &Stream) {
+        if let Stream::Tls(tls) = stream {
+            match tls.get_ref().1.handshake_kind() {
+                Some(rustls::HandshakeKind::Resumed) => self.data_resumed += 1,
+                _ => self.data_full += 1,
+            }
+        }
+    }
+}
+
+/// The verifier of [`TlsConfig::danger_accept_invalid_certs`]: any certificate, any name;
+/// the handshake signatures are still verified with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A control or data connection: plain TCP, or TLS over TCP.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between taking the TCP stream out for a handshake and putting the TLS stream back;
+    /// any I/O on it fails.
+    Upgrading,
+}
+
+impl Stream {
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    fn upgrading() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            "TLS handshake did not complete",
+        )
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => match Pin::new(s).poll_read(cx, buf) {
+                // The peer closed TCP without close_notify. FTP marks the end of a download
+                // by closing the data connection, and many servers skip close_notify there;
+                // the server's final reply on the (protected) control connection decides
+                // whether the transfer was complete. So this reads as an ordinary end.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
+            Self::Upgrading => Poll::Ready(Err(Self::upgrading())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Upgrading => Poll::Ready(Err(Self::upgrading())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+            Self::Upgrading => Poll::Ready(Err(Self::upgrading())),
+        }
+    }
+
+    /// For TLS: sends close_notify, then shuts TCP's sending side.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Upgrading => Poll::Ready(Err(Self::upgrading())),
+        }
+    }
+}
