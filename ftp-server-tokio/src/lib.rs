@@ -30,3 +30,4 @@ pub mod events;
 pub mod handler;
 pub mod server;
 pub mod storage;
+pub mod tls;
