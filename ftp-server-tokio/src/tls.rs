@@ -557,7 +557,7 @@ impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         if !self.sni.is_empty() {
             let name = hello.server_name()?.to_ascii_lowercase();
-            if !self.sni.iter().any(|n| *n == name) {
+            if !self.sni.contains(&name) {
                 tracing::debug!(sni = %name, "TLS handshake refused: unknown server name");
                 return None;
             }

@@ -20,9 +20,9 @@ use ftp_proto::server::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
@@ -306,7 +306,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 }
                 Output::DowngradeTls => {
                     // The 200 to CCC goes out protected, then close_notify.
-                    if !self.flush().await || !self.downgrade().await {
+                    let downgraded = self.flush().await && self.downgrade().await;
+                    if !downgraded {
                         return Err(End::Closed);
                     }
                 }
@@ -366,7 +367,9 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         let limit = self
             .tls
             .as_ref()
-            .map_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT, |t| t.handshake_timeout);
+            .map_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT, |t| {
+                t.handshake_timeout
+            });
         let close = async {
             stream.get_mut().1.send_close_notify();
             stream.flush().await?;
@@ -612,7 +615,10 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             (true, Some(tls)) => Some(tls.clone()),
             (true, None) => {
                 // PROT P is only accepted on a protected control connection; never reached.
-                warn!(?id, "protected transfer without TLS on the control connection");
+                warn!(
+                    ?id,
+                    "protected transfer without TLS on the control connection"
+                );
                 self.session.handle_data(
                     Instant::now(),
                     DataInput::Failed {

@@ -387,8 +387,7 @@ async fn protect(
 ) -> Result<TlsStream<TcpStream>, DataError> {
     let (config, sessions) = tls.data();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await
-    {
+    let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
             warn!(error = %err, "data connection TLS handshake failed");
@@ -440,7 +439,10 @@ async fn run_job<S: Storage>(
     let limit = settings.data_timeout;
     match job {
         #[cfg(target_os = "linux")]
-        Job::Send { reader, ascii: false } if S::zero_copy_source(&reader).is_some() => {
+        Job::Send {
+            reader,
+            ascii: false,
+        } if S::zero_copy_source(&reader).is_some() => {
             let Some(file) = S::zero_copy_source(&reader) else {
                 return Err(TransferError::Storage(ftp_proto::server::FsError::Local));
             };
@@ -722,7 +724,10 @@ async fn write_data<IO: AsyncWrite + Unpin>(
 
 /// Ends the data stream (FIN: in stream mode the close marks the end of the file; with TLS,
 /// close_notify first).
-async fn finish<IO: AsyncWrite + Unpin>(stream: &mut IO, limit: Duration) -> Result<(), TransferError> {
+async fn finish<IO: AsyncWrite + Unpin>(
+    stream: &mut IO,
+    limit: Duration,
+) -> Result<(), TransferError> {
     match tokio::time::timeout(limit, stream.shutdown()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(TransferError::ConnectionLost),

@@ -384,10 +384,8 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
         let mut listeners = Vec::with_capacity(self.listen.len() + self.listen_implicit.len());
         let all = self.listen.iter().map(|a| (*a, false));
         for (addr, implicit) in all.chain(self.listen_implicit.iter().map(|a| (*a, true))) {
-            let listener = listen_control(addr).map_err(|source| ServerError::Bind {
-                addr,
-                source,
-            })?;
+            let listener =
+                listen_control(addr).map_err(|source| ServerError::Bind { addr, source })?;
             listeners.push(Listener { listener, implicit });
         }
         let (stop, shutdown) = watch::channel(None);
