@@ -46,10 +46,16 @@ pub const ALPN_FTP: &[u8] = b"ftp";
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// PEM files larger than this are refused (a certificate chain is a few kilobytes).
 const MAX_PEM_BYTES: u64 = 1 << 20;
-/// TLS sessions one control connection keeps for its data connections to resume.
+/// TLS sessions one control connection keeps from its own handshakes, and from its data
+/// connections' handshakes (each kind separately: data connections never evict the control
+/// connection's sessions, which most clients offer on every data connection).
 const SESSIONS_PER_CONNECTION: usize = 16;
 /// Sessions a data connection's handshake may add (TLS 1.3 sends two tickets).
 const SESSIONS_PER_DATA_CONNECTION: usize = 4;
+/// TLS 1.3 tickets sent on a control connection. Clients that use each ticket once (rustls
+/// keeps up to 8 per server) can then open this many data connections that get no ticket of
+/// their own (uploads, see [`ConnectionTls::data`]).
+const CONTROL_TICKETS: usize = 8;
 
 /// Why a TLS configuration could not be built or reloaded.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +271,7 @@ impl TlsConfigBuilder {
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = vec![ALPN_FTP.to_vec()];
+        config.send_tls13_tickets = CONTROL_TICKETS;
         // Stateful resumption only (no ticketer): every session lives in a store, and each
         // control connection gets a store of its own (see `ConnectionTls`).
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
@@ -580,13 +587,19 @@ impl ConnectionTls {
     /// A rustls configuration for one data connection: it resumes sessions of this control
     /// connection only, and keeps the sessions it creates aside until
     /// [`DataSessions::commit`].
-    pub(crate) fn data(&self) -> (Arc<ServerConfig>, DataSessions) {
+    ///
+    /// An upload's connection gets no TLS 1.3 tickets: the client never reads from it, and
+    /// closing a socket with unread tickets makes the kernel reset the connection, which
+    /// destroys the end of the upload still in flight (seen with lftp/GnuTLS; libunftp's
+    /// TLS 1.3 trouble with lftp uploads, libunftp #285, looks the same).
+    pub(crate) fn data(&self, upload: bool) -> (Arc<ServerConfig>, DataSessions) {
         let sessions = Arc::new(DataStore {
             control: Arc::clone(&self.store),
             pending: Mutex::new(Vec::new()),
         });
         let mut config = ServerConfig::clone(&self.control);
         config.session_storage = Arc::clone(&sessions) as Arc<dyn StoresServerSessions>;
+        config.send_tls13_tickets = if upload { 0 } else { 2 };
         (Arc::new(config), DataSessions(sessions))
     }
 }
@@ -604,37 +617,57 @@ impl DataSessions {
             Err(_) => return,
         };
         for (key, value) in pending {
-            self.0.control.put(key, value);
+            self.0.control.insert(Born::Data, key, value);
         }
     }
 }
 
-/// The sessions of one control connection, oldest first, at most
-/// [`SESSIONS_PER_CONNECTION`].
-#[derive(Debug, Default)]
-struct SessionStore {
-    entries: Mutex<VecDeque<(Vec<u8>, Vec<u8>)>>,
+/// Where a session was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Born {
+    Control,
+    Data,
 }
 
-impl StoresServerSessions for SessionStore {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+/// The sessions of one control connection, oldest first, at most
+/// [`SESSIONS_PER_CONNECTION`] of each [`Born`] kind.
+#[derive(Debug, Default)]
+struct SessionStore {
+    entries: Mutex<VecDeque<Stored>>,
+}
+
+/// A stored session: where it was born, its key (session id or ticket), its value.
+type Stored = (Born, Vec<u8>, Vec<u8>);
+
+impl SessionStore {
+    fn insert(&self, born: Born, key: Vec<u8>, value: Vec<u8>) -> bool {
         let Ok(mut entries) = self.entries.lock() else {
             return false;
         };
-        entries.retain(|(k, _)| *k != key);
-        if entries.len() >= SESSIONS_PER_CONNECTION {
-            entries.pop_front();
+        entries.retain(|(_, k, _)| *k != key);
+        if entries.iter().filter(|(b, _, _)| *b == born).count() >= SESSIONS_PER_CONNECTION
+            && let Some(oldest) = entries.iter().position(|(b, _, _)| *b == born)
+        {
+            entries.remove(oldest);
         }
-        entries.push_back((key, value));
+        entries.push_back((born, key, value));
         true
+    }
+}
+
+impl StoresServerSessions for SessionStore {
+    /// Only the control connection's own handshakes store here directly; data connections
+    /// go through [`DataStore`].
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.insert(Born::Control, key, value)
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         let entries = self.entries.lock().ok()?;
         entries
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+            .find(|(_, k, _)| k == key)
+            .map(|(_, _, v)| v.clone())
     }
 
     /// rustls takes TLS 1.3 tickets (single use); FTP clients resume every data connection
@@ -697,6 +730,22 @@ mod tests {
         assert_eq!(store.get(&[0]), None, "the oldest were evicted");
         assert_eq!(store.take(&[39]), Some(vec![39]));
         assert_eq!(store.take(&[39]), Some(vec![39]), "take does not remove");
+    }
+
+    #[test]
+    fn data_sessions_never_evict_the_control_connections_sessions() {
+        let store = SessionStore::default();
+        assert!(store.put(b"control".to_vec(), b"c".to_vec()));
+        for i in 0..100u8 {
+            assert!(store.insert(Born::Data, vec![i], vec![i]));
+        }
+        assert_eq!(store.get(b"control"), Some(b"c".to_vec()));
+        assert_eq!(store.get(&[99]), Some(vec![99]));
+        assert_eq!(store.get(&[0]), None);
+        assert_eq!(
+            store.entries.lock().unwrap().len(),
+            SESSIONS_PER_CONNECTION + 1
+        );
     }
 
     #[test]

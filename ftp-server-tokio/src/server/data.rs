@@ -232,7 +232,8 @@ impl<S: Storage> Channel<S> {
             Some(tls) => {
                 // The client starts its handshake after 150 (sent when Connected was
                 // reported); no file byte moves before the handshake passed every check.
-                let protected = protect(stream, &tls).instrument(span.clone()).await;
+                let upload = matches!(job, Job::Receive { .. });
+                let protected = protect(stream, &tls, upload).instrument(span.clone()).await;
                 match protected {
                     Ok(stream) => {
                         run_protected(job, stream, &settings, &progress)
@@ -384,8 +385,9 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
 async fn protect(
     stream: TcpStream,
     tls: &ConnectionTls,
+    upload: bool,
 ) -> Result<TlsStream<TcpStream>, DataError> {
-    let (config, sessions) = tls.data();
+    let (config, sessions) = tls.data(upload);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
@@ -687,7 +689,11 @@ async fn receive<W: AsyncWrite + Unpin, IO: AsyncRead + Unpin>(
                 debug!("upload ended without TLS close_notify");
                 break;
             }
-            Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
+            Ok(Err(err)) => {
+                debug!(error = %err, "upload: data connection failed");
+                return Err(TransferError::ConnectionLost);
+            }
+            Err(_) => return Err(TransferError::ConnectionLost),
         };
         let chunk = &buffer[..n];
         match &mut local {
