@@ -500,3 +500,49 @@ async fn ccc_is_refused_by_default_and_returns_to_clear_text_when_allowed() {
     let text = plain.expect("STAT", 211).await;
     assert!(text.contains("plain text"), "{text}");
 }
+
+#[tokio::test]
+async fn upload_ending_with_a_bare_tcp_close_is_accepted() {
+    let cert = cert();
+    let server = start(builder(&cert).build().unwrap()).await;
+    let config = Arc::new(client_config(&cert, &both()));
+    let mut control = explicit_login(server.addr, &config).await;
+    let port = control.epsv().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(control.cmd("STOR bare").await.0 / 100, 1);
+    let mut data = tls_connect(Arc::clone(&config), "localhost", tcp)
+        .await
+        .unwrap();
+    let body = FILE.repeat(500);
+    data.write_all(&body).await.unwrap();
+    data.flush().await.unwrap();
+    // No close_notify: the TCP connection just ends (what many clients do).
+    let (mut tcp, _) = data.into_inner();
+    tcp.shutdown().await.unwrap();
+    let (code, text) = control.reply().await;
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(server.storage.read_file("/bare").unwrap(), body);
+}
+
+#[tokio::test]
+async fn silent_handshakes_are_timed_out() {
+    let cert = cert();
+    let tls = builder(&cert)
+        .handshake_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let server = start(tls).await;
+    // Implicit: a connection that never sends a ClientHello is closed.
+    let mut silent = TcpStream::connect(server.implicit).await.unwrap();
+    let mut rest = Vec::new();
+    let read = timeout(Duration::from_secs(5), silent.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "not closed after the handshake timeout");
+    assert!(rest.is_empty(), "nothing is sent in clear: {rest:?}");
+    // Explicit: AUTH TLS, then silence.
+    let mut plain = Control::new(TcpStream::connect(server.addr).await.unwrap());
+    assert_eq!(plain.reply().await.0, 220);
+    plain.expect("AUTH TLS", 234).await;
+    let mut rest = Vec::new();
+    let read = timeout(Duration::from_secs(5), plain.stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "not closed after the handshake timeout");
+}
