@@ -401,6 +401,27 @@ impl TlsConfig {
     /// Serves `chain` and `key` to every handshake from now on (for embedders that renew
     /// certificates themselves). On error the old certificate stays in use.
     ///
+    /// ```
+    /// use ftp_server_tokio::tls::TlsConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let pair = |name: &str| -> Result<_, Box<dyn std::error::Error>> {
+    /// #     let c = rcgen::generate_simple_self_signed(vec![name.to_owned()])?;
+    /// #     Ok((vec![c.cert.der().clone()], c.signing_key.serialize_der().try_into()?))
+    /// # };
+    /// let (chain, key) = pair("old.example")?;
+    /// let tls = TlsConfig::from_der(chain, key).build()?;
+    /// let (renewed, renewed_key) = pair("new.example")?;
+    /// tls.set_certificate(renewed.clone(), renewed_key)?;
+    /// assert_eq!(tls.certificate_chain(), renewed);
+    /// // An empty chain is refused; the renewed certificate stays.
+    /// let (_, other_key) = pair("x.example")?;
+    /// assert!(tls.set_certificate(Vec::new(), other_key).is_err());
+    /// assert_eq!(tls.certificate_chain(), renewed);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`TlsError`]: an empty chain, an unusable key or a key that does not match.

@@ -11,7 +11,8 @@
 //! FTPS (RFC 4217) with a certificate and key in PEM files: explicit (AUTH TLS) on every
 //! `--listen` address, implicit on `--implicit-tls-listen` addresses. By default TLS is then
 //! required for login and data, and data connections must resume the control connection's TLS
-//! session. SIGHUP re-reads the certificate files.
+//! session (`--tls-no-session-reuse` lifts that for clients that cannot resume, such as
+//! Python's stock `ftplib.FTP_TLS`). SIGHUP re-reads the certificate files.
 //!
 //! ```text
 //! ftpd --user alice:s3cret --tls-cert cert.pem --tls-key key.pem
