@@ -8,9 +8,9 @@
 //! - [`auth`]: the [`auth::Authenticator`] trait, anonymous and static users.
 //! - [`handler`]: answers the session's requests from a storage and an authenticator.
 //! - [`events`]: what the embedding application hears about (logins, transfers, changes).
+//! - [`tls`]: FTPS (RFC 4217) on rustls: [`tls::TlsConfig`] for [`server::Server::tls`].
 //!
-//! The wire layer and the server session are in [`ftp_proto`], re-exported here. TLS (FTPS)
-//! comes with its own release.
+//! The wire layer and the server session are in [`ftp_proto`], re-exported here.
 //!
 //! ```
 //! use ftp_server_tokio::ftp_proto::{Command, Verb};
@@ -30,3 +30,4 @@ pub mod events;
 pub mod handler;
 pub mod server;
 pub mod storage;
+pub mod tls;

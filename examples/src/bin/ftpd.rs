@@ -8,9 +8,23 @@
 //! cargo run --release --bin ftpd -- --root /srv/ftp --user alice:s3cret --user-home alice:/alice
 //! ```
 //!
-//! Once bound it prints one `listening on ADDR` line per listener on standard output (scripts
-//! and tests read the port from it), logs to standard error, and stops cleanly on Ctrl-C or
-//! SIGTERM (running transfers get a few seconds to finish).
+//! FTPS (RFC 4217) with a certificate and key in PEM files: explicit (AUTH TLS) on every
+//! `--listen` address, implicit on `--implicit-tls-listen` addresses. By default TLS is then
+//! required for login and data, and data connections must resume the control connection's TLS
+//! session (`--tls-no-session-reuse` lifts that for clients that cannot resume, such as
+//! Python's stock `ftplib.FTP_TLS`). SIGHUP re-reads the certificate files.
+//!
+//! ```text
+//! ftpd --user alice:s3cret --tls-cert cert.pem --tls-key key.pem
+//!     # then: curl --ssl-reqd -k -u alice:s3cret ftp://127.0.0.1:2121/
+//! ftpd --user alice:s3cret --tls-cert cert.pem --tls-key key.pem --implicit-tls-listen 127.0.0.1:9990
+//!     # then: curl -k -u alice:s3cret ftps://127.0.0.1:9990/
+//! ```
+//!
+//! Once bound it prints one `implicit TLS listening on ADDR` line per implicit-TLS listener,
+//! then one `listening on ADDR` line per listener on standard output (scripts and tests read
+//! the ports from them), logs to standard error, and stops cleanly on Ctrl-C or SIGTERM
+//! (running transfers get a few seconds to finish).
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +40,7 @@ use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
 use ftp_server_tokio::storage::Storage;
 use ftp_server_tokio::storage::fs::FsStorage;
+use ftp_server_tokio::tls::TlsConfig;
 
 /// Serve a directory over FTP.
 #[derive(Debug, Parser)]
@@ -91,9 +106,46 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS_PER_IP, value_parser = positive)]
     max_sessions_per_ip: usize,
 
+    /// FTPS: the certificate chain (PEM, the server's certificate first). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// FTPS: the private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// With a certificate: "required" (the default) refuses login before AUTH TLS and
+    /// unprotected data (PROT C); "optional" allows both in clear text.
+    #[arg(long, value_name = "MODE", requires = "tls_cert")]
+    tls: Option<TlsMode>,
+
+    /// FTPS: accept protected data connections that do not resume the control connection's
+    /// TLS session (needed by clients that cannot resume, e.g. Python's stock ftplib). Off by
+    /// default: resumption proves the data connection comes from the same client.
+    #[arg(long, requires = "tls_cert")]
+    tls_no_session_reuse: bool,
+
+    /// Also listen for implicit FTPS (TLS from the first byte, conventionally port 990) on
+    /// ADDR (repeatable). Needs --tls-cert and --tls-key.
+    #[arg(
+        long = "implicit-tls-listen",
+        value_name = "ADDR",
+        requires = "tls_cert"
+    )]
+    implicit_tls_listen: Vec<SocketAddr>,
+
     /// Log level or filter (error, warn, info, debug, trace, or e.g. ftp_server_tokio=debug).
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log: String,
+}
+
+/// `--tls required|optional`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TlsMode {
+    /// TLS for login and for data.
+    Required,
+    /// TLS offered, clear text allowed.
+    Optional,
 }
 
 fn positive(s: &str) -> Result<usize, String> {
@@ -240,6 +292,23 @@ async fn serve(args: Args) -> Result<(), String> {
     for addr in &args.listen {
         server = server.listen(*addr);
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let required = args.tls.unwrap_or(TlsMode::Required) == TlsMode::Required;
+            let tls = TlsConfig::from_pem_files(cert, key)
+                .require_for_login(required)
+                .require_for_data(required)
+                .require_session_reuse(!args.tls_no_session_reuse)
+                .build()
+                .map_err(|err| format!("TLS: {err}"))?;
+            server = server.tls(tls.clone());
+            Some(tls)
+        }
+        _ => None,
+    };
+    for addr in &args.implicit_tls_listen {
+        server = server.listen_implicit_tls(*addr);
+    }
     if let Some(PortRange(ports)) = args.passive_ports {
         server = server.passive_ports(ports);
     }
@@ -254,7 +323,11 @@ async fn serve(args: Args) -> Result<(), String> {
     let server = server.bind().await.map_err(|err| err.to_string())?;
 
     let addrs = server.local_addrs();
+    let implicit = server.implicit_tls_addrs();
     let mut out = io::stdout().lock();
+    for addr in &implicit {
+        let _ = writeln!(out, "implicit TLS listening on {addr}");
+    }
     for addr in &addrs {
         let _ = writeln!(out, "listening on {addr}");
     }
@@ -265,13 +338,28 @@ async fn serve(args: Args) -> Result<(), String> {
         (false, n, _) => format!("{n} user(s)"),
     };
     let _ = writeln!(out, "ftpd: serving {} ({access})", root.display());
+    let login = if anonymous { "" } else { "-u USER:PASSWORD " };
     if let Some(first) = addrs.first() {
-        let _ = writeln!(out, "  try: curl ftp://{first}/");
-        let _ = writeln!(out, "  stop with Ctrl-C");
+        match &tls {
+            // -k: only for a self-signed certificate.
+            Some(_) => {
+                let _ = writeln!(out, "  try: curl --ssl-reqd -k {login}ftp://{first}/");
+            }
+            None => {
+                let _ = writeln!(out, "  try: curl {login}ftp://{first}/");
+            }
+        }
     }
+    if let Some(first) = implicit.first() {
+        let _ = writeln!(out, "  try: curl -k {login}ftps://{first}/");
+    }
+    let _ = writeln!(out, "  stop with Ctrl-C");
     let _ = out.flush();
     drop(out);
 
+    if let Some(tls) = tls {
+        reload_on_hangup(tls);
+    }
     server.run_until(stop_signal()).await;
     let _ = writeln!(io::stderr(), "ftpd: stopped");
     Ok(())
@@ -300,6 +388,30 @@ async fn require_dir(storage: &FsStorage, dir: &VirtualPath, what: &str) -> Resu
         Ok(_) => Err(format!("{what} {dir} is not a directory")),
         Err(err) => Err(format!("{what} {dir}: {err}")),
     }
+}
+
+/// SIGHUP re-reads the certificate and key files; a failed reload keeps the old ones.
+fn reload_on_hangup(tls: TlsConfig) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP; certificate reload is off");
+            return;
+        };
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "SIGHUP: TLS certificate not reloaded; keeping the old one");
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -188,6 +188,7 @@ impl FtpdBuilder {
         let mut ftpd = Ftpd {
             child,
             addrs: Vec::new(),
+            implicit_tls_addrs: Vec::new(),
             dir,
             root,
             log_path,
@@ -199,6 +200,13 @@ impl FtpdBuilder {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
+                    // Printed before the `listening on` lines.
+                    if let Some(addr) = line.strip_prefix("implicit TLS listening on ") {
+                        let addr = addr.trim().parse().unwrap_or_else(|e| {
+                            panic!("ftpd printed an unparsable address {line:?}: {e}")
+                        });
+                        ftpd.implicit_tls_addrs.push(addr);
+                    }
                     if let Some(addr) = line.strip_prefix("listening on ") {
                         let addr: SocketAddr = addr.trim().parse().unwrap_or_else(|e| {
                             panic!("ftpd printed an unparsable address {line:?}: {e}")
@@ -227,6 +235,8 @@ pub(crate) struct Ftpd {
     child: Child,
     /// The bound addresses, in the order printed.
     pub(crate) addrs: Vec<SocketAddr>,
+    /// The implicit-TLS listeners (`--implicit-tls-listen`), in the order printed.
+    pub(crate) implicit_tls_addrs: Vec<SocketAddr>,
     dir: tempfile::TempDir,
     root: PathBuf,
     log_path: PathBuf,

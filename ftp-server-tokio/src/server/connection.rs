@@ -18,18 +18,20 @@ use ftp_proto::server::{
     ConnectionInfo, DataAction, DataId, DataInput, Direction, ListKind, Output, Request, Response,
     Session, StoreMode, Ticket, TransferError,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
-use super::data::{Channel, Job, Open, Report};
+use super::data::{Channel, Job, JobOrder, Open, Report};
 use crate::auth::Authenticator;
 use crate::events::{Event, TransferDirection};
 use crate::handler::{Opened, RequestHandler};
 use crate::storage::Storage;
+use crate::tls::ConnectionTls;
 
 /// Bytes read from the control socket at a time.
 const READ_CHUNK: usize = 4096;
@@ -42,7 +44,7 @@ const LINGER_BYTES: usize = 1 << 20;
 struct ChannelState<S: Storage> {
     id: DataId,
     task: JoinHandle<()>,
-    job: Option<oneshot::Sender<(Job<S>, tracing::Span)>>,
+    job: Option<oneshot::Sender<JobOrder<S>>>,
     progress: Arc<AtomicU64>,
     /// The file transfer running on it, for events.
     transfer: Option<TransferInfo>,
@@ -63,11 +65,13 @@ struct TransferInfo {
     direction: TransferDirection,
 }
 
-/// Runs one control connection to its end.
+/// Runs one control connection to its end; `implicit`: TLS from the first byte (implicit
+/// FTPS), else plain until AUTH TLS.
 pub(crate) async fn serve<S: Storage, A: Authenticator>(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared<S, A>>,
+    implicit: bool,
 ) {
     let span = info_span!("session", %peer);
     async move {
@@ -82,11 +86,26 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
         // per reply); urgent data (ftplib sends ABOR that way) stays in line.
         let _ = stream.set_nodelay(true);
         let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
-        debug!(%local, "connected");
+        debug!(%local, implicit_tls = implicit, "connected");
+        let mut tls = None;
+        let stream = if implicit {
+            let Some(config) = &shared.tls else {
+                warn!("implicit TLS listener without a TLS configuration");
+                return;
+            };
+            let state = config.connection();
+            let Some(protected) = handshake(stream, &state).await else {
+                return;
+            };
+            tls = Some(state);
+            Control::Tls(Box::new(protected))
+        } else {
+            Control::Plain(stream)
+        };
         let info = ConnectionInfo {
             peer,
             local,
-            tls: false,
+            tls: implicit,
         };
         let now = Instant::now();
         let session = Session::new(Arc::clone(&shared.config), info, now);
@@ -94,6 +113,12 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
         let shutdown = shared.shutdown.clone();
         let mut conn = Connection {
             stream,
+            tls,
+            read_buffer: if implicit {
+                vec![0; READ_CHUNK]
+            } else {
+                Vec::new()
+            },
             peer,
             local,
             session,
@@ -116,7 +141,12 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
 }
 
 struct Connection<S: Storage, A: Authenticator> {
-    stream: TcpStream,
+    stream: Control,
+    /// The TLS state of this connection once protected (kept after CCC: data connections
+    /// still resume its sessions).
+    tls: Option<ConnectionTls>,
+    /// Read buffer for TLS (rustls decrypts into it); plain connections read on the stack.
+    read_buffer: Vec<u8>,
     peer: SocketAddr,
     local: SocketAddr,
     session: Session,
@@ -157,8 +187,17 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             let shutting_down = self.drain_until.is_some();
             tokio::select! {
                 report = next_report(&mut self.reports) => self.report(report),
-                ready = self.stream.readable() => {
-                    if ready.is_err() || !self.read_control() {
+                input = self.stream.input(&mut self.read_buffer) => {
+                    let open = match input {
+                        Ok(Input::Ready) => self.read_control(),
+                        Ok(Input::Read(n)) => self.feed_control(n),
+                        Ok(Input::Closed) => false,
+                        Err(err) => {
+                            debug!(error = %err, "control read failed");
+                            false
+                        }
+                    };
+                    if !open {
                         debug!("control connection closed by the client");
                         return;
                     }
@@ -186,10 +225,20 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         }
     }
 
-    /// Reads what the control socket has and feeds it to the session; false at EOF or error.
-    fn read_control(&mut self) -> bool {
+    /// Feeds `n` bytes read through TLS into `read_buffer` to the session.
+    fn feed_control(&mut self, n: usize) -> bool {
         let now = Instant::now();
-        // Progress first, so a STAT in this input reports the bytes moved so far.
+        self.note_progress(now);
+        let buffer = std::mem::take(&mut self.read_buffer);
+        if let Some(bytes) = buffer.get(..n) {
+            self.session.handle_control(now, bytes);
+        }
+        self.read_buffer = buffer;
+        true
+    }
+
+    /// Progress first, so a STAT in this input reports the bytes moved so far.
+    fn note_progress(&mut self, now: Instant) {
         for channel in self.channels.iter().filter(|c| c.busy) {
             let bytes = channel.progress.load(Ordering::Relaxed);
             self.session.handle_data(
@@ -200,10 +249,21 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 },
             );
         }
+    }
+
+    /// Reads what the plain control socket has and feeds it to the session; false at EOF or
+    /// error.
+    fn read_control(&mut self) -> bool {
+        let now = Instant::now();
+        self.note_progress(now);
+        let Control::Plain(stream) = &self.stream else {
+            return true;
+        };
         // The buffer lives on this function's stack, not in the connection's future: an idle
-        // session holds no read buffer.
+        // session holds no read buffer. Every byte read goes to the session, so nothing sent
+        // in clear after AUTH TLS can linger in a buffer of ours (the session discards it).
         let mut buffer = [0u8; READ_CHUNK];
-        match self.stream.try_read(&mut buffer) {
+        match stream.try_read(&mut buffer) {
             Ok(0) => false,
             Ok(n) => {
                 self.session.handle_control(now, &buffer[..n]);
@@ -237,12 +297,19 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     }
                     self.request(ticket, request).await;
                 }
-                Output::UpgradeTls | Output::DowngradeTls => {
-                    // TLS is not configured on this server, so the session never asks; if it
-                    // does, the connection cannot continue safely.
-                    warn!("TLS change requested but TLS is not configured; closing");
-                    let _ = self.flush().await;
-                    return Err(End::Closed);
+                Output::UpgradeTls => {
+                    // The 234 goes out in clear, then the handshake.
+                    if !self.flush().await || !self.upgrade().await {
+                        return Err(End::Closed);
+                    }
+                    self.session.handle_tls_established(Instant::now());
+                }
+                Output::DowngradeTls => {
+                    // The 200 to CCC goes out protected, then close_notify.
+                    let downgraded = self.flush().await && self.downgrade().await;
+                    if !downgraded {
+                        return Err(End::Closed);
+                    }
                 }
                 Output::Close => {
                     let _ = self.flush().await;
@@ -260,10 +327,74 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             return true;
         }
         let limit = self.shared.config.idle_timeout;
-        let written = tokio::time::timeout(limit, self.stream.write_all(&self.out)).await;
+        let write = async {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await
+        };
+        let written = tokio::time::timeout(limit, write).await;
         // Large replies (HELP, FEAT, STAT listings) are not kept around once sent.
         self.out = Vec::new();
         matches!(written, Ok(Ok(())))
+    }
+
+    /// AUTH TLS: the handshake on the plain socket; false when it failed (then the
+    /// connection ends).
+    async fn upgrade(&mut self) -> bool {
+        let (Control::Plain(_), Some(config)) = (&self.stream, &self.shared.tls) else {
+            warn!("TLS requested but not possible on this connection; closing");
+            return false;
+        };
+        let state = self.tls.clone().unwrap_or_else(|| config.connection());
+        let Control::Plain(stream) = std::mem::replace(&mut self.stream, Control::Closed) else {
+            return false;
+        };
+        let Some(protected) = handshake(stream, &state).await else {
+            return false;
+        };
+        self.stream = Control::Tls(Box::new(protected));
+        self.tls = Some(state);
+        self.read_buffer = vec![0; READ_CHUNK];
+        true
+    }
+
+    /// CCC: close_notify, then clear text on the same socket. The client answers with its
+    /// own close_notify, which is read (bounded in time) so that it is not taken for a
+    /// command.
+    async fn downgrade(&mut self) -> bool {
+        let Control::Tls(mut stream) = std::mem::replace(&mut self.stream, Control::Closed) else {
+            return false;
+        };
+        let limit = self
+            .tls
+            .as_ref()
+            .map_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT, |t| {
+                t.handshake_timeout
+            });
+        let close = async {
+            stream.get_mut().1.send_close_notify();
+            stream.flush().await?;
+            // Anything before the client's close_notify was sent under TLS after CCC's reply
+            // had been requested; it is not executed.
+            let mut scratch = [0u8; 512];
+            while stream.read(&mut scratch).await? > 0 {}
+            io::Result::Ok(())
+        };
+        match tokio::time::timeout(limit, close).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                debug!(error = %err, "CCC: TLS close failed; closing");
+                return false;
+            }
+            Err(_) => {
+                debug!("CCC: no close_notify from the client; closing");
+                return false;
+            }
+        }
+        let (tcp, _) = stream.into_inner();
+        info!("control connection back in clear text (CCC)");
+        self.stream = Control::Plain(tcp);
+        self.read_buffer = Vec::new();
+        true
     }
 
     async fn request(&mut self, ticket: Ticket, request: Request) {
@@ -369,7 +500,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 ticket,
                 direction,
                 ascii,
-                ..
+                protected,
             } => {
                 let info = self
                     .pending
@@ -393,13 +524,21 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     }
                     None => info_span!("transfer"),
                 };
-                self.start_job(id, job, span, info);
+                self.start_job(id, job, span, info, protected);
             }
-            DataAction::SendListing { id, bytes, .. } => {
-                self.start_job(id, Job::Listing(bytes), info_span!("listing"), None);
+            DataAction::SendListing {
+                id,
+                bytes,
+                protected,
+            } => {
+                let span = info_span!("listing");
+                self.start_job(id, Job::Listing(bytes), span, None, protected);
             }
             DataAction::StreamListing {
-                id, ticket, format, ..
+                id,
+                ticket,
+                format,
+                protected,
             } => {
                 let Some(Opened::Dir(dir)) = self.handler.take(ticket) else {
                     warn!(?ticket, "no directory was opened for this listing");
@@ -415,7 +554,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     .filter(|_| format.kind == ListKind::Mlsd && format.facts.contains(Fact::Perm))
                     .and_then(|dir| self.handler.perm_facts(&dir));
                 let job = Job::Stream { dir, format, perms };
-                self.start_job(id, job, info_span!("listing"), None);
+                self.start_job(id, job, info_span!("listing"), None, protected);
             }
             DataAction::Close { id } => self.close_channel(id),
             DataAction::Release { ticket } => {
@@ -469,7 +608,28 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         job: Job<S>,
         span: tracing::Span,
         info: Option<TransferInfo>,
+        protected: bool,
     ) {
+        let tls = match (protected, &self.tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(tls.clone()),
+            (true, None) => {
+                // PROT P is only accepted on a protected control connection; never reached.
+                warn!(
+                    ?id,
+                    "protected transfer without TLS on the control connection"
+                );
+                self.session.handle_data(
+                    Instant::now(),
+                    DataInput::Failed {
+                        id,
+                        error: ftp_proto::server::DataError::Tls,
+                    },
+                );
+                self.close_channel(id);
+                return;
+            }
+        };
         let Some(channel) = self.channels.iter_mut().find(|c| c.id == id) else {
             warn!(?id, "a job for a channel that does not exist");
             return;
@@ -479,7 +639,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         channel.busy = true;
         if let Some(sender) = channel.job.take() {
             // If the task already ended it reported why; the session hears that instead.
-            let _ = sender.send((job, span));
+            let _ = sender.send((job, span, tls));
         }
     }
 
@@ -666,5 +826,112 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The TLS handshake of a control connection, bounded in time; `None` (logged) on failure.
+async fn handshake(stream: TcpStream, tls: &ConnectionTls) -> Option<TlsStream<TcpStream>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.control));
+    match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let (_, conn) = stream.get_ref();
+            debug!(
+                version = ?conn.protocol_version(),
+                sni = conn.server_name().unwrap_or(""),
+                "control connection protected"
+            );
+            Some(stream)
+        }
+        Ok(Err(err)) => {
+            info!(error = %err, "TLS handshake failed; closing");
+            None
+        }
+        Err(_) => {
+            info!("TLS handshake timed out; closing");
+            None
+        }
+    }
+}
+
+/// The control connection: plain TCP, or TLS after AUTH TLS (or from the start, implicit).
+enum Control {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between states (a failed upgrade): reads end, writes fail.
+    Closed,
+}
+
+/// What waiting on the control connection gave.
+enum Input {
+    /// Plain: the socket is readable (read it with `try_read`).
+    Ready,
+    /// TLS: this many bytes were decrypted into the read buffer.
+    Read(usize),
+    /// End of input.
+    Closed,
+}
+
+impl Control {
+    /// Waits for input. Cancel-safe: a plain socket is only polled for readiness, and TLS
+    /// reads keep what they did not return inside rustls.
+    async fn input(&mut self, buffer: &mut [u8]) -> io::Result<Input> {
+        match self {
+            Self::Plain(stream) => stream.readable().await.map(|()| Input::Ready),
+            Self::Tls(stream) => match stream.read(buffer).await? {
+                0 => Ok(Input::Closed),
+                n => Ok(Input::Read(n)),
+            },
+            Self::Closed => Ok(Input::Closed),
+        }
+    }
+}
+
+impl AsyncRead for Control {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
+            Self::Closed => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncWrite for Control {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
+            Self::Closed => std::task::Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => std::pin::Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => std::pin::Pin::new(stream).poll_flush(cx),
+            Self::Closed => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
+            Self::Closed => std::task::Poll::Ready(Ok(())),
+        }
     }
 }

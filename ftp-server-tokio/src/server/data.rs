@@ -16,13 +16,15 @@ use std::time::{Duration, Instant};
 
 use ftp_proto::ascii::{FromWire, ToWire};
 use ftp_proto::server::{DataError, DataId, ListFormat, TransferError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, warn};
 
 use crate::handler::PermFacts;
 use crate::storage::{DirEntries, Storage, fs_error_of, system_now};
+use crate::tls::ConnectionTls;
 
 /// Size of one copy buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
@@ -131,6 +133,10 @@ pub(crate) enum Job<S: Storage> {
     },
 }
 
+/// What the session's task hands a connected channel: the job, its log span, and for a
+/// protected (PROT P) transfer the control connection's TLS state.
+pub(crate) type JobOrder<S> = (Job<S>, tracing::Span, Option<ConnectionTls>);
+
 /// How a channel is opened.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Open {
@@ -146,7 +152,7 @@ pub(crate) struct Channel<S: Storage> {
     pub(crate) open: Open,
     pub(crate) settings: Arc<DataSettings>,
     pub(crate) reports: Reports,
-    pub(crate) job: oneshot::Receiver<(Job<S>, tracing::Span)>,
+    pub(crate) job: oneshot::Receiver<JobOrder<S>>,
     pub(crate) progress: Arc<AtomicU64>,
 }
 
@@ -213,13 +219,34 @@ impl<S: Storage> Channel<S> {
         // A connection that closes before its job is not watched for: the job then meets the
         // closed socket (a download fails with 426, an upload is empty), as with any peer
         // that closes early.
-        let Ok((job, span)) = job.await else {
+        let Ok((job, span, tls)) = job.await else {
             return;
         };
         let started = Instant::now();
-        let result = run_job(job, stream, &settings, &progress)
-            .instrument(span)
-            .await;
+        let result = match tls {
+            None => {
+                run_job(job, stream, &settings, &progress)
+                    .instrument(span)
+                    .await
+            }
+            Some(tls) => {
+                // The client starts its handshake after 150 (sent when Connected was
+                // reported); no file byte moves before the handshake passed every check.
+                let upload = matches!(job, Job::Receive { .. });
+                let protected = protect(stream, &tls, upload).instrument(span.clone()).await;
+                match protected {
+                    Ok(stream) => {
+                        run_protected(job, stream, &settings, &progress)
+                            .instrument(span)
+                            .await
+                    }
+                    Err(error) => {
+                        report(Report::Failed(error));
+                        return;
+                    }
+                }
+            }
+        };
         report(Report::Finished {
             result,
             duration: started.elapsed(),
@@ -352,6 +379,58 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The TLS handshake of a protected data connection, bounded in time. With session reuse
+/// required, a handshake that did not resume a session of this control connection is
+/// refused; only a data connection that passed keeps the sessions it created for later ones.
+async fn protect(
+    stream: TcpStream,
+    tls: &ConnectionTls,
+    upload: bool,
+) -> Result<TlsStream<TcpStream>, DataError> {
+    let (config, sessions) = tls.data(upload);
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            warn!(error = %err, "data connection TLS handshake failed");
+            return Err(DataError::Tls);
+        }
+        Err(_) => {
+            warn!("data connection TLS handshake timed out");
+            return Err(DataError::Tls);
+        }
+    };
+    let kind = stream.get_ref().1.handshake_kind();
+    if tls.require_reuse && kind != Some(rustls::HandshakeKind::Resumed) {
+        warn!(
+            handshake = ?kind,
+            "data connection refused: it did not resume the control connection's TLS session"
+        );
+        return Err(DataError::Tls);
+    }
+    sessions.commit();
+    debug!(handshake = ?kind, "data connection protected");
+    Ok(stream)
+}
+
+/// Runs `job` over a protected data connection: the buffered copy (no `sendfile` through
+/// TLS). Downloads and listings end with close_notify; an upload ends at the client's
+/// close_notify or at a bare TCP EOF (accepted, as most servers do), then gets ours.
+async fn run_protected<S: Storage>(
+    job: Job<S>,
+    mut stream: TlsStream<TcpStream>,
+    settings: &DataSettings,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, TransferError> {
+    let upload = matches!(job, Job::Receive { .. });
+    let result = run_buffered(job, &mut stream, settings, progress).await;
+    if upload && result.is_ok() {
+        // Courtesy close_notify; the upload is already committed.
+        let _ = tokio::time::timeout(settings.data_timeout, stream.shutdown()).await;
+    }
+    result
+}
+
 /// Runs `job` over `stream`; the byte count is what crossed the data connection.
 async fn run_job<S: Storage>(
     job: Job<S>,
@@ -361,41 +440,31 @@ async fn run_job<S: Storage>(
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
     match job {
-        Job::Send { mut reader, ascii } => {
-            #[cfg(target_os = "linux")]
-            if !ascii && let Some(file) = S::zero_copy_source(&reader) {
-                // What fits in the socket buffer goes at once: small files end here, with no
-                // thread and no further wait.
-                let mut sent = 0;
-                if send_file_now(file, &stream, limit, &mut sent, progress).await? {
-                    finish(&mut stream, limit).await?;
-                    return Ok(sent);
-                }
-                if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
-                    && let Ok(file) = file.try_clone_to_owned()
-                {
-                    use std::os::fd::AsFd;
-                    let copy = threaded::Copy::new(stream, limit, progress)?;
-                    let rest = copy.run(move |c| c.send_file(file.as_fd(), sent)).await;
-                    drop(slot);
-                    return rest.unwrap_or(Err(TransferError::ConnectionLost));
-                }
-                let sent = send_file(file, &stream, limit, sent, progress).await?;
+        #[cfg(target_os = "linux")]
+        Job::Send {
+            reader,
+            ascii: false,
+        } if S::zero_copy_source(&reader).is_some() => {
+            let Some(file) = S::zero_copy_source(&reader) else {
+                return Err(TransferError::Storage(ftp_proto::server::FsError::Local));
+            };
+            // What fits in the socket buffer goes at once: small files end here, with no
+            // thread and no further wait.
+            let mut sent = 0;
+            if send_file_now(file, &stream, limit, &mut sent, progress).await? {
                 finish(&mut stream, limit).await?;
                 return Ok(sent);
             }
-            let mut buffer = settings.buffers.take();
-            let result = send(
-                &mut reader,
-                &mut stream,
-                &mut buffer,
-                ascii,
-                limit,
-                progress,
-            )
-            .await;
-            settings.buffers.give(buffer);
-            let sent = result?;
+            if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
+                && let Ok(file) = file.try_clone_to_owned()
+            {
+                use std::os::fd::AsFd;
+                let copy = threaded::Copy::new(stream, limit, progress)?;
+                let rest = copy.run(move |c| c.send_file(file.as_fd(), sent)).await;
+                drop(slot);
+                return rest.unwrap_or(Err(TransferError::ConnectionLost));
+            }
+            let sent = send_file(file, &stream, limit, sent, progress).await?;
             finish(&mut stream, limit).await?;
             Ok(sent)
         }
@@ -428,23 +497,40 @@ async fn run_job<S: Storage>(
                     .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
                 return Ok(received);
             }
+            let job = Job::<S>::Receive { writer, ascii };
+            run_buffered(job, &mut stream, settings, progress).await
+        }
+        job => run_buffered(job, &mut stream, settings, progress).await,
+    }
+}
+
+/// Runs `job` with the buffered copy loops, over any stream (plain or TLS).
+async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
+    job: Job<S>,
+    stream: &mut IO,
+    settings: &DataSettings,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, TransferError> {
+    let limit = settings.data_timeout;
+    match job {
+        Job::Send { mut reader, ascii } => {
             let mut buffer = settings.buffers.take();
-            let result = receive(
-                &mut stream,
-                &mut writer,
-                &mut buffer,
-                ascii,
-                limit,
-                progress,
-            )
-            .await;
+            let result = send(&mut reader, stream, &mut buffer, ascii, limit, progress).await;
+            settings.buffers.give(buffer);
+            let sent = result?;
+            finish(stream, limit).await?;
+            Ok(sent)
+        }
+        Job::Receive { mut writer, ascii } => {
+            let mut buffer = settings.buffers.take();
+            let result = receive(stream, &mut writer, &mut buffer, ascii, limit, progress).await;
             settings.buffers.give(buffer);
             result
         }
         Job::Listing(bytes) => {
-            write_data(&mut stream, &bytes, limit).await?;
+            write_data(stream, &bytes, limit).await?;
             progress.store(bytes.len() as u64, Ordering::Relaxed);
-            finish(&mut stream, limit).await?;
+            finish(stream, limit).await?;
             Ok(bytes.len() as u64)
         }
         Job::Stream {
@@ -463,23 +549,23 @@ async fn run_job<S: Storage>(
                 // Names that cannot be put on a line are left out, never injected.
                 let _ = format.write(&entry, now, &mut out);
                 if out.len() >= LISTING_CHUNK {
-                    write_data(&mut stream, &out, limit).await?;
+                    write_data(stream, &out, limit).await?;
                     sent += out.len() as u64;
                     progress.store(sent, Ordering::Relaxed);
                     out.clear();
                 }
             }
-            write_data(&mut stream, &out, limit).await?;
+            write_data(stream, &out, limit).await?;
             sent += out.len() as u64;
-            finish(&mut stream, limit).await?;
+            finish(stream, limit).await?;
             Ok(sent)
         }
     }
 }
 
-async fn send<R: tokio::io::AsyncRead + Unpin>(
+async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
     reader: &mut R,
-    stream: &mut TcpStream,
+    stream: &mut IO,
     buffer: &mut [u8],
     ascii: bool,
     limit: Duration,
@@ -582,8 +668,8 @@ fn sendfile_failure(err: &io::Error) -> TransferError {
     }
 }
 
-async fn receive<W: tokio::io::AsyncWrite + Unpin>(
-    stream: &mut TcpStream,
+async fn receive<W: AsyncWrite + Unpin, IO: AsyncRead + Unpin>(
+    stream: &mut IO,
     writer: &mut W,
     buffer: &mut [u8],
     ascii: bool,
@@ -597,7 +683,17 @@ async fn receive<W: tokio::io::AsyncWrite + Unpin>(
         let n = match tokio::time::timeout(limit, stream.read(buffer)).await {
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
-            Ok(Err(_)) | Err(_) => return Err(TransferError::ConnectionLost),
+            // TLS: the client closed TCP without close_notify. Most clients do, so the
+            // upload ends here as with plain FTP (vsftpd's default, strict_ssl_read_eof=NO).
+            Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                debug!("upload ended without TLS close_notify");
+                break;
+            }
+            Ok(Err(err)) => {
+                debug!(error = %err, "upload: data connection failed");
+                return Err(TransferError::ConnectionLost);
+            }
+            Err(_) => return Err(TransferError::ConnectionLost),
         };
         let chunk = &buffer[..n];
         match &mut local {
@@ -621,8 +717,8 @@ async fn receive<W: tokio::io::AsyncWrite + Unpin>(
     Ok(received)
 }
 
-async fn write_data(
-    stream: &mut TcpStream,
+async fn write_data<IO: AsyncWrite + Unpin>(
+    stream: &mut IO,
     bytes: &[u8],
     limit: Duration,
 ) -> Result<(), TransferError> {
@@ -632,8 +728,12 @@ async fn write_data(
     }
 }
 
-/// Ends the data stream (FIN: in stream mode the close marks the end of the file).
-async fn finish(stream: &mut TcpStream, limit: Duration) -> Result<(), TransferError> {
+/// Ends the data stream (FIN: in stream mode the close marks the end of the file; with TLS,
+/// close_notify first).
+async fn finish<IO: AsyncWrite + Unpin>(
+    stream: &mut IO,
+    limit: Duration,
+) -> Result<(), TransferError> {
     match tokio::time::timeout(limit, stream.shutdown()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(TransferError::ConnectionLost),

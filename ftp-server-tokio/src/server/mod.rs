@@ -50,6 +50,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::auth::Authenticator;
 use crate::events::{Event, EventHook};
 use crate::storage::Storage;
+use crate::tls::TlsConfig;
 use data::{BufferPool, DataSettings};
 
 /// Default cap on concurrent sessions.
@@ -83,6 +84,9 @@ pub enum ServerError {
     /// A session limit is 0.
     #[error("session limits must be at least 1")]
     Limits,
+    /// An implicit-TLS listen address was given without a TLS configuration.
+    #[error("implicit TLS listeners need a TLS configuration (Server::tls)")]
+    ImplicitTlsWithoutConfig,
     /// A listen address could not be bound (in use, not local, no permission).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -120,6 +124,8 @@ pub struct Server<S: Storage, A: Authenticator> {
     storage: Arc<S>,
     auth: Arc<A>,
     listen: Vec<SocketAddr>,
+    listen_implicit: Vec<SocketAddr>,
+    tls: Option<TlsConfig>,
     config: Config,
     passive_ports: Option<RangeInclusive<u16>>,
     masquerade: Option<IpAddr>,
@@ -133,6 +139,8 @@ impl<S: Storage, A: Authenticator> fmt::Debug for Server<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("listen", &self.listen)
+            .field("listen_implicit_tls", &self.listen_implicit)
+            .field("tls", &self.tls)
             .field("config", &self.config)
             .field("passive_ports", &self.passive_ports)
             .field("masquerade", &self.masquerade)
@@ -158,6 +166,8 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             storage,
             auth,
             listen: Vec::new(),
+            listen_implicit: Vec::new(),
+            tls: None,
             config: Config::default(),
             passive_ports: None,
             masquerade: None,
@@ -172,6 +182,51 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen.push(addr);
+        self
+    }
+
+    /// Serves FTPS (RFC 4217) with `tls`: AUTH TLS on every listener, and implicit TLS on
+    /// the [`Server::listen_implicit_tls`] addresses. The session's TLS policy (TLS required
+    /// for login and data, CCC) comes from `tls` ([`TlsConfig::policy`]). Default: no TLS.
+    ///
+    /// ```
+    /// use ftp_server_tokio::auth::StaticUsers;
+    /// use ftp_server_tokio::server::Server;
+    /// use ftp_server_tokio::storage::memory::MemoryStorage;
+    /// use ftp_server_tokio::tls::TlsConfig;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+    /// # let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    /// # std::fs::write(&cert_path, cert.cert.pem())?;
+    /// # std::fs::write(&key_path, cert.signing_key.serialize_pem())?;
+    /// let tls = TlsConfig::from_pem_files(&cert_path, &key_path).build()?;
+    /// let server = Server::new(MemoryStorage::new(), StaticUsers::new([])?)
+    ///     .tls(tls.clone())
+    ///     .listen("127.0.0.1:0".parse()?) // explicit FTPS: AUTH TLS
+    ///     .listen_implicit_tls("127.0.0.1:0".parse()?) // implicit FTPS (usually port 990)
+    ///     .bind()
+    ///     .await?;
+    /// assert_eq!(server.local_addrs().len(), 1);
+    /// assert_eq!(server.implicit_tls_addrs().len(), 1);
+    /// // Renewed certificate files are picked up without a restart:
+    /// tls.reload()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Adds an implicit-TLS listen address (FTPS where TLS starts with the connection,
+    /// conventionally port 990). Needs [`Server::tls`]. Repeatable.
+    #[must_use]
+    pub fn listen_implicit_tls(mut self, addr: SocketAddr) -> Self {
+        self.listen_implicit.push(addr);
         self
     }
 
@@ -305,9 +360,15 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
         config.capabilities.set_mtime = features.set_modified;
         config.capabilities.checksums = features.checksums;
         config.capabilities.avbl = features.available_space;
+        if let Some(tls) = &self.tls {
+            config.tls = tls.policy();
+        }
         config.validate()?;
-        if self.listen.is_empty() {
+        if self.listen.is_empty() && self.listen_implicit.is_empty() {
             return Err(ServerError::NoListenAddress);
+        }
+        if !self.listen_implicit.is_empty() && self.tls.is_none() {
+            return Err(ServerError::ImplicitTlsWithoutConfig);
         }
         if let Some(ports) = &self.passive_ports
             && (ports.start() > ports.end() || *ports.start() == 0)
@@ -320,13 +381,12 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
         if self.max_sessions == 0 || self.max_sessions_per_ip == 0 {
             return Err(ServerError::Limits);
         }
-        let mut listeners = Vec::with_capacity(self.listen.len());
-        for addr in &self.listen {
-            let listener = listen_control(*addr).map_err(|source| ServerError::Bind {
-                addr: *addr,
-                source,
-            })?;
-            listeners.push(listener);
+        let mut listeners = Vec::with_capacity(self.listen.len() + self.listen_implicit.len());
+        let all = self.listen.iter().map(|a| (*a, false));
+        for (addr, implicit) in all.chain(self.listen_implicit.iter().map(|a| (*a, true))) {
+            let listener =
+                listen_control(addr).map_err(|source| ServerError::Bind { addr, source })?;
+            listeners.push(Listener { listener, implicit });
         }
         let (stop, shutdown) = watch::channel(None);
         let data = DataSettings {
@@ -340,6 +400,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             storage: self.storage,
             auth: self.auth,
             config: Arc::new(config),
+            tls: self.tls,
             data: Arc::new(data),
             events: self.events,
             shutdown,
@@ -382,6 +443,7 @@ pub(crate) struct Shared<S: Storage, A: Authenticator> {
     pub(crate) storage: Arc<S>,
     pub(crate) auth: Arc<A>,
     pub(crate) config: Arc<Config>,
+    pub(crate) tls: Option<TlsConfig>,
     pub(crate) data: Arc<DataSettings>,
     pub(crate) events: Option<EventHook>,
     /// `Some(deadline)` once shutting down: transfers may run until the deadline.
@@ -445,9 +507,15 @@ fn admit<S: Storage, A: Authenticator>(
     })
 }
 
+/// A bound control listener; `implicit`: TLS from the first byte.
+struct Listener {
+    listener: TcpListener,
+    implicit: bool,
+}
+
 /// A server with bound listeners; [`BoundServer::run`] serves until shut down.
 pub struct BoundServer<S: Storage, A: Authenticator> {
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     shared: Arc<Shared<S, A>>,
     handle: ShutdownHandle,
 }
@@ -456,16 +524,28 @@ impl<S: Storage, A: Authenticator> fmt::Debug for BoundServer<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundServer")
             .field("local_addrs", &self.local_addrs())
+            .field("implicit_tls_addrs", &self.implicit_tls_addrs())
             .finish_non_exhaustive()
     }
 }
 
 impl<S: Storage, A: Authenticator> BoundServer<S, A> {
-    /// The addresses the listeners are bound to (with the real ports for port 0).
+    /// The addresses the plain (explicit-FTPS) listeners are bound to, in the order given
+    /// (with the real ports for port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(false)
+    }
+
+    /// The addresses the implicit-TLS listeners are bound to ([`Server::listen_implicit_tls`]).
+    pub fn implicit_tls_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(true)
+    }
+
+    fn addrs(&self, implicit: bool) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter(|l| l.implicit == implicit)
+            .filter_map(|l| l.listener.local_addr().ok())
             .collect()
     }
 
@@ -538,11 +618,11 @@ impl<S: Storage, A: Authenticator> BoundServer<S, A> {
 }
 
 async fn accept_loop<S: Storage, A: Authenticator>(
-    listener: TcpListener,
+    Listener { listener, implicit }: Listener,
     shared: Arc<Shared<S, A>>,
 ) {
     let addr = listener.local_addr().ok();
-    let span = info_span!("listener", addr = ?addr);
+    let span = info_span!("listener", addr = ?addr, implicit_tls = implicit);
     async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -561,7 +641,7 @@ async fn accept_loop<S: Storage, A: Authenticator>(
                 Some(slot) => {
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
-                        connection::serve(stream, peer, shared).await;
+                        connection::serve(stream, peer, shared, implicit).await;
                         drop(slot);
                     });
                 }
