@@ -11,10 +11,15 @@ use std::io;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use rustls::NamedGroup;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
+    Tls13ClientSessionValue,
+};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -255,8 +260,8 @@ impl TlsConfig {
                 .with_no_client_auth()
         };
         config.alpn_protocols = vec![ALPN_FTP.to_vec()];
-        config.resumption =
-            Resumption::store(Arc::new(ClientSessionMemoryCache::new(SESSION_CACHE)));
+        let store = Arc::new(CountingStore::new());
+        config.resumption = Resumption::store(store.clone());
         let name = match (&self.server_name, host) {
             (Some(name), _) => name.clone(),
             (None, Some(host)) => ServerName::try_from(host.to_owned())
@@ -268,6 +273,7 @@ impl TlsConfig {
             name,
             protect_data: self.protect_data,
             stats: TlsInfo::default(),
+            store,
         })
     }
 }
@@ -280,6 +286,7 @@ pub(crate) struct Tls {
     pub(crate) name: ServerName<'static>,
     pub(crate) protect_data: bool,
     pub(crate) stats: TlsInfo,
+    pub(crate) store: Arc<CountingStore>,
 }
 
 impl fmt::Debug for Tls {
@@ -292,6 +299,13 @@ impl fmt::Debug for Tls {
 }
 
 impl Tls {
+    /// The control connection runs TLS 1.3 and at most one ticket is left to resume with:
+    /// the next protected data connection should be one the server sends fresh tickets on
+    /// (a listing or a download), or the one after it cannot resume. See [`CountingStore`].
+    pub(crate) fn needs_tickets(&self) -> bool {
+        self.stats.version.as_deref() == Some("TLSv1_3") && self.store.tls13_tickets() <= 1
+    }
+
     /// Runs the client handshake on `tcp`.
     pub(crate) async fn handshake(&self, tcp: TcpStream) -> io::Result<Stream> {
         let stream = self.connector.connect(self.name.clone(), tcp).await?;
@@ -468,5 +482,86 @@ impl AsyncWrite for Stream {
             Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
             Self::Upgrading => Poll::Ready(Err(Self::upgrading())),
         }
+    }
+}
+
+/// TLS 1.3 tickets rustls keeps per server at most (its `ClientSessionMemoryCache`).
+const MAX_TLS13_TICKETS: usize = 8;
+
+/// The client's session store: rustls's in-memory cache, counting the TLS 1.3 tickets it holds.
+///
+/// A rustls client uses each TLS 1.3 ticket once (RFC 8446 section C.4), and a server that
+/// requires data connections to resume the control session refuses one that cannot. Servers
+/// send fresh tickets on every data connection, except on uploads where some do not (ours:
+/// a client that never reads its upload connection, like lftp, would otherwise lose the end of
+/// the upload to a reset). Knowing how many tickets are left lets the client refill the store
+/// with a one-line listing before it runs dry ([`Tls::needs_tickets`]).
+#[derive(Debug)]
+pub(crate) struct CountingStore {
+    inner: ClientSessionMemoryCache,
+    tls13: AtomicUsize,
+}
+
+impl CountingStore {
+    fn new() -> Self {
+        Self {
+            inner: ClientSessionMemoryCache::new(SESSION_CACHE),
+            tls13: AtomicUsize::new(0),
+        }
+    }
+
+    /// TLS 1.3 tickets held (one client talks to one server name, so this is per server).
+    pub(crate) fn tls13_tickets(&self) -> usize {
+        self.tls13.load(Ordering::Relaxed)
+    }
+}
+
+impl ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
+        self.inner.set_kx_hint(server_name, group);
+    }
+
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.inner.kx_hint(server_name)
+    }
+
+    fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.inner.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.inner.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        self.inner.insert_tls13_ticket(server_name, value);
+        let _ = self
+            .tls13
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some((n + 1).min(MAX_TLS13_TICKETS))
+            });
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        let ticket = self.inner.take_tls13_ticket(server_name);
+        if ticket.is_some() {
+            let _ = self
+                .tls13
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(1))
+                });
+        }
+        ticket
     }
 }

@@ -318,6 +318,10 @@ impl Client {
         mut reader: R,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<TransferDone, Error> {
+        let target = match &command {
+            Command::Stor(path) | Command::Appe(path) => Some(path.clone()),
+            _ => None,
+        };
         let opened = match self.open_transfer(command, rest).await? {
             Open::Done(done) => return Ok(done),
             Open::Streaming(opened) => opened,
@@ -329,6 +333,7 @@ impl Client {
             mut stream,
             ..
         } = opened;
+        let protected = stream.is_tls();
         let idle = self.options.data_timeout;
         let mut sent = 0u64;
         let copied = {
@@ -375,6 +380,20 @@ impl Client {
         );
         let done = self.wait_transfer(handle).await;
         self.orphan = None;
+        if done.is_ok()
+            && protected
+            && let Some(path) = target
+            && self
+                .tls
+                .as_ref()
+                .is_some_and(crate::tls::Tls::needs_tickets)
+        {
+            // Some servers send no TLS 1.3 tickets on upload connections; a one-line listing
+            // of the file just written brings fresh ones, so the next data connection can
+            // still resume the control session. Its result does not matter.
+            let path = String::from_utf8_lossy(path.as_bytes()).into_owned();
+            let _ = self.nlst(&path).await;
+        }
         done
     }
 
