@@ -41,9 +41,19 @@ pub const MAX_STAT_ENTRIES: usize = 10_000;
 pub enum Opened<S: Storage> {
     /// A file opened for RETR: copy it to the data connection.
     Reader(S::Reader),
-    /// A file opened for STOR, APPE or STOU: copy the data connection into it, then shut it
-    /// down to commit.
+    /// A file created for STOU: copy the data connection into it, then shut it down to commit.
     Writer(S::Writer),
+    /// STOR or APPE, approved (permission, the target and its directory checked) but not
+    /// opened yet: open it with [`Storage::open_write`] (`path` is a storage path) only when
+    /// the data connection is ready, and for FTPS verified, then copy and shut it down. A
+    /// transfer that never starts (no data connection, a refused TLS handshake, ABOR) thus
+    /// leaves an existing file exactly as it was instead of truncated.
+    Write {
+        /// The file, as a storage path.
+        path: VirtualPath,
+        /// Replace (from an offset) or append.
+        mode: WriteMode,
+    },
     /// A directory opened for a streamed LIST, NLST or MLSD.
     Dir(S::Dir),
 }
@@ -53,6 +63,7 @@ impl<S: Storage> fmt::Debug for Opened<S> {
         f.write_str(match self {
             Self::Reader(_) => "Reader",
             Self::Writer(_) => "Writer",
+            Self::Write { .. } => "Write",
             Self::Dir(_) => "Dir",
         })
     }
@@ -285,10 +296,9 @@ async fn serve<S: Storage>(
                 StoreMode::Append => (Operation::Append, WriteMode::Append),
             };
             require(principal, op, &path)?;
-            let writer = storage
-                .open_write(&storage_path(home, &path)?, mode)
-                .await?;
-            Ok((Response::Ok, Some(Opened::Writer(writer))))
+            let path = storage_path(home, &path)?;
+            writable_target(storage, &path).await?;
+            Ok((Response::Ok, Some(Opened::Write { path, mode })))
         }
         Request::StoreUnique { dir, hint } => {
             require(principal, Operation::Write, &any_child(&dir)?)?;
@@ -486,6 +496,22 @@ fn require(principal: &Principal, op: Operation, path: &VirtualPath) -> Result<(
         Ok(())
     } else {
         Err(FsError::PermissionDenied)
+    }
+}
+
+/// Checks what STOR/APPE will open before the 150: the target is not a directory, and when
+/// it does not exist its directory does (the errors a client should get as the reply to STOR,
+/// not after the data connection opened). Escapes are refused by the storage itself.
+async fn writable_target<S: Storage>(storage: &S, target: &VirtualPath) -> Result<(), FsError> {
+    match storage.metadata(target).await {
+        Ok(entry) if entry.kind.is_dir() => Err(FsError::IsADirectory),
+        Ok(_) => Ok(()),
+        Err(FsError::NotFound) => match storage.metadata(&target.parent()).await {
+            Ok(dir) if dir.kind.is_dir() => Ok(()),
+            Ok(_) => Err(FsError::NotADirectory),
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
     }
 }
 

@@ -149,8 +149,13 @@ impl Fixture {
     }
 
     async fn write(&mut self, ticket: Ticket, bytes: &[u8]) {
-        let Some(Opened::Writer(mut writer)) = self.handler.take(ticket) else {
-            panic!("no writer for {ticket:?}");
+        let mut writer = match self.handler.take(ticket) {
+            Some(Opened::Writer(writer)) => writer,
+            // STOR/APPE: opened by the data side once its connection is ready.
+            Some(Opened::Write { path, mode }) => {
+                self.storage.open_write(&path, mode).await.unwrap()
+            }
+            other => panic!("nothing to write for {ticket:?}: {other:?}"),
         };
         writer.write_all(bytes).await.unwrap();
         writer.shutdown().await.unwrap();

@@ -554,3 +554,47 @@ async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
     stop.shutdown();
     timeout(LIMIT, task).await.unwrap().unwrap();
 }
+
+/// STOR opens its file only once the data connection is there: a transfer that never starts
+/// (here the client announces nothing after EPSV and the data timeout passes) leaves an
+/// existing file as it was, and creates no new one.
+#[tokio::test]
+async fn a_stor_that_never_gets_its_data_connection_leaves_the_file_intact() {
+    let storage = MemoryStorage::new().with_file("/keep.txt", "precious");
+    let server = Server::new(storage.clone(), users())
+        .session_config(|c| c.data_timeout = Duration::from_millis(300));
+    let running = start(server).await;
+    let mut client = Client::login(running.addr).await;
+    for (command, path) in [("STOR keep.txt", "/keep.txt"), ("STOR new.txt", "/new.txt")] {
+        assert_eq!(client.cmd("EPSV").await.0, 229);
+        let (mut code, mut text) = client.cmd(command).await;
+        if code == 150 {
+            (code, text) = client.reply().await;
+        }
+        assert_eq!(code, 425, "{command}: {text}");
+        let want = (path == "/keep.txt").then(|| b"precious".to_vec());
+        assert_eq!(storage.read_file(path), want, "{command}");
+    }
+    // REST then STOR would cut the file to the offset: not before data arrives either.
+    assert_eq!(client.cmd("EPSV").await.0, 229);
+    assert_eq!(client.cmd("REST 3").await.0, 350);
+    let (mut code, _) = client.cmd("STOR keep.txt").await;
+    if code == 150 {
+        code = client.reply().await.0;
+    }
+    assert_eq!(code, 425);
+    assert_eq!(
+        storage.read_file("/keep.txt").as_deref(),
+        Some(&b"precious"[..])
+    );
+
+    // And a STOR that does get its connection replaces the file as before.
+    let data = client.epsv().await;
+    client.send("STOR keep.txt").await;
+    starts(client.reply().await);
+    let mut data = data;
+    data.write_all(b"new").await.unwrap();
+    drop(data);
+    assert_eq!(client.reply().await.0, 226);
+    assert_eq!(storage.read_file("/keep.txt").as_deref(), Some(&b"new"[..]));
+}

@@ -326,13 +326,22 @@ async fn data_connection_that_does_not_resume_the_control_session_is_refused() {
                 "{versions:?}: file bytes reached a refused connection"
             );
         }
-        // Upload likewise: the target is never written.
+        // Upload likewise: the target is never written. A new name is not even created, and
+        // an existing file is not truncated: STOR opens its file only after the data
+        // connection passed the checks.
         let (_, (code, text)) = transfer(&mut control, &fresh, "STOR up", Some(FILE)).await;
         assert_eq!(code, 522, "{versions:?}: {text}");
-        let stored = server.storage.read_file("/up").unwrap_or_default();
-        assert!(
-            stored.is_empty(),
-            "{versions:?}: refused upload wrote {stored:?}"
+        assert_eq!(
+            server.storage.read_file("/up"),
+            None,
+            "{versions:?}: a refused upload created its target"
+        );
+        let (_, (code, text)) = transfer(&mut control, &fresh, "STOR x", Some(b"other")).await;
+        assert_eq!(code, 522, "{versions:?}: {text}");
+        assert_eq!(
+            server.storage.read_file("/x").as_deref(),
+            Some(FILE),
+            "{versions:?}: a refused upload changed the existing file"
         );
 
         // The same session over a resuming data connection works, twice (the ticket or

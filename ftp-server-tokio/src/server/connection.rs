@@ -512,6 +512,12 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     (Some(Opened::Writer(writer)), Direction::Receive) => {
                         Job::Receive { writer, ascii }
                     }
+                    (Some(Opened::Write { path, mode }), Direction::Receive) => Job::ReceiveLater {
+                        storage: Arc::clone(&self.shared.storage),
+                        path,
+                        mode,
+                        ascii,
+                    },
                     _ => {
                         warn!(?ticket, "nothing was opened for this transfer");
                         self.fail_unopened(id);

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ftp_proto::VirtualPath;
 use ftp_proto::ascii::{FromWire, ToWire};
 use ftp_proto::server::{DataError, DataId, ListFormat, TransferError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -23,7 +24,7 @@ use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, warn};
 
 use crate::handler::PermFacts;
-use crate::storage::{DirEntries, Storage, fs_error_of, system_now};
+use crate::storage::{DirEntries, Storage, WriteMode, fs_error_of, system_now};
 use crate::tls::ConnectionTls;
 
 /// Size of one copy buffer.
@@ -123,6 +124,14 @@ pub(crate) enum Job<S: Storage> {
     Send { reader: S::Reader, ascii: bool },
     /// STOR, APPE, STOU: copy the socket into the writer, then commit it.
     Receive { writer: S::Writer, ascii: bool },
+    /// STOR, APPE: open the file once the connection is ready (and verified), then as
+    /// `Receive`. Nothing is truncated for a transfer that never starts.
+    ReceiveLater {
+        storage: Arc<S>,
+        path: VirtualPath,
+        mode: WriteMode,
+        ascii: bool,
+    },
     /// A listing already in wire form.
     Listing(Vec<u8>),
     /// A listing streamed from a directory; `perms` fills the MLSD `perm` fact.
@@ -232,7 +241,7 @@ impl<S: Storage> Channel<S> {
             Some(tls) => {
                 // The client starts its handshake after 150 (sent when Connected was
                 // reported); no file byte moves before the handshake passed every check.
-                let upload = matches!(job, Job::Receive { .. });
+                let upload = matches!(job, Job::Receive { .. } | Job::ReceiveLater { .. });
                 let protected = protect(stream, &tls, upload).instrument(span.clone()).await;
                 match protected {
                     Ok(stream) => {
@@ -422,8 +431,11 @@ async fn run_protected<S: Storage>(
     settings: &DataSettings,
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
-    let upload = matches!(job, Job::Receive { .. });
-    let result = run_buffered(job, &mut stream, settings, progress).await;
+    let upload = matches!(job, Job::Receive { .. } | Job::ReceiveLater { .. });
+    let result = match open_later(job).await {
+        Ok(job) => run_buffered(job, &mut stream, settings, progress).await,
+        Err(err) => Err(err),
+    };
     if upload && result.is_ok() {
         // Courtesy close_notify; the upload is already committed.
         let _ = tokio::time::timeout(settings.data_timeout, stream.shutdown()).await;
@@ -439,6 +451,7 @@ async fn run_job<S: Storage>(
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
+    let job = open_later(job).await?;
     match job {
         #[cfg(target_os = "linux")]
         Job::Send {
@@ -504,6 +517,25 @@ async fn run_job<S: Storage>(
     }
 }
 
+/// Opens the file of a [`Job::ReceiveLater`]: the data connection is ready now.
+async fn open_later<S: Storage>(job: Job<S>) -> Result<Job<S>, TransferError> {
+    match job {
+        Job::ReceiveLater {
+            storage,
+            path,
+            mode,
+            ascii,
+        } => match storage.open_write(&path, mode).await {
+            Ok(writer) => Ok(Job::Receive { writer, ascii }),
+            Err(err) => {
+                debug!(%path, error = %err, "opening the upload target failed");
+                Err(TransferError::Storage(err))
+            }
+        },
+        job => Ok(job),
+    }
+}
+
 /// Runs `job` with the buffered copy loops, over any stream (plain or TLS).
 async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
     job: Job<S>,
@@ -527,6 +559,8 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
             settings.buffers.give(buffer);
             result
         }
+        // Opened by `open_later` before this is called.
+        Job::ReceiveLater { .. } => Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
         Job::Listing(bytes) => {
             write_data(stream, &bytes, limit).await?;
             progress.store(bytes.len() as u64, Ordering::Relaxed);
