@@ -365,28 +365,109 @@ async fn data_connection_that_does_not_resume_the_control_session_is_refused() {
 
 #[tokio::test]
 async fn another_control_connections_session_is_not_accepted_for_data() {
-    let cert = cert();
-    let server = start(builder(&cert).build().unwrap()).await;
-    // One client config (one session cache) for two control connections: the first
-    // connection's data connection offers the second's session (the newest in the cache).
-    let shared = Arc::new(client_config(&cert, &[&rustls::version::TLS13]));
-    let mut first = explicit_login(server.addr, &shared).await;
-    let port = first.epsv().await;
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let mut second = explicit_login(server.addr, &shared).await;
-    second.expect("NOOP", 200).await;
-    assert_eq!(first.cmd("RETR x").await.0 / 100, 1);
-    let moved = match tls_connect(Arc::clone(&shared), "localhost", tcp).await {
-        Ok(mut data) => {
-            let mut bytes = Vec::new();
-            let _ = timeout(LIMIT, data.read_to_end(&mut bytes)).await;
-            bytes
+    for versions in [vec![&rustls::version::TLS13], vec![&rustls::version::TLS12]] {
+        let cert = cert();
+        let server = start(builder(&cert).build().unwrap()).await;
+        // Two control connections with separate session caches; the first one's data
+        // connection is made with the second one's cache, so it offers the second control
+        // connection's session (a ticket or a session id) - which the counter proves.
+        let own = Arc::new(client_config(&cert, &versions));
+        let offered = Arc::new(OfferCounter::default());
+        let mut other = client_config(&cert, &versions);
+        other.resumption = Resumption::store(offered.clone());
+        let other = Arc::new(other);
+        let mut first = explicit_login(server.addr, &own).await;
+        let mut second = explicit_login(server.addr, &other).await;
+        second.expect("NOOP", 200).await;
+        let before = offered.offers();
+        let port = first.epsv().await;
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        assert_eq!(first.cmd("RETR x").await.0 / 100, 1);
+        let moved = match tls_connect(Arc::clone(&other), "localhost", tcp).await {
+            Ok(mut data) => {
+                let mut bytes = Vec::new();
+                let _ = timeout(LIMIT, data.read_to_end(&mut bytes)).await;
+                bytes
+            }
+            Err(_) => Vec::new(),
+        };
+        assert_eq!(
+            offered.offers(),
+            before + 1,
+            "{versions:?}: the data handshake offered the other control connection's session"
+        );
+        let (code, text) = first.reply().await;
+        assert!(moved.is_empty(), "{versions:?}: file bytes moved");
+        assert_eq!(code, 522, "{versions:?}: {text}");
+    }
+}
+
+/// A client session cache that counts the sessions it hands out for resumption.
+#[derive(Debug, Default)]
+struct OfferCounter {
+    inner: OfferInner,
+    offers: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Debug)]
+struct OfferInner(rustls::client::ClientSessionMemoryCache);
+
+impl Default for OfferInner {
+    fn default() -> Self {
+        Self(rustls::client::ClientSessionMemoryCache::new(64))
+    }
+}
+
+impl OfferCounter {
+    fn offers(&self) -> usize {
+        self.offers.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count<T>(&self, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.offers
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        Err(_) => Vec::new(),
-    };
-    let (code, text) = first.reply().await;
-    assert!(moved.is_empty(), "file bytes moved");
-    assert_eq!(code, 522, "{text}");
+        found
+    }
+}
+
+impl rustls::client::ClientSessionStore for OfferCounter {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.inner.0.set_kx_hint(name, group);
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.0.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.0.set_tls12_session(name, value);
+    }
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.count(self.inner.0.tls12_session(name))
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.0.remove_tls12_session(name);
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.inner.0.insert_tls13_ticket(name, value);
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.count(self.inner.0.take_tls13_ticket(name))
+    }
 }
 
 #[tokio::test]
