@@ -46,7 +46,7 @@ use ftp_server_tokio::tls::TlsConfig;
 #[derive(Debug, Parser)]
 #[command(name = "ftpd", version, about, long_about = None)]
 struct Args {
-    /// Address to listen on (repeatable; IPv6 as [::1]:2121; port 0 picks a free port).
+    /// Address to listen on (repeatable; IPv6 as `[::1]:2121`; port 0 picks a free port).
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:2121")]
     listen: Vec<SocketAddr>,
 

@@ -235,7 +235,7 @@ pub enum SessionError {
         /// The cap.
         limit: usize,
     },
-    /// The session was closed by the caller (`QUIT` answered, or [`super::Session::close`]).
+    /// The session was closed on purpose (`QUIT` answered).
     #[error("session closed")]
     Closed,
 }
