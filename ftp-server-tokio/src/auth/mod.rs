@@ -126,6 +126,12 @@ pub struct Principal {
     pub grant: Option<(VirtualPath, Permissions)>,
     /// Logged in anonymously.
     pub anonymous: bool,
+    /// Most bytes the user's files under `home` may take together (uploads beyond it get 552),
+    /// counted across all of the user's sessions. `None`: no quota.
+    pub quota: Option<u64>,
+    /// Most sessions the user may have at once (a login beyond it is refused). `None`: only
+    /// the server's limits apply.
+    pub max_sessions: Option<u32>,
 }
 
 impl Principal {
@@ -137,7 +143,32 @@ impl Principal {
             permissions,
             grant: None,
             anonymous: false,
+            quota: None,
+            max_sessions: None,
         }
+    }
+
+    /// The same principal with a storage quota in bytes.
+    ///
+    /// ```
+    /// use ftp_server_tokio::auth::{Permissions, Principal};
+    /// use ftp_server_tokio::ftp_proto::VirtualPath;
+    /// let p = Principal::new("carol", VirtualPath::root(), Permissions::ALL)
+    ///     .with_quota(10 << 20)
+    ///     .with_max_sessions(2);
+    /// assert_eq!((p.quota, p.max_sessions), (Some(10 << 20), Some(2)));
+    /// ```
+    #[must_use]
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = Some(bytes);
+        self
+    }
+
+    /// The same principal limited to `sessions` concurrent sessions.
+    #[must_use]
+    pub fn with_max_sessions(mut self, sessions: u32) -> Self {
+        self.max_sessions = Some(sessions);
+        self
     }
 
     /// Whether `op` is allowed on `path` (a session path, relative to the user's `/`).
