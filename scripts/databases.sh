@@ -126,7 +126,7 @@ own_dir() { # DIR USER
 find_pg_bindir() {
     local d
     # The newest installed major version first.
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -V -r); do
+    for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5 -V -r); do
         [[ -x $d/initdb && -x $d/postgres && -x $d/pg_ctl ]] && { echo "$d"; return 0; }
     done
     if d=$(command -v initdb 2>/dev/null); then

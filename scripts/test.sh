@@ -14,6 +14,12 @@
 # pure-ftpd and pyftpdlib, which scripts/foreign-servers.sh unpacks from Debian's packages into
 # .tools/foreign-servers (and, as root, prepares the test user they log in as). vsftpd and
 # pure-ftpd need root; without it their tests say SKIPPED.
+#
+# The virtual-user tests (ftp-server-tokio) run against real MariaDB and PostgreSQL servers:
+# scripts/databases.sh installs them from Debian's packages (as root), starts a private instance
+# of each on 127.0.0.1 (they keep running after the tests; `bash scripts/databases.sh stop` stops
+# them) and writes .tools/databases/env, which is sourced here so the tests see their URLs
+# (FTP_TEST_MYSQL_URL, FTP_TEST_POSTGRES_URL). Unset, those tests say SKIPPED (fail under CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +51,13 @@ fi
 # under CI), which names what is missing.
 bash scripts/foreign-servers.sh ||
     echo "test.sh: scripts/foreign-servers.sh failed; the tests that need those servers will say SKIPPED" >&2
+
+bash scripts/databases.sh ||
+    echo "test.sh: scripts/databases.sh failed; the tests that need MariaDB or PostgreSQL will say SKIPPED" >&2
+if [ -f .tools/databases/env ]; then
+    # shellcheck source=/dev/null
+    source .tools/databases/env
+fi
 
 # --locked: the tests run against the dependency versions recorded in Cargo.lock.
 exec cargo test --workspace --locked "$@"
