@@ -223,8 +223,8 @@ pg_start() {
 
     port=$(pg_port)
     pid=$(pg_pid)
-    if [[ -n $pid && -n $port ]] && pid_is "$pid" postgres; then
-        if pg_test_login "$port"; then
+    if [[ -n $pid ]] && pid_is "$pid" postgres; then
+        if [[ -n $port ]] && pg_test_login "$port"; then
             say "PostgreSQL already running (PID $pid, port $port)"
             PG_PORT=$port
             return 0
@@ -329,8 +329,8 @@ my_start() {
 
     port=$(my_port)
     pid=$(my_pid)
-    if [[ -n $pid && -n $port ]] && pid_is "$pid" mariadbd mysqld; then
-        if my_test_login "$port"; then
+    if [[ -n $pid ]] && pid_is "$pid" mariadbd mysqld; then
+        if [[ -n $port ]] && my_test_login "$port"; then
             say "MariaDB already running (PID $pid, port $port)"
             MY_PORT=$port
             return 0
