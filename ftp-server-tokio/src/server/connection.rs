@@ -563,12 +563,15 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     (Some(Opened::Reader(reader)), Direction::Send) => Job::Send { reader, ascii },
                     (Some(Opened::Writer(writer)), Direction::Receive) => {
                         // STOU: a new, empty file; undone by removing it.
-                        let limit = self.charge().zip(info.as_ref()).map(|(charge, info)| Limit {
-                            charge,
-                            storage: Arc::clone(&self.shared.storage),
-                            path: info.path.clone(),
-                            undo: Undo::Remove,
-                        });
+                        let limit = self
+                            .charge()
+                            .zip(info.as_ref())
+                            .map(|(charge, info)| Limit {
+                                charge,
+                                storage: Arc::clone(&self.shared.storage),
+                                path: info.path.clone(),
+                                undo: Undo::Remove,
+                            });
                         Job::Receive {
                             writer,
                             ascii,
@@ -810,6 +813,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
 
     /// Ends the connection: stops data tasks, emits the logout, closes the socket gently.
     async fn finish(&mut self) {
+        // The user's session ends now, not after the lingering close below.
+        self.user_slot = None;
         for channel in std::mem::take(&mut self.channels) {
             channel.task.abort();
             if channel.busy {

@@ -26,9 +26,9 @@ use tracing::{Instrument, debug, warn};
 use crate::handler::PermFacts;
 use crate::storage::quota::{QuotaPolicy, QuotaWriter, Usage};
 use crate::storage::{DirEntries, Storage, WriteMode, fs_error_of, system_now};
+use crate::tls::ConnectionTls;
 use ftp_proto::listing::EntryKind;
 use ftp_proto::server::FsError;
-use crate::tls::ConnectionTls;
 
 /// Size of one copy buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
