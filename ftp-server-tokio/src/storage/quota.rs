@@ -1,7 +1,7 @@
 //! Storage quotas: how many bytes one user's files take, counted while bytes are written.
 //!
 //! Owns [`QuotaPolicy`] (what happens to an upload stopped at the quota), the per-user
-//! [`Usage`] counter that all sessions of one user share, the [`QuotaWriter`] that charges
+//! `Usage` counter that all sessions of one user share, the `QuotaWriter` that charges
 //! every byte before it reaches a writer, and the walk that measures a home directory once.
 //! It does not decide who has a quota (the authenticator does, through
 //! [`Principal::quota`](crate::auth::Principal::quota)) or which sessions share a counter
