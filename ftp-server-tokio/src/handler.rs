@@ -18,6 +18,10 @@
 //! - The session's `/` is the principal's home: it cannot be removed or renamed
 //!   ([`FsError::PermissionDenied`]), whatever the permissions.
 //! - Storage errors pass through unchanged as [`Response::Error`].
+//! - When the server gave the session a quota counter, DELE gives the file's size back and
+//!   RNTO over an existing file gives that file's size back; uploads are charged by the data
+//!   side as bytes are written. A handler used on its own has no counter and enforces no
+//!   quota (the [`Server`](crate::server::Server) does).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +32,7 @@ use ftp_proto::server::{FsError, ListKind, Request, Response, StoreMode, Ticket}
 use ftp_proto::{Segments, VirtualPath};
 
 use crate::auth::{AuthError, Authenticator, Credentials, Operation, Principal};
+use crate::storage::quota::Usage;
 use crate::storage::{DirEntries, Storage, WriteMode};
 
 /// At most this many entries answer a STAT listing: it travels over the control connection
@@ -139,6 +144,8 @@ pub struct RequestHandler<S: Storage, A: Authenticator> {
     auth: Arc<A>,
     principal: Option<Principal>,
     opened: HashMap<Ticket, Opened<S>>,
+    /// The logged-in user's quota counter, shared with the user's other sessions.
+    usage: Option<Arc<Usage>>,
 }
 
 impl<S: Storage, A: Authenticator> fmt::Debug for RequestHandler<S, A> {
@@ -159,7 +166,24 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
             auth,
             principal: None,
             opened: HashMap::new(),
+            usage: None,
         }
+    }
+
+    /// Uses `usage` as the logged-in user's quota counter (the server sets it after login).
+    pub(crate) fn set_usage(&mut self, usage: Option<Arc<Usage>>) {
+        self.usage = usage;
+    }
+
+    /// The logged-in user's quota counter, if the user has a quota.
+    pub(crate) fn usage(&self) -> Option<&Arc<Usage>> {
+        self.usage.as_ref()
+    }
+
+    /// Ends the logged-in identity (a login the server refused after authentication).
+    pub(crate) fn logout(&mut self) {
+        self.principal = None;
+        self.usage = None;
     }
 
     /// Who is logged in, if anyone.
@@ -181,6 +205,7 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
             } => {
                 // A new attempt ends the old identity first, so a failed one leaves no one in.
                 self.principal = None;
+                self.usage = None;
                 let credentials = Credentials {
                     user: &user,
                     password: &password,
@@ -205,7 +230,8 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
         let Some(principal) = &self.principal else {
             return Response::Error(FsError::PermissionDenied);
         };
-        match serve(self.storage.as_ref(), principal, request).await {
+        let usage = self.usage.as_deref();
+        match serve(self.storage.as_ref(), principal, usage, request).await {
             Ok((response, opened)) => {
                 if let Some(opened) = opened {
                     self.opened.insert(ticket, opened);
@@ -260,6 +286,7 @@ type Served<S> = (Response, Option<Opened<S>>);
 async fn serve<S: Storage>(
     storage: &S,
     principal: &Principal,
+    usage: Option<&Usage>,
     request: Request,
 ) -> Result<Served<S>, FsError> {
     let home = &principal.home;
@@ -344,7 +371,12 @@ async fn serve<S: Storage>(
         }
         Request::Delete { path } => {
             require(principal, Operation::Delete, &path)?;
-            storage.remove_file(&storage_path(home, &path)?).await?;
+            let target = storage_path(home, &path)?;
+            let freed = file_size(storage, usage, &target).await;
+            storage.remove_file(&target).await?;
+            if let Some(usage) = usage {
+                usage.release(freed);
+            }
             answer(Response::Ok)
         }
         Request::RemoveDir { path } => {
@@ -370,7 +402,17 @@ async fn serve<S: Storage>(
             not_home(&from)?;
             not_home(&to)?;
             let (from, to) = (storage_path(home, &from)?, storage_path(home, &to)?);
+            // Within the home a rename moves bytes without adding any; a file it replaces
+            // is gone.
+            let replaced = if from == to {
+                0
+            } else {
+                file_size(storage, usage, &to).await
+            };
             storage.rename(&from, &to).await?;
+            if let Some(usage) = usage {
+                usage.release(replaced);
+            }
             answer(Response::Ok)
         }
         Request::Checksum {
@@ -512,6 +554,18 @@ async fn writable_target<S: Storage>(storage: &S, target: &VirtualPath) -> Resul
             Err(err) => Err(err),
         },
         Err(err) => Err(err),
+    }
+}
+
+/// The size of the regular file at `target` when a quota is counted (`usage`), else 0 (and
+/// no storage call); 0 for anything that is not a regular file.
+async fn file_size<S: Storage>(storage: &S, usage: Option<&Usage>, target: &VirtualPath) -> u64 {
+    if usage.is_none() {
+        return 0;
+    }
+    match storage.metadata(target).await {
+        Ok(entry) if entry.kind == ftp_proto::listing::EntryKind::File => entry.size,
+        _ => 0,
     }
 }
 

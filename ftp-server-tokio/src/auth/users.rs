@@ -25,6 +25,8 @@ pub struct UserEntry {
     password: Secret<Vec<u8>>,
     home: VirtualPath,
     permissions: Permissions,
+    quota: Option<u64>,
+    max_sessions: Option<u32>,
 }
 
 impl UserEntry {
@@ -43,7 +45,44 @@ impl UserEntry {
             password: Secret::new(password.into()),
             home,
             permissions,
+            quota: None,
+            max_sessions: None,
         }
+    }
+
+    /// The same user with a storage quota: the user's files under [`UserEntry::home`] may
+    /// take at most `bytes` together ([`Principal::quota`]; the server answers uploads beyond
+    /// it with 552).
+    ///
+    /// ```
+    /// use ftp_server_tokio::auth::{Permissions, UserEntry};
+    /// use ftp_server_tokio::ftp_proto::VirtualPath;
+    /// let bob = UserEntry::new("bob", "pw", VirtualPath::root(), Permissions::ALL)
+    ///     .with_quota(1 << 20)
+    ///     .with_max_sessions(2);
+    /// assert_eq!((bob.quota(), bob.max_sessions()), (Some(1 << 20), Some(2)));
+    /// ```
+    #[must_use]
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = Some(bytes);
+        self
+    }
+
+    /// The same user limited to `sessions` concurrent sessions ([`Principal::max_sessions`]).
+    #[must_use]
+    pub fn with_max_sessions(mut self, sessions: u32) -> Self {
+        self.max_sessions = Some(sessions);
+        self
+    }
+
+    /// The user's storage quota in bytes, if any.
+    pub fn quota(&self) -> Option<u64> {
+        self.quota
+    }
+
+    /// The user's limit on concurrent sessions, if any.
+    pub fn max_sessions(&self) -> Option<u32> {
+        self.max_sessions
     }
 
     /// The user name.
@@ -62,7 +101,10 @@ impl UserEntry {
     }
 
     fn principal(&self) -> Principal {
-        Principal::new(self.name.clone(), self.home.clone(), self.permissions)
+        let mut principal = Principal::new(self.name.clone(), self.home.clone(), self.permissions);
+        principal.quota = self.quota;
+        principal.max_sessions = self.max_sessions;
+        principal
     }
 }
 

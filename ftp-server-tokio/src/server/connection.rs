@@ -26,7 +26,8 @@ use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
-use super::data::{Channel, Job, JobOrder, Open, Report};
+use super::accounts::UserSlot;
+use super::data::{Channel, Charge, Job, JobOrder, Limit, Open, Report, Undo};
 use crate::auth::Authenticator;
 use crate::events::{Event, TransferDirection};
 use crate::handler::{Opened, RequestHandler};
@@ -39,6 +40,9 @@ const READ_CHUNK: usize = 4096;
 /// the socket closes, so the client reads the reply instead of a reset.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1 << 20;
+/// Reply to a login beyond the user's session limit ([`crate::auth::Principal::max_sessions`]):
+/// 421 and close, as pure-ftpd answers its per-user limit; the client may try again later.
+const TOO_MANY_FOR_USER: &[u8] = b"421 Too many sessions for this user; try again later\r\n";
 
 /// A data channel of this session, as the control task sees it.
 struct ChannelState<S: Storage> {
@@ -130,6 +134,7 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
             listings: Vec::new(),
             out: Vec::new(),
             user: None,
+            user_slot: None,
             shutdown,
             drain_until: None,
         };
@@ -163,6 +168,9 @@ struct Connection<S: Storage, A: Authenticator> {
     out: Vec<u8>,
     /// The logged-in user, for events.
     user: Option<String>,
+    /// The logged-in user's counted session (session limit and quota); freed when the
+    /// connection ends in any way, or at the next login.
+    user_slot: Option<UserSlot>,
     shutdown: watch::Receiver<Option<Instant>>,
     /// The server is shutting down; running transfers may go on until this time.
     drain_until: Option<Instant>,
@@ -295,7 +303,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     if !self.out.is_empty() && !self.flush().await {
                         return Err(End::Closed);
                     }
-                    self.request(ticket, request).await;
+                    self.request(ticket, request).await?;
                 }
                 Output::UpgradeTls => {
                     // The 234 goes out in clear, then the handshake.
@@ -397,14 +405,58 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         true
     }
 
-    async fn request(&mut self, ticket: Ticket, request: Request) {
+    async fn request(&mut self, ticket: Ticket, request: Request) -> Result<(), End> {
         let hooks = self.shared.events.is_some();
         let noted = note(&request);
+        let login = matches!(noted, Noted::Login);
+        if login {
+            // A new login ends the old identity, and with it its counted session.
+            self.user_slot = None;
+        }
         let response = self.handler.handle(ticket, request).await;
+        if login && matches!(response, Response::LoggedIn) && !self.admit_user().await {
+            let user = self.handler.principal().map(|p| p.name.clone());
+            self.handler.logout();
+            info!(?user, "login refused: the user has too many sessions");
+            self.out.extend_from_slice(TOO_MANY_FOR_USER);
+            let _ = self.flush().await;
+            return Err(End::Closed);
+        }
         self.after(ticket, noted, &response, hooks);
         if let Err(err) = self.session.respond(Instant::now(), ticket, response) {
             warn!(error = %err, "the session refused the application's answer");
         }
+        Ok(())
+    }
+
+    /// Counts the session just logged in against its user's session limit and gives the
+    /// handler the user's quota counter (measuring the home at the user's first session);
+    /// false when the user already has as many sessions as allowed.
+    async fn admit_user(&mut self) -> bool {
+        let Some(principal) = self.handler.principal().cloned() else {
+            return true;
+        };
+        let Some(slot) = self.shared.accounts.admit(&principal) else {
+            return false;
+        };
+        let usage = match principal.quota {
+            Some(limit) => slot.usage(self.shared.storage.as_ref(), limit).await,
+            None => None,
+        };
+        if let Some(usage) = &usage {
+            debug!(used = usage.used(), limit = ?principal.quota, "quota counted");
+        }
+        self.handler.set_usage(usage);
+        self.user_slot = Some(slot);
+        true
+    }
+
+    /// The quota the logged-in user's uploads are charged to, if any.
+    fn charge(&self) -> Option<Charge> {
+        self.handler.usage().map(|usage| Charge {
+            usage: Arc::clone(usage),
+            policy: self.shared.quota_policy,
+        })
     }
 
     /// Remembers what events and transfers need from an answered request.
@@ -510,13 +562,28 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 let job = match (self.handler.take(ticket), direction) {
                     (Some(Opened::Reader(reader)), Direction::Send) => Job::Send { reader, ascii },
                     (Some(Opened::Writer(writer)), Direction::Receive) => {
-                        Job::Receive { writer, ascii }
+                        // STOU: a new, empty file; undone by removing it.
+                        let limit = self
+                            .charge()
+                            .zip(info.as_ref())
+                            .map(|(charge, info)| Limit {
+                                charge,
+                                storage: Arc::clone(&self.shared.storage),
+                                path: info.path.clone(),
+                                undo: Undo::Remove,
+                            });
+                        Job::Receive {
+                            writer,
+                            ascii,
+                            limit,
+                        }
                     }
                     (Some(Opened::Write { path, mode }), Direction::Receive) => Job::ReceiveLater {
                         storage: Arc::clone(&self.shared.storage),
                         path,
                         mode,
                         ascii,
+                        charge: self.charge(),
                     },
                     _ => {
                         warn!(?ticket, "nothing was opened for this transfer");
@@ -746,6 +813,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
 
     /// Ends the connection: stops data tasks, emits the logout, closes the socket gently.
     async fn finish(&mut self) {
+        // The user's session ends now, not after the lingering close below.
+        self.user_slot = None;
         for channel in std::mem::take(&mut self.channels) {
             channel.task.abort();
             if channel.busy {

@@ -24,8 +24,11 @@ use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, warn};
 
 use crate::handler::PermFacts;
+use crate::storage::quota::{QuotaPolicy, QuotaWriter, Usage};
 use crate::storage::{DirEntries, Storage, WriteMode, fs_error_of, system_now};
 use crate::tls::ConnectionTls;
+use ftp_proto::listing::EntryKind;
+use ftp_proto::server::FsError;
 
 /// Size of one copy buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
@@ -122,8 +125,13 @@ pub(crate) type Reports = mpsc::UnboundedSender<(DataId, Report)>;
 pub(crate) enum Job<S: Storage> {
     /// RETR: copy the reader to the socket.
     Send { reader: S::Reader, ascii: bool },
-    /// STOR, APPE, STOU: copy the socket into the writer, then commit it.
-    Receive { writer: S::Writer, ascii: bool },
+    /// STOR, APPE, STOU: copy the socket into the writer, then commit it; with a `limit`,
+    /// every byte is charged to the user's quota first.
+    Receive {
+        writer: S::Writer,
+        ascii: bool,
+        limit: Option<Limit<S>>,
+    },
     /// STOR, APPE: open the file once the connection is ready (and verified), then as
     /// `Receive`. Nothing is truncated for a transfer that never starts.
     ReceiveLater {
@@ -131,6 +139,7 @@ pub(crate) enum Job<S: Storage> {
         path: VirtualPath,
         mode: WriteMode,
         ascii: bool,
+        charge: Option<Charge>,
     },
     /// A listing already in wire form.
     Listing(Vec<u8>),
@@ -140,6 +149,30 @@ pub(crate) enum Job<S: Storage> {
         format: ListFormat,
         perms: Option<PermFacts>,
     },
+}
+
+/// The quota an upload is charged to, and what happens when it stops there.
+#[derive(Debug, Clone)]
+pub(crate) struct Charge {
+    pub(crate) usage: Arc<Usage>,
+    pub(crate) policy: QuotaPolicy,
+}
+
+/// How [`QuotaPolicy::DeletePartial`] undoes an upload stopped at the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Undo {
+    /// STOR, STOU: remove the file.
+    Remove,
+    /// APPE, REST+STOR: cut the file back to the size it had when the transfer started.
+    CutTo(u64),
+}
+
+/// A quota-limited upload: the charge, and the file to undo (a storage path).
+pub(crate) struct Limit<S: Storage> {
+    pub(crate) charge: Charge,
+    pub(crate) storage: Arc<S>,
+    pub(crate) path: VirtualPath,
+    pub(crate) undo: Undo,
 }
 
 /// What the session's task hands a connected channel: the job, its log span, and for a
@@ -459,7 +492,7 @@ async fn run_job<S: Storage>(
             ascii: false,
         } if S::zero_copy_source(&reader).is_some() => {
             let Some(file) = S::zero_copy_source(&reader) else {
-                return Err(TransferError::Storage(ftp_proto::server::FsError::Local));
+                return Err(TransferError::Storage(FsError::Local));
             };
             // What fits in the socket buffer goes at once: small files end here, with no
             // thread and no further wait.
@@ -481,19 +514,25 @@ async fn run_job<S: Storage>(
             finish(&mut stream, limit).await?;
             Ok(sent)
         }
-        Job::Receive { mut writer, ascii } => {
+        Job::Receive {
+            mut writer,
+            ascii,
+            limit,
+        } => {
             #[cfg(unix)]
             if !ascii
                 && let Some(sink) = S::direct_sink(&writer)
                 && let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
                 && let Ok(sink) = sink.try_clone_to_owned()
             {
-                let copy = threaded::Copy::new(stream, limit, progress)?;
+                let copy = threaded::Copy::new(stream, settings.data_timeout, progress)?;
                 let buffer = settings.buffers.take();
+                let usage = limit.as_ref().map(|l| Arc::clone(&l.charge.usage));
                 let outcome = copy
                     .run(move |c| {
                         let mut buffer = buffer;
-                        let received = c.receive(std::fs::File::from(sink), &mut buffer);
+                        let file = std::fs::File::from(sink);
+                        let received = c.receive(file, &mut buffer, usage.as_deref());
                         (received, buffer)
                     })
                     .await;
@@ -502,15 +541,22 @@ async fn run_job<S: Storage>(
                     return Err(TransferError::ConnectionLost);
                 };
                 settings.buffers.give(buffer);
-                let received = received?;
+                if let Err(err) = received {
+                    settle(&err, writer, limit).await;
+                    return Err(err);
+                }
                 // The data went straight to the file; shutting the writer down still commits.
                 writer
                     .shutdown()
                     .await
                     .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
-                return Ok(received);
+                return received;
             }
-            let job = Job::<S>::Receive { writer, ascii };
+            let job = Job::<S>::Receive {
+                writer,
+                ascii,
+                limit,
+            };
             run_buffered(job, &mut stream, settings, progress).await
         }
         job => run_buffered(job, &mut stream, settings, progress).await,
@@ -525,14 +571,126 @@ async fn open_later<S: Storage>(job: Job<S>) -> Result<Job<S>, TransferError> {
             path,
             mode,
             ascii,
+            charge: None,
         } => match storage.open_write(&path, mode).await {
-            Ok(writer) => Ok(Job::Receive { writer, ascii }),
+            Ok(writer) => Ok(Job::Receive {
+                writer,
+                ascii,
+                limit: None,
+            }),
             Err(err) => {
                 debug!(%path, error = %err, "opening the upload target failed");
                 Err(TransferError::Storage(err))
             }
         },
+        Job::ReceiveLater {
+            storage,
+            path,
+            mode,
+            ascii,
+            charge: Some(charge),
+        } => {
+            let (writer, undo) = open_charged(storage.as_ref(), &path, mode, &charge.usage).await?;
+            let limit = Limit {
+                charge,
+                storage,
+                path,
+                undo,
+            };
+            Ok(Job::Receive {
+                writer,
+                ascii,
+                limit: Some(limit),
+            })
+        }
         job => Ok(job),
+    }
+}
+
+/// Opens an upload target of a user with a quota, keeping the count right: what opening
+/// truncates (STOR over a file, REST+STOR) is given back, what a REST past the end adds is
+/// charged first (552 when it does not fit, and nothing is opened).
+async fn open_charged<S: Storage>(
+    storage: &S,
+    path: &VirtualPath,
+    mode: WriteMode,
+    usage: &Usage,
+) -> Result<(S::Writer, Undo), TransferError> {
+    let old = match storage.metadata(path).await {
+        Ok(entry) if entry.kind == EntryKind::File => entry.size,
+        Ok(_) | Err(FsError::NotFound) => 0,
+        Err(err) => return Err(TransferError::Storage(err)),
+    };
+    let (base, undo) = match mode {
+        WriteMode::Replace { offset: 0 } => (0, Undo::Remove),
+        WriteMode::Replace { offset } => (offset, Undo::CutTo(offset)),
+        WriteMode::Append => (old, Undo::CutTo(old)),
+    };
+    let grown = base.saturating_sub(old);
+    if !usage.charge(grown) {
+        return Err(TransferError::Storage(FsError::QuotaExceeded));
+    }
+    match storage.open_write(path, mode).await {
+        Ok(writer) => {
+            usage.release(old.saturating_sub(base));
+            Ok((writer, undo))
+        }
+        Err(err) => {
+            usage.release(grown);
+            debug!(%path, error = %err, "opening the upload target failed");
+            Err(TransferError::Storage(err))
+        }
+    }
+}
+
+/// After an upload with a quota failed with `err`: when it stopped at the quota, commits
+/// what the writer holds and applies the [`QuotaPolicy`].
+async fn settle<S: Storage>(err: &TransferError, mut writer: S::Writer, limit: Option<Limit<S>>) {
+    let Some(limit) = limit else {
+        return;
+    };
+    if *err != TransferError::Storage(FsError::QuotaExceeded) {
+        return;
+    }
+    // Buffered bytes reach the file before it is measured.
+    let _ = writer.shutdown().await;
+    drop(writer);
+    let Limit {
+        charge,
+        storage,
+        path,
+        undo,
+    } = limit;
+    if charge.policy == QuotaPolicy::KeepPartial {
+        debug!(%path, "quota reached; the partial upload is kept");
+        return;
+    }
+    let size = match storage.metadata(&path).await {
+        Ok(entry) if entry.kind == EntryKind::File => entry.size,
+        _ => return,
+    };
+    match undo {
+        Undo::Remove => match storage.remove_file(&path).await {
+            Ok(()) => {
+                charge.usage.release(size);
+                debug!(%path, "quota reached; the partial upload was removed");
+            }
+            Err(err) => warn!(%path, error = %err, "quota reached; removing the upload failed"),
+        },
+        Undo::CutTo(keep) if keep < size => {
+            let cut = storage
+                .open_write(&path, WriteMode::Replace { offset: keep })
+                .await;
+            match cut {
+                Ok(mut writer) => {
+                    let _ = writer.shutdown().await;
+                    charge.usage.release(size - keep);
+                    debug!(%path, keep, "quota reached; the file was cut back");
+                }
+                Err(err) => warn!(%path, error = %err, "quota reached; cutting the file failed"),
+            }
+        }
+        Undo::CutTo(_) => {}
     }
 }
 
@@ -553,14 +711,28 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
             finish(stream, limit).await?;
             Ok(sent)
         }
-        Job::Receive { mut writer, ascii } => {
+        Job::Receive {
+            mut writer,
+            ascii,
+            limit: quota,
+        } => {
             let mut buffer = settings.buffers.take();
-            let result = receive(stream, &mut writer, &mut buffer, ascii, limit, progress).await;
+            let result = match &quota {
+                None => receive(stream, &mut writer, &mut buffer, ascii, limit, progress).await,
+                Some(quota) => {
+                    let usage = Arc::clone(&quota.charge.usage);
+                    let mut charged = QuotaWriter::new(&mut writer, usage);
+                    receive(stream, &mut charged, &mut buffer, ascii, limit, progress).await
+                }
+            };
             settings.buffers.give(buffer);
+            if let Err(err) = &result {
+                settle(err, writer, quota).await;
+            }
             result
         }
         // Opened by `open_later` before this is called.
-        Job::ReceiveLater { .. } => Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
+        Job::ReceiveLater { .. } => Err(TransferError::Storage(FsError::Local)),
         Job::Listing(bytes) => {
             write_data(stream, &bytes, limit).await?;
             progress.store(bytes.len() as u64, Ordering::Relaxed);
@@ -612,7 +784,7 @@ async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
             Ok(Err(err)) => return Err(TransferError::Storage(fs_error_of(&err))),
-            Err(_) => return Err(TransferError::Storage(ftp_proto::server::FsError::Local)),
+            Err(_) => return Err(TransferError::Storage(FsError::Local)),
         };
         let chunk = &buffer[..n];
         let bytes: &[u8] = match &mut wire {
@@ -783,9 +955,10 @@ mod threaded {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
-    use ftp_proto::server::TransferError;
+    use ftp_proto::server::{FsError, TransferError};
 
     use crate::storage::fs_error_of;
+    use crate::storage::quota::Usage;
 
     /// A data connection handed to a copy thread.
     pub(super) struct Copy {
@@ -866,11 +1039,14 @@ mod threaded {
             Ok(sent)
         }
 
-        /// Reads the connection to its end into `file`.
+        /// Reads the connection to its end into `file`. With a `usage`, every chunk is
+        /// reserved from the quota before it is written; at the limit the file ends exactly
+        /// there and the copy fails with `QuotaExceeded`.
         pub(super) fn receive(
             &mut self,
             mut file: std::fs::File,
             buffer: &mut [u8],
+            usage: Option<&Usage>,
         ) -> Result<u64, TransferError> {
             let mut received = 0u64;
             loop {
@@ -880,10 +1056,20 @@ mod threaded {
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(TransferError::ConnectionLost),
                 };
-                file.write_all(&buffer[..n])
-                    .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
-                received += n as u64;
+                let allowed = match usage {
+                    Some(usage) => usize::try_from(usage.grant(n as u64)).unwrap_or(n).min(n),
+                    None => n,
+                };
+                if let Err(err) = file.write_all(&buffer[..allowed]) {
+                    // What the failed write took is unknown: the file is measured again at
+                    // the user's next first login.
+                    return Err(TransferError::Storage(fs_error_of(&err)));
+                }
+                received += allowed as u64;
                 self.note(received);
+                if allowed < n {
+                    return Err(TransferError::Storage(FsError::QuotaExceeded));
+                }
             }
             Ok(received)
         }

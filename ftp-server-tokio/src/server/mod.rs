@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod accounts;
 mod connection;
 mod data;
 
@@ -50,6 +51,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::auth::Authenticator;
 use crate::events::{Event, EventHook};
 use crate::storage::Storage;
+use crate::storage::quota::QuotaPolicy;
 use crate::tls::TlsConfig;
 use data::{BufferPool, DataSettings};
 
@@ -133,6 +135,7 @@ pub struct Server<S: Storage, A: Authenticator> {
     max_sessions_per_ip: usize,
     shutdown_grace: Duration,
     events: Option<EventHook>,
+    quota_policy: QuotaPolicy,
 }
 
 impl<S: Storage, A: Authenticator> fmt::Debug for Server<S, A> {
@@ -147,6 +150,7 @@ impl<S: Storage, A: Authenticator> fmt::Debug for Server<S, A> {
             .field("max_sessions", &self.max_sessions)
             .field("max_sessions_per_ip", &self.max_sessions_per_ip)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("quota_policy", &self.quota_policy)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +179,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             events: None,
+            quota_policy: QuotaPolicy::default(),
         }
     }
 
@@ -317,6 +322,38 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
         self
     }
 
+    /// What happens to an upload stopped at a user's quota (552): see [`QuotaPolicy`].
+    /// Default: [`QuotaPolicy::DeletePartial`].
+    ///
+    /// Quotas ([`Principal::quota`](crate::auth::Principal::quota)) and per-user session limits
+    /// ([`Principal::max_sessions`](crate::auth::Principal::max_sessions)) come from the
+    /// authenticator and are enforced for every authenticator. Usage is counted per user name
+    /// and home, shared by all of that user's sessions: measured when the user's first session
+    /// logs in (a walk of the home, at most
+    /// [`MAX_SCAN_ENTRIES`](crate::storage::quota::MAX_SCAN_ENTRIES) entries), then kept
+    /// current as bytes are written, files truncated, deleted or replaced by RNTO. Every byte
+    /// is reserved before it is written, so concurrent uploads of one user never together pass
+    /// the quota. A login beyond the user's session limit gets `421` and the connection closes
+    /// (as pure-ftpd does).
+    ///
+    /// ```
+    /// use ftp_server_tokio::auth::StaticUsers;
+    /// use ftp_server_tokio::server::Server;
+    /// use ftp_server_tokio::storage::memory::MemoryStorage;
+    /// use ftp_server_tokio::storage::quota::QuotaPolicy;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::new(MemoryStorage::new(), StaticUsers::new([])?)
+    ///     .quota_policy(QuotaPolicy::KeepPartial);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn quota_policy(mut self, policy: QuotaPolicy) -> Self {
+        self.quota_policy = policy;
+        self
+    }
+
     /// Calls `hook` with every [`Event`] (logins, transfers, deletions, ...).
     #[must_use]
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
@@ -404,6 +441,8 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             data: Arc::new(data),
             events: self.events,
             shutdown,
+            accounts: Arc::new(accounts::Accounts::default()),
+            quota_policy: self.quota_policy,
             limits: Limits {
                 max: self.max_sessions,
                 per_ip: self.max_sessions_per_ip,
@@ -448,6 +487,10 @@ pub(crate) struct Shared<S: Storage, A: Authenticator> {
     pub(crate) events: Option<EventHook>,
     /// `Some(deadline)` once shutting down: transfers may run until the deadline.
     pub(crate) shutdown: watch::Receiver<Option<Instant>>,
+    /// Sessions and quota usage per user.
+    pub(crate) accounts: Arc<accounts::Accounts>,
+    /// What happens to an upload stopped at the quota.
+    pub(crate) quota_policy: QuotaPolicy,
     limits: Limits,
 }
 
