@@ -11,6 +11,8 @@ mod network;
 #[cfg(feature = "users-file")]
 mod password;
 mod permission_names;
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+mod sql;
 mod users;
 #[cfg(feature = "users-file")]
 mod virtual_users;
@@ -21,6 +23,8 @@ pub use network::{IpNetwork, IpNetworkError};
 #[cfg(feature = "users-file")]
 pub use password::{HashedPassword, PasswordError};
 pub use permission_names::{PERMISSION_NAMES, UnknownPermission};
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+pub use sql::{SQL_ACQUIRE_TIMEOUT, SQL_MAX_CONNECTIONS, SQL_SCHEMA_VERSION, SqlStore};
 pub use users::{AnonymousPolicy, DuplicateUser, StaticUsers, UserEntry};
 #[cfg(feature = "users-file")]
 pub use virtual_users::{
