@@ -319,9 +319,8 @@ impl FileStore {
         let path = store.inner.path.clone();
         if !store.clone().load().await?.1 {
             return Err(StoreError::Io(format!(
-                "users file {}: {}",
-                path.display(),
-                io::Error::from(io::ErrorKind::NotFound)
+                "users file {}: no such file (create it with `ftpd user add`)",
+                path.display()
             )));
         }
         Ok(store)
