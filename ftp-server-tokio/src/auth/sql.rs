@@ -488,9 +488,21 @@ impl SqlStore {
 
     async fn fetch(&self, name: Option<&str>) -> Result<Vec<VirtualUser>, StoreError> {
         self.ensure_schema().await?;
+        // MySQL reports the case-sensitive (binary-collated) name column as VARBINARY, which
+        // does not decode as text: read it through a cast.
+        let columns = match &self.pool {
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(_) => COLUMNS.replacen(
+                "name",
+                "CAST(name AS CHAR CHARACTER SET utf8mb4) AS name",
+                1,
+            ),
+            #[allow(unreachable_patterns)]
+            _ => COLUMNS.to_owned(),
+        };
         let text = match name {
-            Some(_) => format!("SELECT {COLUMNS} FROM ftp_users WHERE name = ?"),
-            None => format!("SELECT {COLUMNS} FROM ftp_users"),
+            Some(_) => format!("SELECT {columns} FROM ftp_users WHERE name = ?"),
+            None => format!("SELECT {columns} FROM ftp_users"),
         };
         let text = self.sql(&text);
         let raws: Vec<RawUser> = on_pool!(&self.pool, pool => {
