@@ -27,6 +27,8 @@ fn loud(message: &str) {
 }
 
 /// The URL in `var`, or a loud skip (a failure under `CI`).
+// Used by the SQL tests, which need the sqlite feature.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 fn database_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
@@ -44,6 +46,8 @@ fn database_url(var: &str) -> Option<String> {
 }
 
 /// A prefix that keeps this run's users apart from other runs in a shared database.
+// Used by the SQL tests, which need the sqlite feature.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 fn unique_prefix() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
