@@ -20,6 +20,11 @@ use ftp_server_tokio::auth::{
 use ftp_server_tokio::ftp_proto::Secret;
 
 /// Writes to the real stderr, past the test harness's capture, so a skip is always visible.
+// Used by the MySQL and PostgreSQL tests (inside the sqlite-gated module).
+#[cfg_attr(
+    not(all(feature = "sqlite", any(feature = "mysql", feature = "postgres"))),
+    allow(dead_code)
+)]
 fn loud(message: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{message}");
@@ -27,8 +32,11 @@ fn loud(message: &str) {
 }
 
 /// The URL in `var`, or a loud skip (a failure under `CI`).
-// Used by the SQL tests, which need the sqlite feature.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+// Used by the MySQL and PostgreSQL tests (inside the sqlite-gated module).
+#[cfg_attr(
+    not(all(feature = "sqlite", any(feature = "mysql", feature = "postgres"))),
+    allow(dead_code)
+)]
 fn database_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
@@ -46,8 +54,11 @@ fn database_url(var: &str) -> Option<String> {
 }
 
 /// A prefix that keeps this run's users apart from other runs in a shared database.
-// Used by the SQL tests, which need the sqlite feature.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+// Used by the MySQL and PostgreSQL tests (inside the sqlite-gated module).
+#[cfg_attr(
+    not(all(feature = "sqlite", any(feature = "mysql", feature = "postgres"))),
+    allow(dead_code)
+)]
 fn unique_prefix() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -417,7 +428,7 @@ async fn users_file_is_private_atomic_and_reloaded_when_edited() {
 #[cfg(feature = "sqlite")]
 mod sql {
     use super::*;
-    use ftp_server_tokio::auth::{SQL_ACQUIRE_TIMEOUT, SqlStore};
+    use ftp_server_tokio::auth::SqlStore;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
@@ -491,6 +502,7 @@ mod sql {
     #[cfg(feature = "postgres")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dead_database_answers_unavailable_quickly() {
+        use ftp_server_tokio::auth::SQL_ACQUIRE_TIMEOUT;
         use std::time::{Duration, Instant};
         // Port 1: nothing listens, the connection is refused.
         let started = Instant::now();
