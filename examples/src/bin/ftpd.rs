@@ -21,6 +21,16 @@
 //!     # then: curl -k -u alice:s3cret ftps://127.0.0.1:9990/
 //! ```
 //!
+//! Virtual users live in a users file (TOML) or an SQL database (SQLite, MySQL/MariaDB,
+//! PostgreSQL) and are managed with `ftpd user`; the password is read from a prompt, or from
+//! the first line of standard input, never from the command line:
+//!
+//! ```text
+//! ftpd user add alice --home /alice --perms all --quota 1000000000 --users-file users.toml
+//! ftpd user list --users-db 'sqlite:///var/lib/ftpd/users.db?mode=rwc'
+//! ftpd --root /srv/ftp --users-file users.toml          # or --users-db URL
+//! ```
+//!
 //! Once bound it prints one `implicit TLS listening on ADDR` line per implicit-TLS listener,
 //! then one `listening on ADDR` line per listener on standard output (scripts and tests read
 //! the ports from them), logs to standard error, and stops cleanly on Ctrl-C or SIGTERM
@@ -35,17 +45,29 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
-use ftp_server_tokio::auth::{AnonymousPolicy, Permissions, StaticUsers, UserEntry};
+use ftp_server_tokio::auth::{
+    AnonymousPolicy, FileStore, Permissions, SqlStore, StaticUsers, UserEntry, UserStore,
+    VirtualUsers,
+};
 use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
 use ftp_server_tokio::storage::Storage;
 use ftp_server_tokio::storage::fs::FsStorage;
 use ftp_server_tokio::tls::TlsConfig;
 
+#[path = "ftpd/users.rs"]
+mod users;
+
+use users::Users;
+
 /// Serve a directory over FTP.
 #[derive(Debug, Parser)]
-#[command(name = "ftpd", version, about, long_about = None)]
+#[command(name = "ftpd", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// `ftpd user ...` manages virtual users instead of serving.
+    #[command(subcommand)]
+    command: Option<users::Command>,
+
     /// Address to listen on (repeatable; IPv6 as `[::1]:2121`; port 0 picks a free port).
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:2121")]
     listen: Vec<SocketAddr>,
@@ -74,7 +96,18 @@ struct Args {
     #[arg(long = "user-home", value_name = "NAME:DIR")]
     user_homes: Vec<String>,
 
-    /// Nobody may change anything (anonymous uploads stay allowed if configured).
+    /// Virtual users from a TOML users file (see `ftpd user add`), re-read when it changes.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "user_homes", "users_db", "read_only"])]
+    users_file: Option<PathBuf>,
+
+    /// Virtual users from a database: sqlite:///path/users.db?mode=rwc,
+    /// mysql://USER:PASS@HOST/DB or postgres://USER:PASS@HOST/DB. A database that is down
+    /// answers logins with 421.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["users", "user_homes", "read_only"])]
+    users_db: Option<String>,
+
+    /// Nobody may change anything (anonymous uploads stay allowed if configured). For --user
+    /// users; virtual users have their own permissions.
     #[arg(long)]
     read_only: bool,
 
@@ -212,7 +245,11 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(format!("cannot start the runtime: {err}")),
     };
-    match runtime.block_on(serve(args)) {
+    let result = match args.command {
+        Some(command) => runtime.block_on(users::run(command)),
+        None => runtime.block_on(serve(args)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(message),
     }
@@ -269,19 +306,51 @@ async fn serve(args: Args) -> Result<(), String> {
     for entry in &entries {
         require_dir(&storage, entry.home(), &format!("home of {}", entry.name())).await?;
     }
-    let anonymous = args.anonymous || args.anonymous_upload.is_some() || args.users.is_empty();
-    let mut users = StaticUsers::new(entries).map_err(|err| format!("--user: {err}"))?;
+    let virtual_users = args.users_file.is_some() || args.users_db.is_some();
+    let anonymous = args.anonymous
+        || args.anonymous_upload.is_some()
+        || (args.users.is_empty() && !virtual_users);
+    let mut policy = None;
     let mut upload = None;
     if anonymous {
-        let mut policy = AnonymousPolicy::default();
+        let mut anonymous_policy = AnonymousPolicy::default();
         if let Some(dir) = &args.anonymous_upload {
             let dir = tree_path(dir).map_err(|e| format!("--anonymous-upload: {e}"))?;
             require_dir(&storage, &dir, "--anonymous-upload directory").await?;
             upload = Some(dir.clone());
-            policy = policy.with_upload_dir(dir);
+            anonymous_policy = anonymous_policy.with_upload_dir(dir);
         }
-        users = users.with_anonymous(policy);
+        policy = Some(anonymous_policy);
     }
+    let (users, user_source) = if let Some(path) = &args.users_file {
+        let store = FileStore::open(path)
+            .await
+            .map_err(|e| format!("--users-file: {e}"))?;
+        let source = store.describe();
+        warn_missing_homes(&storage, &store).await;
+        let mut users = VirtualUsers::new(store);
+        if let Some(policy) = policy {
+            users = users.with_anonymous(policy);
+        }
+        (Users::File(users), Some(source))
+    } else if let Some(url) = &args.users_db {
+        let store = SqlStore::connect(url)
+            .await
+            .map_err(|e| format!("--users-db: {e}"))?;
+        let source = store.describe();
+        warn_missing_homes(&storage, &store).await;
+        let mut users = VirtualUsers::new(store);
+        if let Some(policy) = policy {
+            users = users.with_anonymous(policy);
+        }
+        (Users::Sql(users), Some(source))
+    } else {
+        let mut users = StaticUsers::new(entries).map_err(|err| format!("--user: {err}"))?;
+        if let Some(policy) = policy {
+            users = users.with_anonymous(policy);
+        }
+        (Users::Static(users), None)
+    };
 
     let mut server = Server::new(storage, users)
         .anonymous(anonymous)
@@ -331,11 +400,13 @@ async fn serve(args: Args) -> Result<(), String> {
     for addr in &addrs {
         let _ = writeln!(out, "listening on {addr}");
     }
-    let access = match (anonymous, args.users.len(), &upload) {
-        (true, 0, None) => "anonymous, read-only".to_owned(),
-        (true, 0, Some(dir)) => format!("anonymous, uploads to {dir}"),
-        (true, n, _) => format!("anonymous and {n} user(s)"),
-        (false, n, _) => format!("{n} user(s)"),
+    let access = match (anonymous, args.users.len(), &upload, &user_source) {
+        (true, _, _, Some(source)) => format!("anonymous and the users of {source}"),
+        (false, _, _, Some(source)) => format!("the users of {source}"),
+        (true, 0, None, None) => "anonymous, read-only".to_owned(),
+        (true, 0, Some(dir), None) => format!("anonymous, uploads to {dir}"),
+        (true, n, _, None) => format!("anonymous and {n} user(s)"),
+        (false, n, _, None) => format!("{n} user(s)"),
     };
     let _ = writeln!(out, "ftpd: serving {} ({access})", root.display());
     let login = if anonymous { "" } else { "-u USER:PASSWORD " };
@@ -387,6 +458,22 @@ async fn require_dir(storage: &FsStorage, dir: &VirtualPath, what: &str) -> Resu
         Ok(entry) if entry.kind.is_dir() => Ok(()),
         Ok(_) => Err(format!("{what} {dir} is not a directory")),
         Err(err) => Err(format!("{what} {dir}: {err}")),
+    }
+}
+
+/// Logs a warning for each virtual user whose home is not a directory of the served tree
+/// (their logins would fail); users added later are not checked.
+async fn warn_missing_homes<U: UserStore>(storage: &FsStorage, store: &U) {
+    match store.list().await {
+        Ok(users) => {
+            for user in users {
+                let what = format!("home of {}", user.name);
+                if let Err(problem) = require_dir(storage, &user.home, &what).await {
+                    tracing::warn!("{problem}");
+                }
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot list the users"),
     }
 }
 

@@ -5,9 +5,32 @@
 //! anonymous access and a static set of users. It does not decide *when* a login happens (the
 //! session does) and never logs or stores passwords.
 
+#[cfg(feature = "users-file")]
+mod file;
+mod network;
+#[cfg(feature = "users-file")]
+mod password;
+mod permission_names;
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+mod sql;
 mod users;
+#[cfg(feature = "users-file")]
+mod virtual_users;
 
+#[cfg(feature = "users-file")]
+pub use file::{FileStore, MAX_USERS_FILE};
+pub use network::{IpNetwork, IpNetworkError};
+#[cfg(feature = "users-file")]
+pub use password::{HashedPassword, PasswordError};
+pub use permission_names::{PERMISSION_NAMES, UnknownPermission};
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+pub use sql::{SQL_ACQUIRE_TIMEOUT, SQL_MAX_CONNECTIONS, SQL_SCHEMA_VERSION, SqlStore};
 pub use users::{AnonymousPolicy, DuplicateUser, StaticUsers, UserEntry};
+#[cfg(feature = "users-file")]
+pub use virtual_users::{
+    DEFAULT_MAX_CONCURRENT_VERIFICATIONS, DEFAULT_STORE_TIMEOUT, InvalidUserName, MAX_USER_NAME,
+    StoreError, UserStore, VirtualUser, VirtualUsers, check_user_name, parse_home,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,251 @@
+//! `ftpd user ...` and `ftpd --users-file/--users-db`: users added through the command line
+//! (password on stdin) log in with curl; a wrong password gets 530; `passwd` and `remove` take
+//! effect on the running server; read-only users cannot upload while full users can; the
+//! password never appears in the store.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{FtpdBuilder, Run, run, tool_available, write_file};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// curl's exit code when the server refuses the login (530).
+const CURLE_LOGIN_DENIED: i32 = 67;
+
+/// `ftpd ARGS` with `stdin` written to its standard input, killed after [`TIMEOUT`].
+fn ftpd_with_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftpd"));
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let description = format!("{command:?}");
+    let mut child = command.spawn().expect("start ftpd");
+    let mut input = child.stdin.take().expect("stdin");
+    let _ = input.write_all(stdin.as_bytes());
+    drop(input);
+    let deadline = Instant::now() + TIMEOUT;
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("ftpd output");
+    Run {
+        command: description,
+        code: output.status.code(),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `ftpd user ...` with no standard input.
+fn ftpd_user(args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftpd"));
+    command.args(args);
+    run(&mut command, TIMEOUT)
+}
+
+fn curl(login: &str, args: &[&str]) -> Run {
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "-sS",
+            "--connect-timeout",
+            "5",
+            "--max-time",
+            "50",
+            "-u",
+            login,
+        ])
+        .args(args);
+    run(&mut command, TIMEOUT)
+}
+
+/// The whole life of two users in one store, `store` being `--users-file F` or
+/// `--users-db URL`.
+fn users_end_to_end(builder: FtpdBuilder, store: &[&str], stored_at: &std::path::Path) {
+    let call = |args: &[&str], stdin: &str| {
+        let all: Vec<&str> = args.iter().chain(store).copied().collect();
+        ftpd_with_stdin(&all, stdin)
+    };
+
+    // Full user with a home, read-only user at the top; passwords on stdin.
+    call(
+        &[
+            "user", "add", "alice", "--home", "/alice", "--perms", "all", "--quota", "1000000",
+        ],
+        "alice-pw1\n",
+    )
+    .assert_success();
+    call(
+        &[
+            "user",
+            "add",
+            "reader",
+            "--home",
+            "/",
+            "--perms",
+            "read-only",
+        ],
+        "reader-pw\n",
+    )
+    .assert_success();
+    // The password is not on the command line, and only its hash is stored.
+    let stored = fs::read(stored_at).expect("store written");
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(!stored.contains("alice-pw1") && !stored.contains("reader-pw"));
+    // A second add of the same name fails; an empty password is refused.
+    let again = call(&["user", "add", "alice", "--home", "/alice"], "x\n");
+    assert_ne!(again.code, Some(0), "{}", again.describe());
+    let empty = call(&["user", "add", "nopw", "--home", "/"], "");
+    assert_ne!(empty.code, Some(0), "{}", empty.describe());
+    assert!(
+        empty.stderr.contains("empty password"),
+        "{}",
+        empty.describe()
+    );
+
+    let list = call(&["user", "list"], "");
+    list.assert_success();
+    let text = list.stdout_text();
+    assert!(
+        text.contains("alice home=/alice perms=list,read,write,append,delete,rename,mkdir quota=1000000 max-sessions=- enabled allow-from=any"),
+        "{text}"
+    );
+    assert!(text.contains("reader home=/ perms=list,read "), "{text}");
+    assert!(!text.contains("nopw") && !text.contains("argon2"), "{text}");
+
+    fs::create_dir_all(builder.root().join("alice")).unwrap();
+    write_file(&builder.root().join("alice/mine.txt"), b"alice's\n");
+    write_file(&builder.root().join("top.txt"), b"top\n");
+    let upload = builder.base().join("upload.txt");
+    write_file(&upload, b"uploaded\n");
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend_from_slice(store);
+    let ftpd = builder.args(args).start();
+    let upload = upload.to_str().unwrap();
+
+    // Wrong password and unknown user: 530. No anonymous access unless --anonymous.
+    curl("alice:wrong", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+    curl("mallory:alice-pw1", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+    curl("anonymous:guest@", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+
+    // alice sees her home as /, and may upload.
+    let listing = curl("alice:alice-pw1", &[&ftpd.url("/")]);
+    listing.assert_success();
+    let names = listing.stdout_text();
+    assert!(
+        names.contains("mine.txt") && !names.contains("top.txt"),
+        "{names}"
+    );
+    curl("alice:alice-pw1", &["-T", upload, &ftpd.url("/new.txt")]).assert_success();
+    assert_eq!(
+        fs::read(ftpd.root().join("alice/new.txt")).unwrap(),
+        b"uploaded\n"
+    );
+
+    // reader sees the whole tree, may download, may not upload.
+    let listing = curl("reader:reader-pw", &[&ftpd.url("/")]);
+    listing.assert_success();
+    assert!(
+        listing.stdout_text().contains("top.txt"),
+        "{}",
+        listing.describe()
+    );
+    let got = curl("reader:reader-pw", &[&ftpd.url("/top.txt")]);
+    got.assert_success();
+    assert_eq!(got.stdout, b"top\n");
+    let denied = curl("reader:reader-pw", &["-T", upload, &ftpd.url("/evil.txt")]);
+    assert_ne!(denied.code, Some(0), "{}", denied.describe());
+    assert!(!ftpd.root().join("evil.txt").exists());
+
+    // passwd, disable, enable and remove act on the running server.
+    call(&["user", "passwd", "alice"], "alice-pw2\n").assert_success();
+    curl("alice:alice-pw1", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+    curl("alice:alice-pw2", &[&ftpd.url("/")]).assert_success();
+    call(&["user", "disable", "alice"], "").assert_success();
+    curl("alice:alice-pw2", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+    call(&["user", "enable", "alice"], "").assert_success();
+    curl("alice:alice-pw2", &[&ftpd.url("/")]).assert_success();
+    call(&["user", "remove", "reader"], "").assert_success();
+    curl("reader:reader-pw", &[&ftpd.url("/")]).assert_code(CURLE_LOGIN_DENIED);
+    let gone = call(&["user", "remove", "reader"], "");
+    assert_ne!(gone.code, Some(0), "{}", gone.describe());
+}
+
+#[test]
+fn users_file_end_to_end() {
+    if !tool_available("curl") {
+        return;
+    }
+    let builder = FtpdBuilder::new();
+    let file = builder.base().join("users.toml");
+    let file_arg = file.to_str().unwrap().to_owned();
+    users_end_to_end(builder, &["--users-file", &file_arg], &file);
+}
+
+#[test]
+fn sqlite_end_to_end() {
+    if !tool_available("curl") {
+        return;
+    }
+    let builder = FtpdBuilder::new();
+    let db = builder.base().join("users.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    users_end_to_end(builder, &["--users-db", &url], &db);
+}
+
+#[test]
+fn users_flags_are_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--users-file", missing], "missing.toml"),
+        (
+            &["--users-file", missing, "--users-db", "sqlite://x.db"],
+            "cannot be used with",
+        ),
+        (
+            &["--users-file", missing, "--user", "a:b"],
+            "cannot be used with",
+        ),
+        (&["--users-db", "oracle://db/x"], "unsupported database"),
+    ];
+    for (args, expected) in cases {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ftpd"));
+        command
+            .args(["--root", root, "--listen", "127.0.0.1:0"])
+            .args(args);
+        let run = run(&mut command, TIMEOUT);
+        assert_ne!(run.code, Some(0), "{}", run.describe());
+        assert!(
+            run.stderr.contains(expected),
+            "expected {expected:?}\n{}",
+            run.describe()
+        );
+        assert!(
+            !run.stdout_text().contains("listening on"),
+            "{}",
+            run.describe()
+        );
+    }
+    // The user subcommands need exactly one store.
+    let run = ftpd_user(&["user", "list"]);
+    assert_ne!(run.code, Some(0), "{}", run.describe());
+    assert!(run.stderr.contains("--users-file"), "{}", run.describe());
+    // Listing a users file that does not exist is an error, not an empty list.
+    let run = ftpd_user(&["user", "list", "--users-file", missing]);
+    assert_ne!(run.code, Some(0), "{}", run.describe());
+}
