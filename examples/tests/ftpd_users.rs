@@ -249,3 +249,61 @@ fn users_flags_are_checked_at_start() {
     let run = ftpd_user(&["user", "list", "--users-file", missing]);
     assert_ne!(run.code, Some(0), "{}", run.describe());
 }
+
+/// A virtual user's quota through ftpd and curl: an upload past it fails (552) and, per
+/// `--quota-partial`, leaves nothing or exactly the bytes up to the quota.
+#[test]
+fn quota_and_the_partial_file_policy() {
+    if !tool_available("curl") {
+        return;
+    }
+    for (policy, kept) in [("delete", None), ("keep", Some(1000))] {
+        let builder = FtpdBuilder::new();
+        let file = builder.base().join("users.toml");
+        let file_arg = file.to_str().unwrap().to_owned();
+        fs::create_dir(builder.root().join("bob")).unwrap();
+        let add = ftpd_with_stdin(
+            &[
+                "user",
+                "add",
+                "bob",
+                "--home",
+                "/bob",
+                "--quota",
+                "1000",
+                "--users-file",
+                &file_arg,
+            ],
+            "bob-pw\n",
+        );
+        add.assert_success();
+        let local = builder.base().join("big.bin");
+        write_file(&local, &[9; 1500]);
+        let small = builder.base().join("small.bin");
+        write_file(&small, &[5; 600]);
+        let ftpd = builder
+            .args(["--users-file", &file_arg, "--quota-partial", policy])
+            .start();
+        let local_arg = local.to_str().unwrap();
+        curl(
+            "bob:bob-pw",
+            &["-T", small.to_str().unwrap(), &ftpd.url("small.bin")],
+        )
+        .assert_success();
+        // 600 used: 1500 more does not fit. curl reports the failed upload (exit 25).
+        let over = curl("bob:bob-pw", &["-T", local_arg, &ftpd.url("big.bin")]);
+        assert_ne!(over.code, Some(0), "{}", over.describe());
+        let stored = fs::read(ftpd.root().join("bob/big.bin"))
+            .ok()
+            .map(|b| b.len());
+        assert_eq!(
+            stored,
+            kept.map(|q: usize| q - 600),
+            "--quota-partial {policy}"
+        );
+        assert_eq!(
+            fs::read(ftpd.root().join("bob/small.bin")).unwrap(),
+            vec![5; 600]
+        );
+    }
+}

@@ -53,6 +53,7 @@ use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
 use ftp_server_tokio::storage::Storage;
 use ftp_server_tokio::storage::fs::FsStorage;
+use ftp_server_tokio::storage::quota::QuotaPolicy;
 use ftp_server_tokio::tls::TlsConfig;
 
 #[path = "ftpd/users.rs"]
@@ -110,6 +111,12 @@ struct Args {
     /// users; virtual users have their own permissions.
     #[arg(long)]
     read_only: bool,
+
+    /// What happens to an upload stopped by a user's quota (552): "delete" removes the
+    /// partial file (an APPE or REST upload is cut back to its size before the transfer);
+    /// "keep" leaves the bytes up to the quota.
+    #[arg(long, value_name = "POLICY", default_value = "delete")]
+    quota_partial: QuotaPartial,
 
     /// Passive data ports, e.g. 50000-50100 (default: any free port).
     #[arg(long, value_name = "A-B")]
@@ -225,6 +232,15 @@ fn tree_path(text: &str) -> Result<VirtualPath, String> {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(io::stderr(), "ftpd: {message}");
     ExitCode::FAILURE
+}
+
+/// `--quota-partial`: the partial-file policy for uploads stopped by a quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QuotaPartial {
+    /// Remove the partial file (or cut an appended one back).
+    Delete,
+    /// Keep the bytes up to the quota.
+    Keep,
 }
 
 fn main() -> ExitCode {
@@ -357,7 +373,11 @@ async fn serve(args: Args) -> Result<(), String> {
         .idle_timeout(Duration::from_secs(args.idle_timeout))
         .active_mode(!args.no_active)
         .max_sessions(args.max_sessions)
-        .max_sessions_per_ip(args.max_sessions_per_ip);
+        .max_sessions_per_ip(args.max_sessions_per_ip)
+        .quota_policy(match args.quota_partial {
+            QuotaPartial::Delete => QuotaPolicy::DeletePartial,
+            QuotaPartial::Keep => QuotaPolicy::KeepPartial,
+        });
     for addr in &args.listen {
         server = server.listen(*addr);
     }
