@@ -372,6 +372,10 @@ async fn serve<S: Storage>(
         Request::Delete { path } => {
             require(principal, Operation::Delete, &path)?;
             let target = storage_path(home, &path)?;
+            let _changes = match usage {
+                Some(usage) => Some(usage.changes().await),
+                None => None,
+            };
             let freed = file_size(storage, usage, &target).await;
             storage.remove_file(&target).await?;
             if let Some(usage) = usage {
@@ -402,6 +406,10 @@ async fn serve<S: Storage>(
             not_home(&from)?;
             not_home(&to)?;
             let (from, to) = (storage_path(home, &from)?, storage_path(home, &to)?);
+            let _changes = match usage {
+                Some(usage) => Some(usage.changes().await),
+                None => None,
+            };
             // Within the home a rename moves bytes without adding any; a file it replaces
             // is gone.
             let replaced = if from == to {

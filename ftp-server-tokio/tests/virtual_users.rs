@@ -425,6 +425,37 @@ async fn users_file_is_private_atomic_and_reloaded_when_edited() {
     }
 }
 
+/// A users file that disappears while the server runs is a store failure (421 for everyone),
+/// not an empty user list (530 for everyone, counted as failed logins); back in place, logins
+/// work again.
+#[tokio::test]
+async fn a_users_file_removed_while_serving_gives_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.toml");
+    let setup = FileStore::open_or_create(&path).await.unwrap();
+    setup.add(user("gina", "gina-pw", "/gina")).await.unwrap();
+    let users = VirtualUsers::new(FileStore::open(&path).await.unwrap());
+    assert!(
+        login(&users, "gina", "gina-pw", "127.0.0.1:1")
+            .await
+            .is_ok()
+    );
+    let moved = dir.path().join("users.toml.bak");
+    std::fs::rename(&path, &moved).unwrap();
+    assert_eq!(
+        login(&users, "gina", "gina-pw", "127.0.0.1:1")
+            .await
+            .unwrap_err(),
+        AuthError::Unavailable
+    );
+    std::fs::rename(&moved, &path).unwrap();
+    assert!(
+        login(&users, "gina", "gina-pw", "127.0.0.1:1")
+            .await
+            .is_ok()
+    );
+}
+
 #[cfg(feature = "sqlite")]
 mod sql {
     use super::*;

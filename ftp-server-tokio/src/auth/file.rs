@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -78,7 +79,15 @@ pub struct FileStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    cache: Mutex<Option<(Stamp, Arc<Vec<VirtualUser>>)>>,
+    /// Opened with [`FileStore::open`]: the file must exist, and one that disappears while the
+    /// server runs is a store failure (421), not an empty user list (530 for everyone).
+    must_exist: bool,
+    /// The last read, good or bad, by the file's stamp: a malformed file is not parsed again
+    /// for every login attempt.
+    cache: Mutex<Option<(Stamp, Result<Arc<Vec<VirtualUser>>, StoreError>)>>,
+    /// One re-read at a time: concurrent logins after an edit wait for it instead of each
+    /// parsing the file.
+    reload: Mutex<()>,
     writer: tokio::sync::Mutex<()>,
 }
 
@@ -245,6 +254,13 @@ fn read_file(path: &Path) -> Result<Option<(Stamp, String)>, StoreError> {
     file.take(MAX_USERS_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
+    // The file may have grown between the size check and the read.
+    if bytes.len() as u64 > MAX_USERS_FILE {
+        return Err(StoreError::Malformed(format!(
+            "users file {}: larger than {MAX_USERS_FILE} bytes",
+            path.display()
+        )));
+    }
     let text = String::from_utf8(bytes).map_err(|err| {
         StoreError::Malformed(format!(
             "users file {}: not UTF-8 (byte {})",
@@ -315,7 +331,7 @@ impl FileStore {
     /// [`StoreError::Io`] if it cannot be read (or does not exist), [`StoreError::Malformed`]
     /// naming the line if it does not parse.
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let store = Self::unchecked(path.into());
+        let store = Self::unchecked(path.into(), true);
         let path = store.inner.path.clone();
         if !store.clone().load().await?.1 {
             return Err(StoreError::Io(format!(
@@ -333,16 +349,18 @@ impl FileStore {
     ///
     /// As [`FileStore::open`], except that a missing file is not one.
     pub async fn open_or_create(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let store = Self::unchecked(path.into());
+        let store = Self::unchecked(path.into(), false);
         store.clone().load().await?;
         Ok(store)
     }
 
-    fn unchecked(path: PathBuf) -> Self {
+    fn unchecked(path: PathBuf, must_exist: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 path,
+                must_exist,
                 cache: Mutex::new(None),
+                reload: Mutex::new(()),
                 writer: tokio::sync::Mutex::new(()),
             }),
         }
@@ -390,25 +408,36 @@ impl Inner {
     fn load(&self) -> Result<(Arc<Vec<VirtualUser>>, bool), StoreError> {
         let io_error =
             |err: io::Error| StoreError::Io(format!("users file {}: {err}", self.path.display()));
+        let cached = |stamp: Stamp| -> Option<Result<(Arc<Vec<VirtualUser>>, bool), StoreError>> {
+            let cache = self.cache.lock().ok()?;
+            let (at, result) = cache.as_ref()?;
+            (*at == stamp).then(|| result.clone().map(|users| (users, true)))
+        };
         let stamp = match fs::metadata(&self.path) {
             Ok(meta) => Some(Stamp::of(&meta)),
             Err(err) if err.kind() == io::ErrorKind::NotFound => None,
             Err(err) => return Err(io_error(err)),
         };
-        if let (Some(stamp), Ok(cache)) = (stamp, self.cache.lock())
-            && let Some((cached, users)) = cache.as_ref()
-            && *cached == stamp
-        {
-            return Ok((Arc::clone(users), true));
+        if let Some(hit) = stamp.and_then(cached) {
+            return hit;
+        }
+        let _one_reload = self.reload.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another login may have re-read the file while this one waited.
+        if let Some(hit) = stamp.and_then(cached) {
+            return hit;
         }
         match read_file(&self.path)? {
             Some((stamp, text)) => {
-                let users = Arc::new(parse(&self.path, &text)?);
+                let result = parse(&self.path, &text).map(Arc::new);
                 if let Ok(mut cache) = self.cache.lock() {
-                    *cache = Some((stamp, Arc::clone(&users)));
+                    *cache = Some((stamp, result.clone()));
                 }
-                Ok((users, true))
+                result.map(|users| (users, true))
             }
+            None if self.must_exist => Err(StoreError::Io(format!(
+                "users file {}: no such file (create it with `ftpd user add`)",
+                self.path.display()
+            ))),
             None => Ok((Arc::new(Vec::new()), false)),
         }
     }

@@ -97,6 +97,13 @@ impl HashedPassword {
 /// See [`HashedPassword::dummy`]: made once with [`HashedPassword::hash`].
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$0Kuijc6lXwELCSK73SKAHg$/B8wcuMIXHcWlqR3c24faahq9AGaCjnHxClIzyvpSJE";
 
+/// Largest argon2 memory cost accepted in a stored hash (KiB): 256 MiB.
+const MAX_M_COST: u32 = 256 * 1024;
+/// Largest argon2 time cost (passes) accepted in a stored hash.
+const MAX_T_COST: u32 = 16;
+/// Largest argon2 parallelism accepted in a stored hash.
+const MAX_P_COST: u32 = 16;
+
 impl FromStr for HashedPassword {
     type Err = PasswordError;
 
@@ -107,9 +114,15 @@ impl FromStr for HashedPassword {
         if !matches!(algorithm, "argon2id" | "argon2i" | "argon2d") || parsed.hash.is_none() {
             return Err(PasswordError::NotArgon2);
         }
-        // The parameters must be ones argon2 accepts, or every verification would fail.
-        if argon2::Params::try_from(&parsed).is_err() {
-            return Err(PasswordError::NotArgon2);
+        // The parameters must be ones argon2 accepts, or every verification would fail, and
+        // bounded: a stored hash asking for gigabytes of memory or thousands of passes would
+        // let one login exhaust the server (and time differently from the dummy hash).
+        match argon2::Params::try_from(&parsed) {
+            Ok(params)
+                if params.m_cost() <= MAX_M_COST
+                    && params.t_cost() <= MAX_T_COST
+                    && params.p_cost() <= MAX_P_COST => {}
+            _ => return Err(PasswordError::NotArgon2),
         }
         Ok(Self(text.to_owned()))
     }
@@ -142,6 +155,26 @@ mod tests {
         assert_eq!(fresh.hash.map(|h| h.len()), dummy.hash.map(|h| h.len()));
         // And it is a real hash argon2 can verify against (of some unknown password).
         assert!(!HashedPassword::dummy().verify(b""));
+    }
+
+    #[test]
+    fn stored_hashes_with_runaway_costs_are_refused() {
+        let hash = HashedPassword::hash(b"pw").unwrap();
+        let tail = hash.as_str().split_once("$m=19456,t=2,p=1").unwrap().1;
+        for params in [
+            "m=4194304,t=2,p=1",
+            "m=19456,t=1000,p=1",
+            "m=19456,t=2,p=64",
+        ] {
+            let text = format!("$argon2id$v=19${params}{tail}");
+            assert_eq!(
+                text.parse::<HashedPassword>(),
+                Err(PasswordError::NotArgon2),
+                "{params}"
+            );
+        }
+        let sane = format!("$argon2id$v=19$m=65536,t=3,p=4{tail}");
+        assert!(sane.parse::<HashedPassword>().is_ok());
     }
 
     #[test]

@@ -289,8 +289,29 @@ impl RawUser {
     }
 }
 
-/// `url` with the password (if any) replaced by `***`, for messages.
+/// `url` with the password (if any) replaced by `***`, for messages: in the user info
+/// (`user:pw@host`) and in a `password=` query parameter, which sqlx also accepts.
 fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -641,5 +662,30 @@ impl UserStore for SqlStore {
         )
         .await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://ftp:s3cret@db:5432/ftp"),
+            "postgres://ftp:***@db:5432/ftp"
+        );
+        assert_eq!(
+            redact("postgres://db/ftp?user=ftp&password=s3cret&sslmode=require"),
+            "postgres://db/ftp?user=ftp&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("mysql://ftp:pw@db/ftp?PASSWORD=x"),
+            "mysql://ftp:***@db/ftp?PASSWORD=***"
+        );
+        assert_eq!(
+            redact("sqlite:///var/lib/ftpd/users.db?mode=rwc"),
+            "sqlite:///var/lib/ftpd/users.db?mode=rwc"
+        );
     }
 }

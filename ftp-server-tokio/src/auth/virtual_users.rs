@@ -68,7 +68,13 @@ pub struct InvalidUserName(pub String);
 
 /// Checks a user name: 1 to [`MAX_USER_NAME`] bytes, no control characters.
 pub fn check_user_name(name: &str) -> Result<(), InvalidUserName> {
-    if name.is_empty() || name.len() > MAX_USER_NAME || name.chars().any(char::is_control) {
+    // Leading or trailing white space is refused: MySQL's collations ignore trailing spaces
+    // when comparing, so "alice " would otherwise name alice's row there.
+    if name.is_empty()
+        || name.len() > MAX_USER_NAME
+        || name.chars().any(char::is_control)
+        || name.trim() != name
+    {
         return Err(InvalidUserName(name.to_owned()));
     }
     Ok(())
@@ -167,7 +173,7 @@ impl VirtualUser {
 }
 
 /// Why a store could not answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// Reading or writing the store failed (file system, network, database).
@@ -389,12 +395,20 @@ impl<S: UserStore> VirtualUsers<S> {
 
     /// One argon2 verification on a blocking thread, at most `verifiers` at once.
     async fn verify(&self, hash: HashedPassword, password: Vec<u8>) -> Result<bool, AuthError> {
-        let Ok(_permit) = self.verifiers.acquire().await else {
+        // The permit moves into the blocking job: if this future is dropped (the session
+        // ended), the job still holds it until argon2 is done, so the cap really bounds the
+        // hashes running at once.
+        let Ok(permit) = Arc::clone(&self.verifiers).acquire_owned().await else {
             return Err(AuthError::Unavailable);
         };
         self.verifications.fetch_add(1, Ordering::Relaxed);
         let password = ftp_proto::Secret::new(password);
-        match tokio::task::spawn_blocking(move || hash.verify(password.expose_secret())).await {
+        let job = move || {
+            let matches = hash.verify(password.expose_secret());
+            drop(permit);
+            matches
+        };
+        match tokio::task::spawn_blocking(job).await {
             Ok(matches) => Ok(matches),
             Err(err) => {
                 tracing::error!(error = %err, "password verification task failed");

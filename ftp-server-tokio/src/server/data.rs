@@ -616,6 +616,7 @@ async fn open_charged<S: Storage>(
     mode: WriteMode,
     usage: &Usage,
 ) -> Result<(S::Writer, Undo), TransferError> {
+    let _changes = usage.changes().await;
     let old = match storage.metadata(path).await {
         Ok(entry) if entry.kind == EntryKind::File => entry.size,
         Ok(_) | Err(FsError::NotFound) => 0,
@@ -665,6 +666,8 @@ async fn settle<S: Storage>(err: &TransferError, mut writer: S::Writer, limit: O
         debug!(%path, "quota reached; the partial upload is kept");
         return;
     }
+    let usage = Arc::clone(&charge.usage);
+    let _changes = usage.changes().await;
     let size = match storage.metadata(&path).await {
         Ok(entry) if entry.kind == EntryKind::File => entry.size,
         _ => return,

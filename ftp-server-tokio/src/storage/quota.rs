@@ -60,6 +60,10 @@ pub enum QuotaPolicy {
 pub(crate) struct Usage {
     limit: AtomicU64,
     used: AtomicU64,
+    /// Held across every "measure a file, change it, give its bytes back" step (DELE, RNTO
+    /// over a file, opening an upload that truncates, undoing a partial upload), so that two
+    /// sessions of the user cannot both give back the same file's bytes.
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl Usage {
@@ -67,7 +71,13 @@ impl Usage {
         Self {
             limit: AtomicU64::new(limit),
             used: AtomicU64::new(used),
+            changes: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Serialises the user's size-changing file operations (see the field).
+    pub(crate) async fn changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     /// The latest login's quota applies from now on.
