@@ -77,6 +77,9 @@ pub struct FileStore {
 }
 
 #[derive(Debug)]
+/// The users a read of the file gave, or why it gave none.
+type Loaded = Result<Arc<Vec<VirtualUser>>, StoreError>;
+
 struct Inner {
     path: PathBuf,
     /// Opened with [`FileStore::open`]: the file must exist, and one that disappears while the
@@ -84,7 +87,7 @@ struct Inner {
     must_exist: bool,
     /// The last read, good or bad, by the file's stamp: a malformed file is not parsed again
     /// for every login attempt.
-    cache: Mutex<Option<(Stamp, Result<Arc<Vec<VirtualUser>>, StoreError>)>>,
+    cache: Mutex<Option<(Stamp, Loaded)>>,
     /// One re-read at a time: concurrent logins after an edit wait for it instead of each
     /// parsing the file.
     reload: Mutex<()>,
