@@ -76,10 +76,13 @@ pub struct FileStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 /// The users a read of the file gave, or why it gave none.
 type Loaded = Result<Arc<Vec<VirtualUser>>, StoreError>;
 
+/// The users and whether the file exists, or why they could not be read.
+type ReadUsers = Result<(Arc<Vec<VirtualUser>>, bool), StoreError>;
+
+#[derive(Debug)]
 struct Inner {
     path: PathBuf,
     /// Opened with [`FileStore::open`]: the file must exist, and one that disappears while the
@@ -408,10 +411,10 @@ impl FileStore {
 }
 
 impl Inner {
-    fn load(&self) -> Result<(Arc<Vec<VirtualUser>>, bool), StoreError> {
+    fn load(&self) -> ReadUsers {
         let io_error =
             |err: io::Error| StoreError::Io(format!("users file {}: {err}", self.path.display()));
-        let cached = |stamp: Stamp| -> Option<Result<(Arc<Vec<VirtualUser>>, bool), StoreError>> {
+        let cached = |stamp: Stamp| -> Option<ReadUsers> {
             let cache = self.cache.lock().ok()?;
             let (at, result) = cache.as_ref()?;
             (*at == stamp).then(|| result.clone().map(|users| (users, true)))
