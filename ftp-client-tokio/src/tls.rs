@@ -145,7 +145,7 @@ impl TlsConfig {
     /// let config = ftp_client_tokio::TlsConfig::new().with_system_roots()?;
     /// # Ok(()) }
     /// ```
-    pub fn with_system_roots(self) -> Result<Self, Error> {
+    pub fn with_system_roots(mut self) -> Result<Self, Error> {
         let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
         let path = match from_env {
             Some(path) => path,
@@ -160,7 +160,21 @@ impl TlsConfig {
                     )
                 })?,
         };
-        self.add_root_pem_file(&path)
+        // A bundle may hold certificates webpki does not accept (old or unusual ones): those
+        // are skipped, as other TLS stacks do, rather than failing the whole bundle.
+        let pem = std::fs::read(&path).map_err(|e| Error::Local {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let certs = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+        let (added, _skipped) = self.roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(Error::TlsConfig(format!(
+                "{}: no usable certificate",
+                path.display()
+            )));
+        }
+        Ok(self)
     }
 
     /// Trusts every certificate in the PEM text `pem`; fails when it holds none or one does
@@ -186,8 +200,10 @@ impl TlsConfig {
             path: path.display().to_string(),
             source: e,
         })?;
-        self.add_root_pem(&pem)
-            .map_err(|e| Error::TlsConfig(format!("{}: {e}", path.display())))
+        self.add_root_pem(&pem).map_err(|e| match e {
+            Error::TlsConfig(why) => Error::TlsConfig(format!("{}: {why}", path.display())),
+            other => other,
+        })
     }
 
     /// Trusts one DER-encoded certificate.
@@ -303,7 +319,12 @@ impl Tls {
     /// the next protected data connection should be one the server sends fresh tickets on
     /// (a listing or a download), or the one after it cannot resume. See [`CountingStore`].
     pub(crate) fn needs_tickets(&self) -> bool {
-        self.stats.version.as_deref() == Some("TLSv1_3") && self.store.tls13_tickets() <= 1
+        self.is_tls13() && self.store.tls13_tickets() <= 1
+    }
+
+    /// The control connection runs TLS 1.3.
+    pub(crate) fn is_tls13(&self) -> bool {
+        self.stats.version.as_deref() == Some("TLSv1_3")
     }
 
     /// Runs the client handshake on `tcp`.

@@ -358,8 +358,10 @@ impl Client {
             // upload from a cut connection.
             Some(Ok(())) => match timeout(idle, stream.shutdown()).await {
                 Ok(Ok(())) => {
-                    if stream.is_tls() {
-                        drain_after_upload(&mut stream, idle).await;
+                    // Only TLS 1.3 sends tickets after the handshake; a server that keeps
+                    // the connection open is not waited for long.
+                    if stream.is_tls() && self.tls.as_ref().is_some_and(crate::tls::Tls::is_tls13) {
+                        drain_after_upload(&mut stream, idle.min(DRAIN_LIMIT)).await;
                     }
                     Ok(())
                 }
@@ -392,7 +394,15 @@ impl Client {
             // of the file just written brings fresh ones, so the next data connection can
             // still resume the control session. Its result does not matter.
             let path = String::from_utf8_lossy(path.as_bytes()).into_owned();
-            let _ = self.nlst(&path).await;
+            // Never a name a server could take for `ls` options or a pattern.
+            if !path.contains(['*', '?', '[']) {
+                let path = if path.starts_with('-') {
+                    format!("./{path}")
+                } else {
+                    path
+                };
+                let _ = self.nlst(&path).await;
+            }
         }
         done
     }
@@ -415,6 +425,9 @@ impl Client {
         Ok(())
     }
 }
+
+/// Longest wait for a server's session tickets after an upload.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// After an upload's close_notify, reads what the server still sends until it closes: TLS
 /// 1.3 servers send session tickets on every connection, and the next data connection can
@@ -669,6 +682,11 @@ impl AsyncRead for RetrStream<'_> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // A read into a full buffer asks for nothing; passing it on would read 0 bytes from
+        // the socket, which looks like the end of the data and would end the download early.
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             // Converted bytes waiting to be handed out.
             if this.pending_pos < this.pending.len() {

@@ -416,3 +416,24 @@ async fn fxp_copies_between_two_servers() {
     src.noop().await.unwrap();
     dst.noop().await.unwrap();
 }
+
+/// A read into a full buffer asks for nothing and must not end the download: the rest of the
+/// file still arrives (the bytes may already sit in the socket and the 226 may have come).
+#[tokio::test]
+async fn an_empty_read_does_not_end_a_download() {
+    let (dir, mut c) = setup().await;
+    let bytes = random_bytes(100_000, 77);
+    std::fs::write(dir.path().join("f.bin"), &bytes).unwrap();
+    let mut stream = c.retr("f.bin").await.unwrap();
+    let mut got = vec![0u8; 10];
+    stream.read_exact(&mut got).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stream.read(&mut []).await.unwrap(), 0);
+    timeout(LIMIT, stream.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got == bytes, "{} of {} bytes", got.len(), bytes.len());
+    drop(stream);
+    c.noop().await.unwrap();
+}

@@ -144,7 +144,7 @@ struct Cli {
 
     /// Accept any server certificate (self-signed test servers): still encrypted, but
     /// anyone in the middle could read and change everything, password included.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "ca_file")]
     insecure: bool,
 }
 
