@@ -296,3 +296,42 @@ async fn smol_codec_responder_serves_the_tokio_client() {
         .unwrap();
     assert_eq!(seen, ["USER carol", "PASS", "NOOP", "QUIT"]);
 }
+
+/// The async-std server caps sessions per IP address (16): the next connection gets 421 and
+/// is closed, and a slot frees when a session ends.
+#[test]
+fn async_std_server_caps_sessions_per_ip() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpStream;
+    let server = AsyncStdServer::start();
+    let greet = |stream: &TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line
+    };
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        let stream = TcpStream::connect(server.addr).unwrap();
+        assert!(greet(&stream).starts_with("220"));
+        open.push(stream);
+    }
+    let refused = TcpStream::connect(server.addr).unwrap();
+    assert!(greet(&refused).starts_with("421"), "the 17th session");
+    drop(open.pop());
+    // The freed slot is taken again (the server notices the close asynchronously).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stream = TcpStream::connect(server.addr).unwrap();
+        if greet(&stream).starts_with("220") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}

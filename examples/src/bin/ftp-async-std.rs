@@ -44,7 +44,7 @@ use ftp_proto::{Command, FtpPath, ListArgs, Reply, ReplyClass, Timestamp, Transf
 /// How long a data connection may stay silent.
 const DATA_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest download or listing kept in memory.
-const MAX_DATA: usize = 1024 * 1024 * 1024;
+const MAX_DATA: usize = 256 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
 #[command(about = "A small FTP client on async-std, driving ftp-proto's client Session")]
@@ -294,11 +294,13 @@ impl Client {
         loop {
             while let Some(output) = self.session.poll_output() {
                 match output {
-                    Output::Transmit(bytes) => self
-                        .control
-                        .write_all(&bytes)
-                        .await
-                        .map_err(|e| format!("control connection: {e}"))?,
+                    Output::Transmit(bytes) => {
+                        match timeout(DATA_TIMEOUT, self.control.write_all(&bytes)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => return Err(format!("control connection: {e}")),
+                            Err(_) => return Err("control connection: write timed out".into()),
+                        }
+                    }
                     Output::Data(action) => self.data(action).await,
                     Output::Event(Event::Closed(error)) => {
                         self.events.push_back(Event::Closed(error));
@@ -332,7 +334,10 @@ impl Client {
                 Some(Input::Control(bytes)) => self.session.handle_control(now, &bytes),
                 Some(Input::Data(input)) => self.session.handle_data(now, input),
                 Some(Input::Stream(id, stream)) => {
-                    self.tasks.remove(&id);
+                    // A channel closed meanwhile: its connection is dropped.
+                    if self.tasks.remove(&id).is_none() {
+                        continue;
+                    }
                     self.session.handle_data(now, DataInput::Connected { id });
                     match self.waiting.remove(&id) {
                         Some((direction, ascii)) => self.copy(id, stream, direction, ascii),
@@ -342,7 +347,10 @@ impl Client {
                     }
                 }
                 Some(Input::Received(id, bytes, result)) => {
-                    self.tasks.remove(&id);
+                    // The bytes of a channel closed meanwhile are not this transfer's.
+                    if self.tasks.remove(&id).is_none() {
+                        continue;
+                    }
                     let count = bytes.len() as u64;
                     self.received = bytes;
                     let finished = DataInput::Finished {
@@ -392,9 +400,12 @@ impl Client {
                     .handle_data(Instant::now(), DataInput::Listening { id, addr });
                 let peer = self.session.peer().ip();
                 let accept = task::spawn(async move {
-                    // Only the server's address may connect; anyone else is dropped.
+                    // Only the server's address may connect; anyone else is dropped. One
+                    // deadline for the whole wait: strangers connecting cannot extend it.
+                    let deadline = Instant::now() + DATA_TIMEOUT;
                     let input = loop {
-                        match timeout(DATA_TIMEOUT, listener.accept()).await {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        match timeout(left, listener.accept()).await {
                             Ok(Ok((stream, from))) if canonical(from.ip()) == canonical(peer) => {
                                 break Input::Stream(id, stream);
                             }

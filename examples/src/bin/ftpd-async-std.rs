@@ -44,7 +44,15 @@ use ftp_proto::server::{
 use ftp_proto::{Timestamp, VirtualPath};
 
 /// Largest file an upload may create (the store is in memory).
-const MAX_FILE: usize = 256 * 1024 * 1024;
+const MAX_FILE: usize = 64 * 1024 * 1024;
+/// Most bytes all files together may take.
+const MAX_STORE: usize = 512 * 1024 * 1024;
+/// Most sessions at once, and from one IP address (421 beyond).
+const MAX_SESSIONS: usize = 256;
+const MAX_SESSIONS_PER_IP: usize = 16;
+/// Longest a reply may take to be written: a client that stops reading its control
+/// connection is dropped instead of pinning the session.
+const CONTROL_WRITE: Duration = Duration::from_secs(30);
 /// How long a data connection may stay silent during a copy.
 const DATA_IDLE: Duration = Duration::from_secs(60);
 /// Control bytes read at a time.
@@ -82,6 +90,7 @@ fn main() {
         config: Arc::new(config),
         users,
         files: Mutex::new(Store::default()),
+        sessions: Mutex::new(HashMap::new()),
     });
     if let Err(e) = task::block_on(serve(args.listen, shared)) {
         eprintln!("ftpd-async-std: {e}");
@@ -102,8 +111,16 @@ async fn serve(listen: SocketAddr, shared: Arc<Shared>) -> io::Result<()> {
                 continue;
             }
         };
+        // Session caps, as the design's secure defaults ask: 421 and close beyond them.
+        let Some(slot) = Slot::claim(&shared, canonical(peer.ip())) else {
+            let mut stream = stream;
+            let busy = b"421 Too many connections; try again later\r\n";
+            let _ = timeout(CONTROL_WRITE, stream.write_all(busy)).await;
+            continue;
+        };
         let shared = Arc::clone(&shared);
         task::spawn(async move {
+            let _slot = slot;
             if let Err(e) = Connection::run(stream, peer, shared).await {
                 eprintln!("ftpd-async-std: {peer}: {e}");
             }
@@ -111,11 +128,54 @@ async fn serve(listen: SocketAddr, shared: Arc<Shared>) -> io::Result<()> {
     }
 }
 
-/// What every session shares: the configuration, the users and the files.
+/// What every session shares: the configuration, the users, the files and the session
+/// counts.
 struct Shared {
     config: Arc<Config>,
     users: HashMap<String, Vec<u8>>,
     files: Mutex<Store>,
+    sessions: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One session's place in the counts, given back when dropped.
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    fn claim(shared: &Arc<Shared>, ip: IpAddr) -> Option<Self> {
+        let mut sessions = shared
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let total: usize = sessions.values().sum();
+        let here = sessions.entry(ip).or_insert(0);
+        if total >= MAX_SESSIONS || *here >= MAX_SESSIONS_PER_IP {
+            return None;
+        }
+        *here += 1;
+        Some(Self {
+            shared: Arc::clone(shared),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut sessions = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = sessions.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                sessions.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -344,9 +404,12 @@ impl Connection {
                     self.session.handle_data(now, input);
                 }
                 Some(Event::Stream(id, stream)) => {
-                    self.tasks.remove(&id);
-                    self.streams.insert(id, stream);
-                    self.session.handle_data(now, DataInput::Connected { id });
+                    // A channel closed meanwhile (re-PASV, ABOR) has no task left: drop its
+                    // connection instead of keeping it for a transfer that will never come.
+                    if self.tasks.remove(&id).is_some() {
+                        self.streams.insert(id, stream);
+                        self.session.handle_data(now, DataInput::Connected { id });
+                    }
                 }
                 Some(Event::ControlClosed) | None => return Ok(()),
             }
@@ -357,7 +420,12 @@ impl Connection {
     async fn flush(&mut self) -> io::Result<bool> {
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::Transmit(bytes) => self.control.write_all(&bytes).await?,
+                Output::Transmit(bytes) => {
+                    match timeout(CONTROL_WRITE, self.control.write_all(&bytes)).await {
+                        Ok(written) => written?,
+                        Err(_) => return Ok(true),
+                    }
+                }
                 Output::Request { ticket, request } => {
                     let response = self.answer(ticket, request);
                     // The ticket came from this session; a mismatch would be this program's bug
@@ -474,7 +542,16 @@ impl Connection {
             },
             Request::Size { path, ascii } => match self.shared.files().get(&path) {
                 Some(Node::File { data, .. }) if ascii => {
-                    Ok(Response::Size(ascii::to_wire(&data).len() as u64))
+                    // Each LF not already after a CR becomes CRLF on the wire: count, do not copy.
+                    let mut after_cr = false;
+                    let mut grown = 0u64;
+                    for &b in data.iter() {
+                        if b == b'\n' && !after_cr {
+                            grown += 1;
+                        }
+                        after_cr = b == b'\r';
+                    }
+                    Ok(Response::Size(data.len() as u64 + grown))
                 }
                 Some(Node::File { data, .. }) => Ok(Response::Size(data.len() as u64)),
                 Some(Node::Dir { .. }) => Err(FsError::IsADirectory),
@@ -707,16 +784,20 @@ async fn read_control(mut control: TcpStream, events: Sender<Event>) {
 
 /// Writes a file (or listing) to the data connection and closes it: the close marks the end.
 async fn send(mut stream: TcpStream, data: &[u8], ascii: bool) -> Result<u64, TransferError> {
-    let wire;
-    let bytes = if ascii {
-        wire = ascii::to_wire(data);
-        &wire[..]
-    } else {
-        data
-    };
-    for chunk in bytes.chunks(64 * 1024) {
-        match timeout(DATA_IDLE, stream.write_all(chunk)).await {
-            Ok(Ok(())) => {}
+    // TYPE A is converted chunk by chunk, so memory stays one chunk whatever the file size.
+    let mut to_wire = ascii::ToWire::new();
+    let mut wire = Vec::new();
+    let mut sent = 0u64;
+    for chunk in data.chunks(64 * 1024) {
+        let bytes = if ascii {
+            wire.clear();
+            to_wire.convert(chunk, &mut wire);
+            &wire[..]
+        } else {
+            chunk
+        };
+        match timeout(DATA_IDLE, stream.write_all(bytes)).await {
+            Ok(Ok(())) => sent += bytes.len() as u64,
             _ => return Err(TransferError::ConnectionLost),
         }
     }
@@ -725,7 +806,7 @@ async fn send(mut stream: TcpStream, data: &[u8], ascii: bool) -> Result<u64, Tr
         .await
         .map_err(|_| TransferError::ConnectionLost)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    Ok(bytes.len() as u64)
+    Ok(sent)
 }
 
 /// Reads an upload to EOF, then stores it: a file replaced from `offset`, or appended to.
@@ -770,7 +851,15 @@ async fn receive(
         (Some(Node::Dir { .. }), _) => return Err(TransferError::Storage(FsError::IsADirectory)),
         _ => Vec::new(),
     };
-    if data.len() + content.len() > MAX_FILE {
+    let stored: usize = files
+        .nodes
+        .values()
+        .map(|node| match node {
+            Node::File { data, .. } => data.len(),
+            Node::Dir { .. } => 0,
+        })
+        .sum();
+    if data.len() + content.len() > MAX_FILE || stored + content.len() > MAX_STORE {
         return Err(TransferError::Storage(FsError::InsufficientStorage));
     }
     data.extend_from_slice(&content);
