@@ -319,10 +319,11 @@ async fn static_users_max_sessions_is_enforced() {
     let mut second = Client::connect(backend.addr).await;
     assert_eq!(second.try_login("bob").await.0, 421);
     let mut second = Client::connect(backend.addr).await;
-    // Logging in again on the same connection (REIN) reuses the session's own slot.
+    // REIN ends bob's login on `first` at once: the slot is free for another connection,
+    // and then `first` is the one beyond the limit.
     assert_eq!(first.cmd("REIN").await.0, 220);
-    assert_eq!(first.try_login("bob").await.0, 230);
-    assert_eq!(second.try_login("bob").await.0, 421);
+    assert_eq!(second.try_login("bob").await.0, 230);
+    assert_eq!(first.try_login("bob").await.0, 421);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -242,7 +242,21 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             self.session.handle_control(now, bytes);
         }
         self.read_buffer = buffer;
+        self.note_logout();
         true
+    }
+
+    /// REIN (or a new USER) ended the login inside the session: the user's counted session,
+    /// quota counter and identity end now, not when the connection closes.
+    fn note_logout(&mut self) {
+        if self.user.is_some() && self.session.user().is_none() {
+            self.user_slot = None;
+            self.handler.logout();
+            if let Some(user) = self.user.take() {
+                info!(%user, "logged out (REIN)");
+                self.emit(|peer| Event::Logout { peer, user });
+            }
+        }
     }
 
     /// Progress first, so a STAT in this input reports the bytes moved so far.
@@ -275,6 +289,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             Ok(0) => false,
             Ok(n) => {
                 self.session.handle_control(now, &buffer[..n]);
+                self.note_logout();
                 true
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => true,
