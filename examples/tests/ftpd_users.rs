@@ -307,3 +307,29 @@ fn quota_and_the_partial_file_policy() {
         );
     }
 }
+
+/// A users database that is down when ftpd starts is treated as it is later: ftpd serves,
+/// logs why, and answers logins with 421 (try later), not 530.
+#[test]
+fn a_database_down_at_start_gives_421_not_530() {
+    if !tool_available("curl") {
+        return;
+    }
+    let ftpd = FtpdBuilder::new()
+        .args(["--users-db", "postgres://ftp:pw@127.0.0.1:1/ftp"])
+        .start();
+    let login = curl("alice:secret", &["-v", &ftpd.url("/")]);
+    assert_ne!(login.code, Some(0), "{}", login.describe());
+    assert!(login.stderr.contains("< 421"), "{}", login.describe());
+    assert_ne!(
+        login.code,
+        Some(CURLE_LOGIN_DENIED),
+        "530 instead of 421\n{}",
+        login.describe()
+    );
+    assert!(ftpd.log().contains("unreachable"), "{}", ftpd.log());
+    assert!(
+        !ftpd.log().contains("ftp:pw@"),
+        "the password reached the log"
+    );
+}

@@ -46,8 +46,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use ftp_server_tokio::auth::{
-    AnonymousPolicy, FileStore, Permissions, SqlStore, StaticUsers, UserEntry, UserStore,
-    VirtualUsers,
+    AnonymousPolicy, FileStore, Permissions, SqlStore, StaticUsers, StoreError, UserEntry,
+    UserStore, VirtualUsers,
 };
 use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
@@ -350,11 +350,25 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         (Users::File(users), Some(source))
     } else if let Some(url) = &args.users_db {
-        let store = SqlStore::connect(url)
-            .await
-            .map_err(|e| format!("--users-db: {e}"))?;
+        // A database that is down at start is what it is later: logins get 421 until it
+        // answers (the pool retries on each login). A URL that cannot work is an error now.
+        let (store, reachable) = match SqlStore::connect(url).await {
+            Ok(store) => (store, true),
+            Err(StoreError::Io(why)) => {
+                let store = SqlStore::connect_lazy(url).map_err(|e| format!("--users-db: {e}"))?;
+                tracing::warn!(
+                    store = %store.describe(),
+                    error = %why,
+                    "the users database is unreachable; logins get 421 until it answers"
+                );
+                (store, false)
+            }
+            Err(e) => return Err(format!("--users-db: {e}")),
+        };
         let source = store.describe();
-        warn_missing_homes(&storage, &store).await;
+        if reachable {
+            warn_missing_homes(&storage, &store).await;
+        }
         let mut users = VirtualUsers::new(store);
         if let Some(policy) = policy {
             users = users.with_anonymous(policy);
