@@ -15,7 +15,8 @@
 #   in through PAM, and pure-ftpd's virtual user runs as its uid, so that both servers, which
 #   drop root's privileges, own the files the tests seed and upload;
 # - the PAM service /etc/pam.d/ftp-rs-test that vsftpd authenticates `ftprs` with (pam_unix;
-#   nothing else, so no /etc/ftpusers, shell or session modules get in the way).
+#   nothing else, so no /etc/ftpusers, shell or session modules get in the way); ftp-server-tokio's
+#   PAM tests (tests/pam.rs, feature `pam`) log `ftprs` in through it too.
 #
 # Not root, or without apt-get: what can be done is done (pyftpdlib runs as any user), and the
 # tests that need the rest say SKIPPED loudly (under CI=true they fail instead).

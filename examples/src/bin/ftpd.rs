@@ -107,8 +107,25 @@ struct Args {
     #[arg(long, value_name = "URL", conflicts_with_all = ["users", "user_homes", "read_only"])]
     users_db: Option<String>,
 
+    /// System users through the PAM service SERVICE (/etc/pam.d/SERVICE must exist; a file
+    /// with e.g. `auth required pam_unix.so` and `account required pam_unix.so`). ftpd must
+    /// run as root for pam_unix to read /etc/shadow. Each user's home is /NAME in the served
+    /// tree (see --pam-home-base); they may change files unless --read-only is given. A
+    /// broken PAM stack answers logins with 421. Whether an unknown user takes as long as a
+    /// wrong password is up to the stack (pam_unix delays every failure by about 2 s).
+    /// Built with the `pam` feature (Linux).
+    #[cfg(all(target_os = "linux", feature = "pam"))]
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["users", "user_homes", "users_file", "users_db"])]
+    pam: Option<String>,
+
+    /// With --pam: homes are DIR/NAME instead of /NAME (DIR is a path inside the served tree,
+    /// e.g. /home).
+    #[cfg(all(target_os = "linux", feature = "pam"))]
+    #[arg(long, value_name = "DIR", requires = "pam")]
+    pam_home_base: Option<String>,
+
     /// Nobody may change anything (anonymous uploads stay allowed if configured). For --user
-    /// users; virtual users have their own permissions.
+    /// and --pam users; virtual users have their own permissions.
     #[arg(long)]
     read_only: bool,
 
@@ -322,7 +339,11 @@ async fn serve(args: Args) -> Result<(), String> {
     for entry in &entries {
         require_dir(&storage, entry.home(), &format!("home of {}", entry.name())).await?;
     }
-    let virtual_users = args.users_file.is_some() || args.users_db.is_some();
+    #[cfg(all(target_os = "linux", feature = "pam"))]
+    let pam = args.pam.is_some();
+    #[cfg(not(all(target_os = "linux", feature = "pam")))]
+    let pam = false;
+    let virtual_users = args.users_file.is_some() || args.users_db.is_some() || pam;
     let anonymous = args.anonymous
         || args.anonymous_upload.is_some()
         || (args.users.is_empty() && !virtual_users);
@@ -338,6 +359,10 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         policy = Some(anonymous_policy);
     }
+    #[cfg(all(target_os = "linux", feature = "pam"))]
+    let pam_users = pam_users(&args, &storage, permissions, policy.clone()).await?;
+    #[cfg(not(all(target_os = "linux", feature = "pam")))]
+    let pam_users: Option<(Users, Option<String>)> = None;
     let (users, user_source) = if let Some(path) = &args.users_file {
         let store = FileStore::open(path)
             .await
@@ -374,6 +399,8 @@ async fn serve(args: Args) -> Result<(), String> {
             users = users.with_anonymous(policy);
         }
         (Users::Sql(users), Some(source))
+    } else if let Some(pam) = pam_users {
+        pam
     } else {
         let mut users = StaticUsers::new(entries).map_err(|err| format!("--user: {err}"))?;
         if let Some(policy) = policy {
@@ -484,6 +511,42 @@ fn raise_open_file_limit() {
             }
         }
     }
+}
+
+/// `--pam SERVICE`: the PAM authenticator, or `None` without the flag.
+#[cfg(all(target_os = "linux", feature = "pam"))]
+async fn pam_users(
+    args: &Args,
+    storage: &FsStorage,
+    permissions: Permissions,
+    anonymous: Option<AnonymousPolicy>,
+) -> Result<Option<(Users, Option<String>)>, String> {
+    let Some(service) = &args.pam else {
+        return Ok(None);
+    };
+    if !rustix::process::geteuid().is_root() {
+        tracing::warn!(
+            "--pam: ftpd is not running as root; pam_unix can then check no password but \
+             that of the user ftpd runs as"
+        );
+    }
+    let mut users = ftp_server_tokio::auth::PamUsers::new(service)
+        .map_err(|e| format!("--pam: {e}"))?
+        .with_permissions(permissions);
+    if let Some(base) = &args.pam_home_base {
+        let base = tree_path(base).map_err(|e| format!("--pam-home-base: {e}"))?;
+        require_dir(storage, &base, "--pam-home-base").await?;
+        users = users.with_home_base(base);
+    }
+    if let Some(policy) = anonymous {
+        users = users.with_anonymous(policy);
+    }
+    let source = format!(
+        "PAM service {} ({})",
+        users.service(),
+        users.service_file().display()
+    );
+    Ok(Some((Users::Pam(users), Some(source))))
 }
 
 /// Fails unless `dir` is a directory of the served tree.

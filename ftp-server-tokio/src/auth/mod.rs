@@ -2,12 +2,15 @@
 //!
 //! Owns the [`Authenticator`] trait the server is generic over, the [`Principal`] a login
 //! produces (home directory and [`Permissions`]), and the back-ends that need no database:
-//! anonymous access and a static set of users. It does not decide *when* a login happens (the
-//! session does) and never logs or stores passwords.
+//! anonymous access and a static set of users (the stores and PAM, behind features, live in
+//! their own files). It does not decide *when* a login happens (the session does) and never
+//! logs or stores passwords.
 
 #[cfg(feature = "users-file")]
 mod file;
 mod network;
+#[cfg(all(target_os = "linux", feature = "pam"))]
+mod pam;
 #[cfg(feature = "users-file")]
 mod password;
 mod permission_names;
@@ -20,6 +23,11 @@ mod virtual_users;
 #[cfg(feature = "users-file")]
 pub use file::{FileStore, MAX_USERS_FILE};
 pub use network::{IpNetwork, IpNetworkError};
+#[cfg(all(target_os = "linux", feature = "pam"))]
+pub use pam::{
+    DEFAULT_MAX_CONCURRENT_PAM_LOGINS, DEFAULT_PAM_TIMEOUT, MAX_PAM_USER_NAME, PamServiceError,
+    PamUsers,
+};
 #[cfg(feature = "users-file")]
 pub use password::{HashedPassword, PasswordError};
 pub use permission_names::{PERMISSION_NAMES, UnknownPermission};

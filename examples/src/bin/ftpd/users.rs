@@ -1,5 +1,6 @@
 //! `ftpd user ...`: manage the virtual users of a users file or an SQL database, and the
-//! authenticator `ftpd` serves with (`--users-file`, `--users-db`, or `--user` flags).
+//! authenticator `ftpd` serves with (`--users-file`, `--users-db`, `--pam`, or `--user`
+//! flags).
 //!
 //! Passwords are read from a prompt without echo when standard input is a terminal, otherwise
 //! from the first line of standard input, never from the command line (where `ps` and shell
@@ -268,6 +269,9 @@ pub(crate) enum Users {
     File(VirtualUsers<FileStore>),
     /// `--users-db`.
     Sql(VirtualUsers<SqlStore>),
+    /// `--pam SERVICE`.
+    #[cfg(all(target_os = "linux", feature = "pam"))]
+    Pam(ftp_server_tokio::auth::PamUsers),
 }
 
 impl Authenticator for Users {
@@ -276,6 +280,8 @@ impl Authenticator for Users {
             Users::Static(users) => users.authenticate(credentials).await,
             Users::File(users) => users.authenticate(credentials).await,
             Users::Sql(users) => users.authenticate(credentials).await,
+            #[cfg(all(target_os = "linux", feature = "pam"))]
+            Users::Pam(users) => users.authenticate(credentials).await,
         }
     }
 }
