@@ -59,11 +59,7 @@ if [ -f .tools/databases/env ]; then
     source .tools/databases/env
 fi
 
-# --locked: the tests run against the dependency versions recorded in Cargo.lock.
-# System users through PAM are behind a feature the workspace run leaves off: their test runs
-# on its own (it uses the user and PAM service scripts/foreign-servers.sh prepares as root),
-# unless arguments narrow the run.
-if [ $# -eq 0 ]; then
-    cargo test -p ftp-server-tokio --features pam --test pam --locked
-fi
+# --locked: the tests run against the dependency versions recorded in Cargo.lock. The PAM
+# tests run in it too (the examples crate enables ftp-server-tokio's `pam` feature by
+# default); they use the user and PAM service scripts/foreign-servers.sh prepares as root.
 exec cargo test --workspace --locked "$@"
