@@ -368,28 +368,7 @@ impl Session {
         command: Command,
         rest: Option<u64>,
     ) -> Result<CommandHandle, UsageError> {
-        if self.closed {
-            return Err(UsageError::Closed);
-        }
-        let Some(direction) = transfer_direction(&command) else {
-            return Err(UsageError::WrongMethod(
-                "a command without data",
-                "Session::send",
-            ));
-        };
-        let command_bytes = command.to_bytes()?;
-        let handle = self.new_handle();
-        self.queued.push_back(Queued {
-            handle,
-            kind: QueuedKind::Transfer(TransferSpec {
-                command_bytes,
-                direction,
-                rest: rest.filter(|&n| n > 0),
-                external: false,
-            }),
-        });
-        self.pump(now);
-        Ok(handle)
+        self.queue_transfer(now, command, rest.filter(|&n| n > 0), false)
     }
 
     /// Queues a transfer whose data connection runs between the server and a third party
@@ -400,6 +379,17 @@ impl Session {
         &mut self,
         now: Instant,
         command: Command,
+    ) -> Result<CommandHandle, UsageError> {
+        self.queue_transfer(now, command, None, true)
+    }
+
+    /// Queues a transfer for [`Session::transfer`] and [`Session::transfer_external`].
+    fn queue_transfer(
+        &mut self,
+        now: Instant,
+        command: Command,
+        rest: Option<u64>,
+        external: bool,
     ) -> Result<CommandHandle, UsageError> {
         if self.closed {
             return Err(UsageError::Closed);
@@ -417,8 +407,8 @@ impl Session {
             kind: QueuedKind::Transfer(TransferSpec {
                 command_bytes,
                 direction,
-                rest: None,
-                external: true,
+                rest,
+                external,
             }),
         });
         self.pump(now);
