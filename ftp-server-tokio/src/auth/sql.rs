@@ -135,38 +135,42 @@ struct Migration {
 const SCHEMA_VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ftp_schema_version (version INTEGER NOT NULL PRIMARY KEY)";
 
+/// The columns of `ftp_users` after `name`, the same on every database.
+macro_rules! user_columns {
+    () => {
+        "password_hash VARCHAR(255) NOT NULL,
+        home TEXT NOT NULL,
+        permissions VARCHAR(64) NOT NULL,
+        quota_bytes BIGINT NULL,
+        max_sessions INTEGER NULL,
+        enabled SMALLINT NOT NULL,
+        allow_from TEXT NOT NULL"
+    };
+}
+
+/// `ftp_users` on SQLite and PostgreSQL.
+const USERS_TABLE: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS ftp_users (
+        name VARCHAR(128) NOT NULL PRIMARY KEY,
+        ",
+    user_columns!(),
+    ")"
+);
+
+/// `ftp_users` on MySQL/MariaDB: names compare byte for byte (`utf8mb4_bin`).
+const USERS_TABLE_MYSQL: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS ftp_users (
+        name VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+        ",
+    user_columns!(),
+    ") DEFAULT CHARACTER SET utf8mb4"
+);
+
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    sqlite: &["CREATE TABLE IF NOT EXISTS ftp_users (
-        name VARCHAR(128) NOT NULL PRIMARY KEY,
-        password_hash VARCHAR(255) NOT NULL,
-        home TEXT NOT NULL,
-        permissions VARCHAR(64) NOT NULL,
-        quota_bytes BIGINT NULL,
-        max_sessions INTEGER NULL,
-        enabled SMALLINT NOT NULL,
-        allow_from TEXT NOT NULL
-    )"],
-    mysql: &["CREATE TABLE IF NOT EXISTS ftp_users (
-        name VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
-        password_hash VARCHAR(255) NOT NULL,
-        home TEXT NOT NULL,
-        permissions VARCHAR(64) NOT NULL,
-        quota_bytes BIGINT NULL,
-        max_sessions INTEGER NULL,
-        enabled SMALLINT NOT NULL,
-        allow_from TEXT NOT NULL
-    ) DEFAULT CHARACTER SET utf8mb4"],
-    postgres: &["CREATE TABLE IF NOT EXISTS ftp_users (
-        name VARCHAR(128) NOT NULL PRIMARY KEY,
-        password_hash VARCHAR(255) NOT NULL,
-        home TEXT NOT NULL,
-        permissions VARCHAR(64) NOT NULL,
-        quota_bytes BIGINT NULL,
-        max_sessions INTEGER NULL,
-        enabled SMALLINT NOT NULL,
-        allow_from TEXT NOT NULL
-    )"],
+    sqlite: &[USERS_TABLE],
+    mysql: &[USERS_TABLE_MYSQL],
+    postgres: &[USERS_TABLE],
 }];
 
 const COLUMNS: &str =
