@@ -226,6 +226,30 @@ pub enum AuthError {
     Unavailable,
 }
 
+/// Runs one slow credential check (argon2, PAM) on a blocking thread, at most as many at once
+/// as `slots` has permits. The permit moves into the blocking job: a login future that is
+/// dropped (the session ended, a timeout) cannot free its slot before the work is done, so
+/// the cap really bounds the checks running at once. A failed job is logged and answers 421.
+#[cfg(any(feature = "users-file", all(target_os = "linux", feature = "pam")))]
+pub(crate) async fn run_limited<T: Send + 'static>(
+    slots: &std::sync::Arc<tokio::sync::Semaphore>,
+    what: &'static str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AuthError> {
+    let Ok(permit) = std::sync::Arc::clone(slots).acquire_owned().await else {
+        return Err(AuthError::Unavailable);
+    };
+    let job = move || {
+        let done = job();
+        drop(permit);
+        done
+    };
+    tokio::task::spawn_blocking(job).await.map_err(|err| {
+        tracing::error!(error = %err, "{what} task failed");
+        AuthError::Unavailable
+    })
+}
+
 /// Checks credentials. Implementations must take the same time for an unknown user as for a
 /// wrong password, and compare secrets in constant time.
 pub trait Authenticator: Send + Sync + 'static {

@@ -212,23 +212,7 @@ impl PamUsers {
             rhost,
             password: ZeroOnDrop::new(password),
         };
-        let workers = Arc::clone(&self.workers);
-        let login = async move {
-            // The permit moves into the blocking job: a session that gives up (timeout,
-            // disconnect) does not free the slot before PAM is done with it.
-            let Ok(permit) = workers.acquire_owned().await else {
-                return Err(AuthError::Unavailable);
-            };
-            let job = move || {
-                let outcome = request.run();
-                drop(permit);
-                outcome
-            };
-            tokio::task::spawn_blocking(job).await.map_err(|err| {
-                tracing::error!(error = %err, "PAM login task failed");
-                AuthError::Unavailable
-            })
-        };
+        let login = super::run_limited(&self.workers, "PAM login", move || request.run());
         let outcome = match tokio::time::timeout(self.timeout, login).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => return Err(err),
@@ -299,8 +283,8 @@ fn plain_user_name(name: &str) -> bool {
             .any(|c| c == '/' || c.is_whitespace() || c.is_control())
 }
 
-/// A byte buffer overwritten with zeros when dropped, NUL-terminated for C.
-struct ZeroOnDrop(Vec<u8>);
+/// A byte buffer overwritten with zeros when dropped (zeroize), NUL-terminated for C.
+struct ZeroOnDrop(zeroize::Zeroizing<Vec<u8>>);
 
 impl ZeroOnDrop {
     /// A copy of `bytes` (which contain no NUL) with a NUL appended.
@@ -308,22 +292,11 @@ impl ZeroOnDrop {
         let mut buf = Vec::with_capacity(bytes.len() + 1);
         buf.extend_from_slice(bytes);
         buf.push(0);
-        Self(buf)
+        Self(zeroize::Zeroizing::new(buf))
     }
 
     fn as_ptr(&self) -> *const c_char {
         self.0.as_ptr().cast()
-    }
-}
-
-impl Drop for ZeroOnDrop {
-    fn drop(&mut self) {
-        for byte in &mut self.0 {
-            // SAFETY: `byte` is a valid, aligned, exclusive reference into the buffer; the
-            // volatile write keeps the compiler from dropping the "dead" store.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
-        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -685,6 +658,6 @@ mod tests {
     #[test]
     fn the_password_copy_is_nul_terminated() {
         let copy = ZeroOnDrop::new(b"pw");
-        assert_eq!(copy.0, b"pw\0");
+        assert_eq!(copy.0.as_slice(), b"pw\0");
     }
 }

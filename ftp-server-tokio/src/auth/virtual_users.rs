@@ -395,26 +395,12 @@ impl<S: UserStore> VirtualUsers<S> {
 
     /// One argon2 verification on a blocking thread, at most `verifiers` at once.
     async fn verify(&self, hash: HashedPassword, password: Vec<u8>) -> Result<bool, AuthError> {
-        // The permit moves into the blocking job: if this future is dropped (the session
-        // ended), the job still holds it until argon2 is done, so the cap really bounds the
-        // hashes running at once.
-        let Ok(permit) = Arc::clone(&self.verifiers).acquire_owned().await else {
-            return Err(AuthError::Unavailable);
-        };
         self.verifications.fetch_add(1, Ordering::Relaxed);
         let password = ftp_proto::Secret::new(password);
-        let job = move || {
-            let matches = hash.verify(password.expose_secret());
-            drop(permit);
-            matches
-        };
-        match tokio::task::spawn_blocking(job).await {
-            Ok(matches) => Ok(matches),
-            Err(err) => {
-                tracing::error!(error = %err, "password verification task failed");
-                Err(AuthError::Unavailable)
-            }
-        }
+        super::run_limited(&self.verifiers, "password verification", move || {
+            hash.verify(password.expose_secret())
+        })
+        .await
     }
 }
 
