@@ -1306,7 +1306,13 @@ mod server_model {
             5 => Response::Ok,
             6 => Response::LoggedIn,
             7 => Response::LoginRejected,
-            8 => Response::LoginUnavailable,
+            8 => {
+                if input.byte().is_multiple_of(2) {
+                    Response::LoginUnavailable
+                } else {
+                    Response::TooManySessions
+                }
+            }
             9 => Response::Size(u64::from(input.u16())),
             10 => Response::Time(timestamp(input)),
             11 => entries(input),
@@ -2238,7 +2244,7 @@ mod server_model {
                 }
                 (_, A::Error(e)) => Outcome::Final(e.reply_code().get()),
                 (Q::Login { .. }, A::LoggedIn) => Outcome::LoggedIn,
-                (Q::Login { .. }, A::LoginUnavailable) => Outcome::Fatal,
+                (Q::Login { .. }, A::LoginUnavailable | A::TooManySessions) => Outcome::Fatal,
                 (Q::Host { .. }, A::Ok) => Outcome::Final(220),
                 (
                     Q::ChangeDir { .. } | Q::Delete { .. } | Q::RemoveDir { .. } | Q::Rename { .. },

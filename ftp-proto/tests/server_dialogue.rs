@@ -148,6 +148,18 @@ fn login_unavailable_gives_421_and_close() {
 }
 
 #[test]
+fn too_many_sessions_gives_421_and_close() {
+    let mut h = Harness::new(Config::default());
+    h.cmd("USER a");
+    let (t, _) = h.ask("PASS b");
+    h.respond(t, Response::TooManySessions);
+    assert_eq!(h.reply_code(), 421);
+    assert_eq!(h.next(), Event::Close);
+    h.send("USER again");
+    h.assert_quiet();
+}
+
+#[test]
 fn rein_resets_login_but_keeps_tls() {
     let mut c = conn(PEER, LOCAL);
     c.tls = true;

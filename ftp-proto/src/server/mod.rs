@@ -1572,6 +1572,12 @@ impl Session {
                     "Authentication service unavailable, try later",
                 );
             }
+            (P::Login { .. }, R::TooManySessions) => {
+                self.fatal(
+                    ReplyCode::SERVICE_NOT_AVAILABLE,
+                    "Too many sessions for this user; try again later",
+                );
+            }
             (P::Host, R::Ok) => self.reply(ReplyCode::SERVICE_READY, "Host accepted"),
             (P::ChangeDir(path), R::Ok) => {
                 self.cwd = path;

@@ -60,7 +60,8 @@ pub enum ListKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Request {
-    /// Check credentials. Answer `LoggedIn`, `LoginRejected` or `LoginUnavailable`.
+    /// Check credentials. Answer `LoggedIn`, `LoginRejected`, `LoginUnavailable` or
+    /// `TooManySessions`.
     Login {
         /// The name given with USER.
         user: String,
@@ -273,6 +274,9 @@ pub enum Response {
     LoginRejected,
     /// The authentication back-end is unavailable (421, temporary; the session closes).
     LoginUnavailable,
+    /// The credentials are right but the user already has as many sessions as allowed (421,
+    /// temporary; the session closes).
+    TooManySessions,
     /// A size in bytes (SIZE, AVBL).
     Size(u64),
     /// A modification time (MDTM).

@@ -40,9 +40,6 @@ const READ_CHUNK: usize = 4096;
 /// the socket closes, so the client reads the reply instead of a reset.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1 << 20;
-/// Reply to a login beyond the user's session limit ([`crate::auth::Principal::max_sessions`]):
-/// 421 and close, as pure-ftpd answers its per-user limit; the client may try again later.
-const TOO_MANY_FOR_USER: &[u8] = b"421 Too many sessions for this user; try again later\r\n";
 
 /// A data channel of this session, as the control task sees it.
 struct ChannelState<S: Storage> {
@@ -428,14 +425,13 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             // A new login ends the old identity, and with it its counted session.
             self.user_slot = None;
         }
-        let response = self.handler.handle(ticket, request).await;
+        let mut response = self.handler.handle(ticket, request).await;
         if login && matches!(response, Response::LoggedIn) && !self.admit_user().await {
             let user = self.handler.principal().map(|p| p.name.clone());
             self.handler.logout();
             info!(?user, "login refused: the user has too many sessions");
-            self.out.extend_from_slice(TOO_MANY_FOR_USER);
-            let _ = self.flush().await;
-            return Err(End::Closed);
+            // The session answers 421 and closes.
+            response = Response::TooManySessions;
         }
         self.after(ticket, noted, &response, hooks);
         if let Err(err) = self.session.respond(Instant::now(), ticket, response) {
