@@ -10,8 +10,9 @@
 
 #![cfg(all(target_os = "linux", feature = "pam"))]
 
+mod support_ftp;
+
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -23,16 +24,12 @@ use ftp_server_tokio::auth::{
 };
 use ftp_server_tokio::server::Server;
 use ftp_server_tokio::storage::memory::MemoryStorage;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
+use support_ftp::Control;
 
 // Keep in step with scripts/foreign-servers.sh.
 const SERVICE: &str = "ftp-rs-test";
 const USER: &str = "ftprs";
 const PASSWORD: &str = "ftprs-test-password";
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 fn loud(message: &str) {
     let mut err = std::io::stderr().lock();
@@ -242,53 +239,6 @@ async fn services_missing_or_broken() {
         Err(AuthError::Unavailable)
     );
     drop(broken);
-}
-
-/// A raw control connection.
-struct Control {
-    stream: BufReader<TcpStream>,
-}
-
-impl Control {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = timeout(LIMIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut c = Self {
-            stream: BufReader::new(stream),
-        };
-        assert_eq!(c.reply().await.0, 220);
-        c
-    }
-
-    async fn reply(&mut self) -> (u16, String) {
-        let mut text = String::new();
-        loop {
-            let mut line = String::new();
-            let n = timeout(LIMIT, self.stream.read_line(&mut line))
-                .await
-                .expect("a reply in time")
-                .unwrap();
-            assert!(n > 0, "connection closed; so far: {text}");
-            text.push_str(&line);
-            let code = &line.get(..3).unwrap_or_default();
-            if line.as_bytes().get(3) == Some(&b' ') && text.starts_with(code) {
-                return (code.parse().unwrap(), text);
-            }
-        }
-    }
-
-    async fn expect(&mut self, line: &str, code: u16) -> String {
-        let stream = self.stream.get_mut();
-        stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        let (got, text) = self.reply().await;
-        assert_eq!(got, code, "{line}: {text}");
-        text
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

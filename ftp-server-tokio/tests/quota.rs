@@ -4,6 +4,8 @@
 //! concurrent sessions of one user sharing one quota, usage measured from existing files), on
 //! the in-memory and the filesystem back-ends.
 
+mod support_ftp;
+
 use std::future::{Future, ready};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -20,11 +22,9 @@ use ftp_server_tokio::storage::Storage;
 use ftp_server_tokio::storage::fs::FsStorage;
 use ftp_server_tokio::storage::memory::MemoryStorage;
 use ftp_server_tokio::storage::quota::QuotaPolicy;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use support_ftp::Control;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::timeout;
-
-const LIMIT: Duration = Duration::from_secs(10);
 
 fn home() -> VirtualPath {
     VirtualPath::root()
@@ -140,109 +140,6 @@ impl Backend {
     }
 }
 
-/// A raw control connection.
-struct Client {
-    control: BufReader<TcpStream>,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = timeout(LIMIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut client = Self {
-            control: BufReader::new(stream),
-        };
-        assert_eq!(client.reply().await.0, 220);
-        client
-    }
-
-    async fn reply(&mut self) -> (u16, String) {
-        let mut line = String::new();
-        let n = timeout(LIMIT, self.control.read_line(&mut line))
-            .await
-            .expect("reply in time")
-            .unwrap();
-        assert!(n > 0, "connection closed while waiting for a reply");
-        let code = line[..3].parse().unwrap();
-        if line.as_bytes()[3] == b'-' {
-            loop {
-                let mut more = String::new();
-                timeout(LIMIT, self.control.read_line(&mut more))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                if more.starts_with(&format!("{code} ")) || more.is_empty() {
-                    break;
-                }
-            }
-        }
-        (code, line)
-    }
-
-    async fn cmd(&mut self, line: &str) -> (u16, String) {
-        let stream = self.control.get_mut();
-        stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply().await
-    }
-
-    /// USER and PASS: the reply to PASS.
-    async fn try_login(&mut self, user: &str) -> (u16, String) {
-        assert_eq!(self.cmd(&format!("USER {user}")).await.0, 331);
-        self.cmd("PASS pw").await
-    }
-
-    async fn login(addr: SocketAddr, user: &str) -> Self {
-        let mut client = Self::connect(addr).await;
-        let (code, text) = client.try_login(user).await;
-        assert_eq!(code, 230, "{text}");
-        assert_eq!(client.cmd("TYPE I").await.0, 200);
-        client
-    }
-
-    async fn epsv(&mut self) -> TcpStream {
-        let (code, text) = self.cmd("EPSV").await;
-        assert_eq!(code, 229, "{text}");
-        let port: u16 = text
-            .split("|||")
-            .nth(1)
-            .and_then(|rest| rest.split('|').next())
-            .and_then(|p| p.parse().ok())
-            .expect("EPSV port");
-        let ip = self.control.get_ref().peer_addr().unwrap().ip();
-        timeout(LIMIT, TcpStream::connect((ip, port)))
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    /// Sends `bytes` with `command` (STOR, APPE, STOU) and returns the final reply's code.
-    async fn upload(&mut self, command: &str, bytes: &[u8]) -> u16 {
-        let mut data = self.epsv().await;
-        let (code, text) = self.cmd(command).await;
-        assert!(code == 125 || code == 150, "{command}: {text}");
-        // The server stops reading at the quota and closes: later writes may fail.
-        let _ = timeout(LIMIT, data.write_all(bytes)).await;
-        let _ = data.shutdown().await;
-        let code = self.reply().await.0;
-        drop(data);
-        code
-    }
-
-    /// The server closed the connection (EOF within the limit).
-    async fn closed(&mut self) -> bool {
-        let mut rest = Vec::new();
-        matches!(
-            timeout(LIMIT, self.control.read_to_end(&mut rest)).await,
-            Ok(Ok(_))
-        )
-    }
-}
-
 fn bytes(n: usize, fill: u8) -> Vec<u8> {
     vec![fill; n]
 }
@@ -275,13 +172,13 @@ async fn a_login_beyond_the_users_session_limit_gets_421_and_slots_free_on_quit_
         &Settings::default(),
     )
     .await;
-    let mut first = Client::login(addr, "carol").await;
-    let second = Client::login(addr, "carol").await;
+    let mut first = Control::login(addr, "carol", "pw").await;
+    let second = Control::login(addr, "carol", "pw").await;
     // Another user is not affected.
-    let _dave = Client::login(addr, "dave").await;
+    let _dave = Control::login(addr, "dave", "pw").await;
 
-    let mut third = Client::connect(addr).await;
-    let (code, text) = third.try_login("carol").await;
+    let mut third = Control::connect(addr).await;
+    let (code, text) = third.try_login("carol", "pw").await;
     assert_eq!(code, 421, "{text}");
     assert!(text.contains("Too many sessions for this user"), "{text}");
     assert!(third.closed().await);
@@ -289,16 +186,16 @@ async fn a_login_beyond_the_users_session_limit_gets_421_and_slots_free_on_quit_
     // QUIT frees a slot.
     assert_eq!(first.cmd("QUIT").await.0, 221);
     assert!(first.closed().await);
-    let _fourth = Client::login(addr, "carol").await;
-    let mut full = Client::connect(addr).await;
-    assert_eq!(full.try_login("carol").await.0, 421);
+    let _fourth = Control::login(addr, "carol", "pw").await;
+    let mut full = Control::connect(addr).await;
+    assert_eq!(full.try_login("carol", "pw").await.0, 421);
 
     // A connection dropped without QUIT frees its slot too.
     drop(second);
     let mut freed = false;
     for _ in 0..50 {
-        let mut next = Client::connect(addr).await;
-        match next.try_login("carol").await.0 {
+        let mut next = Control::connect(addr).await;
+        match next.try_login("carol", "pw").await.0 {
             230 => {
                 freed = true;
                 break;
@@ -315,15 +212,15 @@ async fn static_users_max_sessions_is_enforced() {
     let entry = UserEntry::new("bob", "pw", home(), Permissions::ALL).with_max_sessions(1);
     let users = StaticUsers::new([entry]).unwrap();
     let backend = Backend::start_with(Kind::Memory, &[], users, &Settings::default()).await;
-    let mut first = Client::login(backend.addr, "bob").await;
-    let mut second = Client::connect(backend.addr).await;
-    assert_eq!(second.try_login("bob").await.0, 421);
-    let mut second = Client::connect(backend.addr).await;
+    let mut first = Control::login(backend.addr, "bob", "pw").await;
+    let mut second = Control::connect(backend.addr).await;
+    assert_eq!(second.try_login("bob", "pw").await.0, 421);
+    let mut second = Control::connect(backend.addr).await;
     // REIN ends bob's login on `first` at once: the slot is free for another connection,
     // and then `first` is the one beyond the limit.
     assert_eq!(first.cmd("REIN").await.0, 220);
-    assert_eq!(second.try_login("bob").await.0, 230);
-    assert_eq!(first.try_login("bob").await.0, 421);
+    assert_eq!(second.try_login("bob", "pw").await.0, 230);
+    assert_eq!(first.try_login("bob", "pw").await.0, 421);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +232,7 @@ async fn uploads_under_the_quota_are_stored_and_one_crossing_it_gets_552_and_is_
             ..Settings::default()
         };
         let backend = Backend::start_with(kind, &[], bob(1000), &settings).await;
-        let mut c = Client::login(backend.addr, "bob").await;
+        let mut c = Control::login(backend.addr, "bob", "pw").await;
         let a = bytes(600, b'a');
         assert_eq!(c.upload("STOR a.bin", &a).await, 226, "{kind:?}");
         assert_eq!(backend.read("/home/bob/a.bin"), Some(a.clone()), "{kind:?}");
@@ -410,7 +307,7 @@ async fn keep_partial_keeps_exactly_the_bytes_up_to_the_quota() {
             ..Settings::default()
         };
         let backend = Backend::start_with(kind, &[], bob(1000), &settings).await;
-        let mut c = Client::login(backend.addr, "bob").await;
+        let mut c = Control::login(backend.addr, "bob", "pw").await;
         let sent: Vec<u8> = (0..1500u32).map(|i| i as u8).collect();
         assert_eq!(c.upload("STOR big.bin", &sent).await, 552, "{kind:?}");
         assert_eq!(
@@ -426,7 +323,7 @@ async fn keep_partial_keeps_exactly_the_bytes_up_to_the_quota() {
 async fn dele_frees_space_and_an_overwrite_is_charged_by_the_difference() {
     for kind in KINDS {
         let backend = Backend::start_with(kind, &[], bob(1000), &Settings::default()).await;
-        let mut c = Client::login(backend.addr, "bob").await;
+        let mut c = Control::login(backend.addr, "bob", "pw").await;
         assert_eq!(c.upload("STOR a.bin", &bytes(800, b'a')).await, 226);
         assert_eq!(c.upload("STOR b.bin", &bytes(300, b'b')).await, 552);
         assert_eq!(c.cmd("DELE a.bin").await.0, 250);
@@ -475,8 +372,8 @@ async fn concurrent_sessions_of_one_user_never_store_more_than_the_quota() {
                 ..Settings::default()
             };
             let backend = Backend::start_with(kind, &[], bob(QUOTA), &settings).await;
-            let mut one = Client::login(backend.addr, "bob").await;
-            let mut two = Client::login(backend.addr, "bob").await;
+            let mut one = Control::login(backend.addr, "bob", "pw").await;
+            let mut two = Control::login(backend.addr, "bob", "pw").await;
             // Each sends more than half of the quota, in small pieces, at the same time.
             let send = |mut data: TcpStream, fill: u8| async move {
                 let chunk = vec![fill; 16 * 1024];
@@ -521,7 +418,7 @@ async fn usage_starts_from_the_files_already_under_the_home() {
             ("/home/other.bin", &[7; 5000]),
         ];
         let backend = Backend::start_with(kind, files, bob(1000), &Settings::default()).await;
-        let mut c = Client::login(backend.addr, "bob").await;
+        let mut c = Control::login(backend.addr, "bob", "pw").await;
         assert_eq!(
             c.upload("STOR new.bin", &bytes(60, b'n')).await,
             552,
@@ -534,7 +431,7 @@ async fn usage_starts_from_the_files_already_under_the_home() {
             "{kind:?}"
         );
         // A second session of bob shares the count.
-        let mut again = Client::login(backend.addr, "bob").await;
+        let mut again = Control::login(backend.addr, "bob", "pw").await;
         assert_eq!(again.upload("STOR more.bin", b"m").await, 552, "{kind:?}");
     }
 }

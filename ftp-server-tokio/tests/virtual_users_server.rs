@@ -11,6 +11,7 @@
 #![cfg(feature = "users-file")]
 
 mod support_db;
+mod support_ftp;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,11 +22,8 @@ use ftp_server_tokio::auth::{
 };
 use ftp_server_tokio::server::Server;
 use ftp_server_tokio::storage::memory::MemoryStorage;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
+use support_ftp::Control;
 
-const LIMIT: Duration = Duration::from_secs(20);
 const PASSWORD: &str = "pw-of-the-test";
 const QUOTA: u64 = 1000;
 
@@ -88,115 +86,13 @@ async fn serve<S: UserStore>(store: S, storage: MemoryStorage) -> SocketAddr {
     addr
 }
 
-/// A raw control connection.
-struct Control {
-    stream: BufReader<TcpStream>,
-}
-
-impl Control {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = timeout(LIMIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut c = Self {
-            stream: BufReader::new(stream),
-        };
-        assert_eq!(c.reply().await.0, 220);
-        c
-    }
-
-    async fn reply(&mut self) -> (u16, String) {
-        let mut text = String::new();
-        loop {
-            let mut line = String::new();
-            let n = timeout(LIMIT, self.stream.read_line(&mut line))
-                .await
-                .expect("a reply in time")
-                .unwrap();
-            assert!(n > 0, "connection closed; so far: {text}");
-            text.push_str(&line);
-            let code = &line.get(..3).unwrap_or_default();
-            if line.as_bytes().get(3) == Some(&b' ') && text.starts_with(code) {
-                return (code.parse().unwrap(), text);
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> (u16, String) {
-        let stream = self.stream.get_mut();
-        stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply().await
-    }
-
-    async fn expect(&mut self, line: &str, code: u16) -> String {
-        let (got, text) = self.cmd(line).await;
-        assert_eq!(got, code, "{line}: {text}");
-        text
-    }
-
-    /// USER + PASS; the final code.
-    async fn login(addr: SocketAddr, name: &str, password: &str) -> (Self, u16) {
-        let mut c = Self::connect(addr).await;
-        let (code, text) = c.cmd(&format!("USER {name}")).await;
-        assert_eq!(code, 331, "{text}");
-        let code = c.cmd(&format!("PASS {password}")).await.0;
-        (c, code)
-    }
-
-    async fn logged_in(addr: SocketAddr, name: &str) -> Self {
-        let (mut c, code) = Self::login(addr, name, PASSWORD).await;
-        assert_eq!(code, 230, "{name}");
-        c.expect("TYPE I", 200).await;
-        c
-    }
-
-    /// EPSV and a connection to the announced port.
-    async fn data(&mut self) -> TcpStream {
-        let text = self.expect("EPSV", 229).await;
-        let port: u16 = text
-            .split("|||")
-            .nth(1)
-            .and_then(|r| r.split('|').next())
-            .and_then(|p| p.parse().ok())
-            .expect("EPSV port");
-        timeout(LIMIT, TcpStream::connect(("127.0.0.1", port)))
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    /// STOR (or APPE) of `bytes`; the final reply code.
-    async fn upload(&mut self, verb: &str, path: &str, bytes: &[u8]) -> u16 {
-        let mut data = self.data().await;
-        let (code, text) = self.cmd(&format!("{verb} {path}")).await;
-        if code != 150 && code != 125 {
-            return code;
-        }
-        let _ = data.write_all(bytes).await;
-        drop(data);
-        let (code, _) = self.reply().await;
-        let _ = text;
-        code
-    }
-
-    /// RETR or a listing; (final code, bytes).
-    async fn download(&mut self, command: &str) -> (u16, Vec<u8>) {
-        let mut data = self.data().await;
-        let (code, _) = self.cmd(command).await;
-        if code != 150 && code != 125 {
-            return (code, Vec::new());
-        }
-        let mut bytes = Vec::new();
-        timeout(LIMIT, data.read_to_end(&mut bytes))
-            .await
-            .unwrap()
-            .unwrap();
-        (self.reply().await.0, bytes)
-    }
+/// A fresh connection's USER and PASS: the reply code to PASS.
+async fn login_code(addr: SocketAddr, user: &str, password: &str) -> u16 {
+    Control::connect(addr)
+        .await
+        .try_login(user, password)
+        .await
+        .0
 }
 
 /// The whole scenario against one store.
@@ -207,26 +103,18 @@ async fn scenario<S: UserStore>(store: S, p: &str) {
     let alice = format!("{p}alice");
 
     // Who may log in.
-    assert_eq!(Control::login(addr, &alice, "wrong").await.1, 530);
-    assert_eq!(
-        Control::login(addr, &format!("{p}nobody"), PASSWORD)
-            .await
-            .1,
-        530
-    );
-    assert_eq!(
-        Control::login(addr, &format!("{p}off"), PASSWORD).await.1,
-        530
-    );
+    assert_eq!(login_code(addr, &alice, "wrong").await, 530);
+    assert_eq!(login_code(addr, &format!("{p}nobody"), PASSWORD).await, 530);
+    assert_eq!(login_code(addr, &format!("{p}off"), PASSWORD).await, 530);
 
     // Alice: everything inside her home, nothing outside it.
-    let mut a = Control::logged_in(addr, &alice).await;
+    let mut a = Control::login(addr, &alice, PASSWORD).await;
     assert!(a.expect("PWD", 257).await.contains("\"/\""));
     a.expect("CWD ..", 250).await;
     assert!(a.expect("PWD", 257).await.contains("\"/\""));
     assert_eq!(a.download("RETR ../outside.txt").await.0, 550);
     assert_eq!(a.cmd("SIZE /outside.txt").await.0, 550);
-    assert_eq!(a.upload("STOR", "one.bin", &[1; 600]).await, 226);
+    assert_eq!(a.upload("STOR one.bin", &[1; 600]).await, 226);
     assert_eq!(files.read_file("/alice/one.bin"), Some(vec![1; 600]));
     let (code, names) = a.download("NLST").await;
     assert_eq!(
@@ -235,13 +123,13 @@ async fn scenario<S: UserStore>(store: S, p: &str) {
     );
 
     // The quota (1000 bytes): a second 600-byte file does not fit.
-    assert_eq!(a.upload("STOR", "two.bin", &[2; 600]).await, 552);
+    assert_eq!(a.upload("STOR two.bin", &[2; 600]).await, 552);
     assert_eq!(files.read_file("/alice/two.bin"), None);
-    assert_eq!(a.upload("STOR", "two.bin", &[2; 400]).await, 226);
+    assert_eq!(a.upload("STOR two.bin", &[2; 400]).await, 226);
 
     // At most two sessions for alice: the third is refused with 421.
-    let mut a2 = Control::logged_in(addr, &alice).await;
-    let (_, code) = Control::login(addr, &alice, PASSWORD).await;
+    let mut a2 = Control::login(addr, &alice, PASSWORD).await;
+    let code = login_code(addr, &alice, PASSWORD).await;
     assert_eq!(code, 421, "a third session for alice");
     a2.expect("QUIT", 221).await;
 
@@ -249,12 +137,12 @@ async fn scenario<S: UserStore>(store: S, p: &str) {
     // same user can still do the others (here: what another permission allows).
     for perm in PERMISSION_NAMES {
         let name = format!("{p}no-{perm}");
-        let mut c = Control::logged_in(addr, &name).await;
+        let mut c = Control::login(addr, &name, PASSWORD).await;
         let denied = match perm {
             "list" => c.download("NLST").await.0,
             "read" => c.download("RETR f.txt").await.0,
-            "write" => c.upload("STOR", &format!("new-{perm}.txt"), b"x").await,
-            "append" => c.upload("APPE", "f.txt", b"more").await,
+            "write" => c.try_upload(&format!("STOR new-{perm}.txt"), b"x").await,
+            "append" => c.try_upload("APPE f.txt", b"more").await,
             "delete" => c.cmd("DELE f.txt").await.0,
             "rename" => c.cmd("RNFR f.txt").await.0,
             "mkdir" => c.cmd(&format!("MKD dir-{perm}")).await.0,
@@ -337,25 +225,24 @@ async fn database_outage_gives_421_and_spares_logged_in_sessions() {
     let files = storage();
     let addr = serve(store, files.clone()).await;
     let alice = format!("{p}alice");
-    let mut before = Control::logged_in(addr, &alice).await;
+    let mut before = Control::login(addr, &alice, PASSWORD).await;
 
     db.stop();
     assert!(!db.is_running(), "the database is down");
-    let (mut c, code) = Control::login(addr, &alice, PASSWORD).await;
-    assert_eq!(code, 421, "a login while the database is down");
-    // 421 closes the connection.
-    let mut rest = Vec::new();
-    let _ = timeout(LIMIT, c.stream.read_to_end(&mut rest)).await;
+    let mut c = Control::connect(addr).await;
+    let (code, text) = c.try_login(&alice, PASSWORD).await;
+    assert_eq!(code, 421, "a login while the database is down: {text}");
+    assert!(c.closed().await, "421 closes the connection");
 
     // The session from before the outage still works, data connections included.
-    assert_eq!(before.upload("STOR", "during.bin", &[7; 300]).await, 226);
+    assert_eq!(before.upload("STOR during.bin", &[7; 300]).await, 226);
     assert_eq!(files.read_file("/alice/during.bin"), Some(vec![7; 300]));
     let (code, bytes) = before.download("RETR during.bin").await;
     assert_eq!((code, bytes.len()), (226, 300));
 
     db.start_again();
     // The pool reconnects on demand: the first login after the restart works.
-    let mut after = Control::logged_in(addr, &alice).await;
+    let mut after = Control::login(addr, &alice, PASSWORD).await;
     after.expect("QUIT", 221).await;
     before.expect("QUIT", 221).await;
 }
