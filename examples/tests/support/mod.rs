@@ -28,37 +28,13 @@ pub(crate) const USER: &str = "alice";
 /// [`USER`]'s password.
 pub(crate) const PASS: &str = "secret";
 
+#[path = "../../../test-support/process.rs"]
+mod process;
+#[allow(unused_imports)] // each test binary uses a subset
+pub(crate) use process::{Run, loud, random_bytes, run, skip, tool_available};
+
 /// How long `ftpd` may take to print its `listening on` lines.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Writes to the real stderr, past the test harness's capture, so a skip is always visible.
-pub(crate) fn loud(message: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{message}");
-    let _ = err.flush();
-}
-
-/// Whether the client program `name` can be run. Missing: under `CI` the test fails (CI
-/// installs every tool, nothing may be skipped there); otherwise a loud `SKIPPED` line.
-pub(crate) fn tool_available(name: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{name} is not installed and CI is set: CI must install it, nothing may be skipped");
-    }
-    loud(&format!(
-        "SKIPPED: {name} not installed (this test fails instead when CI is set)"
-    ));
-    false
-}
 
 /// Whether `[::1]` can be bound (same skip rule as [`tool_available`]).
 pub(crate) fn ipv6_available() -> bool {
@@ -346,124 +322,9 @@ impl Drop for Ftpd {
 // Client programs
 // ---------------------------------------------------------------------------------------------
 
-/// What a client program did.
-pub(crate) struct Run {
-    /// The command line, for messages.
-    pub(crate) command: String,
-    /// Exit code (`None`: killed by a signal).
-    pub(crate) code: Option<i32>,
-    /// Standard output.
-    pub(crate) stdout: Vec<u8>,
-    /// Standard error.
-    pub(crate) stderr: String,
-}
-
-impl Run {
-    /// Panics (with the output) unless the program exited with 0.
-    pub(crate) fn assert_success(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "{} failed\n{}",
-            self.command,
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics unless the program exited with `code`.
-    pub(crate) fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{}: expected exit code {code}\n{}",
-            self.command,
-            self.describe()
-        );
-        self
-    }
-
-    /// Stdout as text.
-    pub(crate) fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    /// Exit code, stdout (shortened) and stderr, for failure messages.
-    pub(crate) fn describe(&self) -> String {
-        let out = String::from_utf8_lossy(&self.stdout);
-        let out: String = out.chars().take(4000).collect();
-        format!(
-            "command: {}\nexit code: {:?}\n--- stdout ---\n{out}\n--- stderr ---\n{}",
-            self.command, self.code, self.stderr
-        )
-    }
-}
-
-/// Runs `command` (stdin closed, stdout and stderr captured), killing it after `timeout`.
-pub(crate) fn run(command: &mut Command, timeout: Duration) -> Run {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let description = format!("{command:?}");
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {description}: {e}"));
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + timeout;
-    let (status, timed_out) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (status, false),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                break (child.wait().expect("wait for killed child"), true);
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for {description}: {e}"),
-        }
-    };
-    let run = Run {
-        command: description,
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
-    };
-    assert!(
-        !timed_out,
-        "timed out after {timeout:?} and killed\n{}",
-        run.describe()
-    );
-    run
-}
-
 // ---------------------------------------------------------------------------------------------
 // Data
 // ---------------------------------------------------------------------------------------------
-
-/// `len` pseudo-random bytes, the same for the same `seed` (xorshift64*; no dependency).
-pub(crate) fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// Writes `bytes` to `path`, creating parent directories.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) {

@@ -20,7 +20,7 @@
 #![allow(dead_code)]
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,32 +43,18 @@ const CLIENT_WAIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------------
 // The skip rule.
 
-/// Writes to the real stderr, past the test harness's capture, so a skip is always visible.
-pub(crate) fn loud(message: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{message}");
-    let _ = err.flush();
-}
-
-/// A test cannot run because `what` is missing: under `CI` it fails (CI installs everything,
-/// nothing may be skipped there), otherwise it says `SKIPPED` loudly.
-pub(crate) fn skip(what: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{what}; CI is set, so this fails instead of skipping: nothing may be skipped in CI"
-        );
-    }
-    loud(&format!(
-        "SKIPPED: {what} (run `bash scripts/databases.sh` and `source .tools/databases/env`; \
-         this test fails instead when CI is set)"
-    ));
-}
+#[path = "../../../test-support/process.rs"]
+mod process;
+pub(crate) use process::{loud, skip};
 
 fn env_or_skip(name: &str, what: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
-            skip(&format!("{name} is not set ({what})"));
+            skip(&format!(
+                "{name} is not set ({what}; run `bash scripts/databases.sh` and \
+                 `source .tools/databases/env`)"
+            ));
             None
         }
     }
