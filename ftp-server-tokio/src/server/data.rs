@@ -215,23 +215,19 @@ impl<S: Storage> Channel<S> {
         };
         let stream = match open {
             Open::Passive { bind, peer } => {
-                let listener = match bind_passive(bind, settings.passive_ports.as_ref()) {
-                    Ok(listener) => listener,
+                let (listener, port) = match bind_passive(bind, settings.passive_ports.as_ref()) {
+                    Ok(bound) => bound,
                     Err(err) => {
                         warn!(%bind, error = %err, "no passive port available");
                         report(Report::Failed(DataError::Listen));
                         return;
                     }
                 };
-                let Ok(local) = listener.local_addr() else {
-                    report(Report::Failed(DataError::Listen));
-                    return;
-                };
                 let announce = match (settings.masquerade, bind) {
                     (Some(ip @ IpAddr::V4(_)), IpAddr::V4(_)) => ip,
                     _ => bind,
                 };
-                report(Report::Listening(SocketAddr::new(announce, local.port())));
+                report(Report::Listening(SocketAddr::new(announce, port)));
                 match accept_from(&listener, peer).await {
                     Ok(stream) => stream,
                     Err(err) => {
@@ -296,13 +292,13 @@ impl<S: Storage> Channel<S> {
     }
 }
 
-/// A listener on `ip`: a random free port of `range`, or without a range a random port of
-/// the system's ephemeral range.
+/// A listener on `ip` and its port: a random free port of `range`, or without a range a
+/// random port of the system's ephemeral range.
 ///
 /// Ports are chosen here rather than with port 0: the kernel's own search walks every port
 /// with lingering (TIME_WAIT) connections, which costs more than the rest of a session once a
 /// busy server has tens of thousands of them; one random pick usually binds at the first try.
-fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
+fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<(TcpListener, u16)> {
     let (start, end, tries) = match range {
         Some(range) => (*range.start(), *range.end(), None),
         // Without a configured range: a bounded number of random picks, then the kernel.
@@ -325,13 +321,18 @@ fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<T
     for step in 0..tries.map_or(span, |t| t.min(span)) {
         let port = start + ((offset + step) % span) as u16;
         match listen_on(SocketAddr::new(ip, port)) {
-            Ok(listener) => return Ok(listener),
+            // The port is ours to name: no getsockname.
+            Ok(listener) => return Ok((listener, port)),
             Err(err) if err.kind() == io::ErrorKind::AddrInUse => last = err,
             Err(err) => return Err(err),
         }
     }
     match tries {
-        Some(_) => listen_on(SocketAddr::new(ip, 0)),
+        Some(_) => {
+            let listener = listen_on(SocketAddr::new(ip, 0))?;
+            let port = listener.local_addr()?.port();
+            Ok((listener, port))
+        }
         None => Err(last),
     }
 }

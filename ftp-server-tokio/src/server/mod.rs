@@ -665,6 +665,9 @@ async fn accept_loop<S: Storage, A: Authenticator>(
     shared: Arc<Shared<S, A>>,
 ) {
     let addr = listener.local_addr().ok();
+    // On a listener bound to one address every connection's local end is that address: no
+    // getsockname per connection.
+    let local = addr.filter(|addr| !addr.ip().is_unspecified());
     let span = info_span!("listener", addr = ?addr, implicit_tls = implicit);
     async move {
         loop {
@@ -684,7 +687,7 @@ async fn accept_loop<S: Storage, A: Authenticator>(
                 Some(slot) => {
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
-                        connection::serve(stream, peer, shared, implicit).await;
+                        connection::serve(stream, peer, local, shared, implicit).await;
                         drop(slot);
                     });
                 }
