@@ -421,6 +421,22 @@ async fn drain_to_file(
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<u64, Error> {
     use tokio::io::AsyncReadExt;
+    #[cfg(target_os = "linux")]
+    if let Some(spliced) = stream.splice_into(&file, progress).await {
+        spliced.map_err(|e| match e {
+            Error::Io(e) => local_err(path, e),
+            other => other,
+        })?;
+        // The data is in the file and its end reported: what is left is the final reply.
+        let mut rest = [0u8; 512];
+        while stream
+            .read(&mut rest)
+            .await
+            .map_err(crate::transfer::unwrap_io)?
+            > 0
+        {}
+        return Ok(stream.bytes());
+    }
     type Written = (std::fs::File, Vec<u8>, std::io::Result<()>);
     let mut file = Some(file);
     let mut spare = Some(vec![0u8; WRITE_CHUNK]);

@@ -675,6 +675,250 @@ impl<'a> RetrStream<'a> {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl RetrStream<'_> {
+    /// Moves the rest of a plain binary download into `file` with `splice(2)` on a blocking
+    /// thread while this task watches the control connection; `progress` hears the byte
+    /// count about ten times a second. `None`: not possible here (TLS, ASCII, no pipe), read
+    /// the stream instead. After `Some(Ok(_))` the data has ended and been reported; reading
+    /// the stream then waits for the final reply. A failed local write is returned as
+    /// `Error::Io` with the transfer left to be aborted, as when a read-and-write copy fails.
+    pub(crate) async fn splice_into(
+        &mut self,
+        file: &std::fs::File,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Option<Result<(), Error>> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        if self.ascii.is_some() || self.outcome.is_some() || self.pending_pos < self.pending.len() {
+            return None;
+        }
+        if !matches!(self.stream, Some(Stream::Plain(_))) {
+            return None;
+        }
+        let pipe = spliced::Pipe::new()?;
+        let file = file.try_clone().ok()?;
+        let Some(Stream::Plain(tcp)) = self.stream.take() else {
+            return None;
+        };
+        let socket = match spliced::blocking(tcp, self.idle) {
+            Ok(socket) => socket,
+            Err(_) => {
+                self.data_ended(Err(CopyError::ConnectionLost));
+                self.check_events();
+                return Some(Ok(()));
+            }
+        };
+        let interrupt = spliced::Interrupt(socket.try_clone().ok());
+        let moved = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&moved);
+        let mut copy =
+            tokio::task::spawn_blocking(move || spliced::copy(&socket, &file, &pipe, &counter));
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let base = self.bytes;
+        let ended = std::future::poll_fn(|cx| {
+            // The control connection first: a failure reply ends the download.
+            loop {
+                match self.client.poll_control(cx) {
+                    Poll::Ready(Ok(())) => self.client.drain_sync(),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => break,
+                }
+                if self.client.copy.is_none() || self.client.session.is_closed() {
+                    // The server ended the transfer; the thread stops when the socket does.
+                    return Poll::Ready(Ok(None));
+                }
+            }
+            while ticker.poll_tick(cx).is_ready() {
+                progress(base + moved.load(Ordering::Relaxed));
+            }
+            match Pin::new(&mut copy).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(result)) => Poll::Ready(Ok(Some(result))),
+                Poll::Ready(Err(_)) => Poll::Ready(Ok(Some(Err(spliced::Failure::Net(
+                    CopyError::ConnectionLost,
+                ))))),
+            }
+        })
+        .await;
+        drop(interrupt);
+        self.bytes = base + moved.load(Ordering::Relaxed);
+        progress(self.bytes);
+        match ended {
+            Err(e) => {
+                self.outcome = Some(Err(Some(e)));
+                Some(Ok(()))
+            }
+            Ok(None) => {
+                self.check_events();
+                Some(Ok(()))
+            }
+            Ok(Some(Ok(()))) => {
+                self.data_ended(Ok(()));
+                self.check_events();
+                Some(Ok(()))
+            }
+            Ok(Some(Err(spliced::Failure::Net(error)))) => {
+                self.data_ended(Err(error));
+                self.check_events();
+                Some(Ok(()))
+            }
+            Ok(Some(Err(spliced::Failure::Local(error)))) => Some(Err(Error::Io(error))),
+        }
+    }
+}
+
+/// The blocking half of [`RetrStream::splice_into`].
+#[cfg(target_os = "linux")]
+mod spliced {
+    use std::io::{self, Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::os::fd::OwnedFd;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use ftp_proto::client::CopyError;
+    use rustix::io::Errno;
+    use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with, splice};
+
+    /// Bytes the pipe is asked to hold (1 MiB is what unprivileged processes may ask for).
+    const PIPE_SIZE: usize = 1 << 20;
+
+    pub(super) struct Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+        size: usize,
+    }
+
+    impl Pipe {
+        pub(super) fn new() -> Option<Self> {
+            let (read, write) = pipe_with(PipeFlags::CLOEXEC).ok()?;
+            let size = fcntl_setpipe_size(&write, PIPE_SIZE).unwrap_or(64 * 1024);
+            Some(Self { read, write, size })
+        }
+    }
+
+    /// Why a spliced download stopped early.
+    pub(super) enum Failure {
+        /// The data connection failed.
+        Net(CopyError),
+        /// Writing the local file failed.
+        Local(io::Error),
+    }
+
+    /// The data connection taken out of the runtime: blocking, every read bounded by the
+    /// data timeout.
+    pub(super) fn blocking(stream: tokio::net::TcpStream, idle: Duration) -> io::Result<TcpStream> {
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(idle))?;
+        Ok(stream)
+    }
+
+    /// Shuts the socket down when the download's future is dropped (cancelled), which ends
+    /// the thread's blocking splice at once.
+    pub(super) struct Interrupt(pub(super) Option<TcpStream>);
+
+    impl Drop for Interrupt {
+        fn drop(&mut self) {
+            if let Some(stream) = &self.0 {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Socket to pipe (page references move), pipe to file (the one copy), until the end of
+    /// the data; `moved` counts what reached the file.
+    pub(super) fn copy(
+        socket: &TcpStream,
+        file: &std::fs::File,
+        pipe: &Pipe,
+        moved: &AtomicU64,
+    ) -> Result<(), Failure> {
+        loop {
+            let n = match splice(
+                socket,
+                None,
+                &pipe.write,
+                None,
+                pipe.size,
+                SpliceFlags::MOVE,
+            ) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                // The socket's receive timeout.
+                Err(Errno::AGAIN) => return Err(Failure::Net(CopyError::TimedOut)),
+                Err(_) => return Err(Failure::Net(CopyError::ConnectionLost)),
+            };
+            let mut left = n;
+            while left > 0 {
+                match splice(&pipe.read, None, file, None, left, SpliceFlags::MOVE) {
+                    Ok(0) => return Err(Failure::Local(io::ErrorKind::WriteZero.into())),
+                    Ok(k) => {
+                        left -= k;
+                        moved.fetch_add(k as u64, Ordering::Relaxed);
+                    }
+                    Err(Errno::INTR) => {}
+                    // A file that takes no splice (opened for appending, or its file system
+                    // does not support it): what the pipe holds and the rest are copied.
+                    Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                        return copy_rest(socket, file, pipe, left, moved);
+                    }
+                    Err(err) => return Err(Failure::Local(err.into())),
+                }
+            }
+        }
+    }
+
+    /// Empties `left` bytes from the pipe into `file`, then reads the socket to its end into
+    /// it.
+    fn copy_rest(
+        mut socket: &TcpStream,
+        mut file: &std::fs::File,
+        pipe: &Pipe,
+        mut left: usize,
+        moved: &AtomicU64,
+    ) -> Result<(), Failure> {
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut from_pipe = std::fs::File::from(pipe.read.try_clone().map_err(Failure::Local)?);
+        while left > 0 {
+            let want = left.min(buffer.len());
+            let chunk = buffer.get_mut(..want).unwrap_or_default();
+            let got = match from_pipe.read(chunk) {
+                Ok(0) => return Err(Failure::Local(io::ErrorKind::UnexpectedEof.into())),
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::Local(e)),
+            };
+            file.write_all(chunk.get(..got).unwrap_or_default())
+                .map_err(Failure::Local)?;
+            left -= got;
+            moved.fetch_add(got as u64, Ordering::Relaxed);
+        }
+        loop {
+            let got = match socket.read(&mut buffer) {
+                Ok(0) => return Ok(()),
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(Failure::Net(CopyError::TimedOut));
+                }
+                Err(_) => return Err(Failure::Net(CopyError::ConnectionLost)),
+            };
+            file.write_all(buffer.get(..got).unwrap_or_default())
+                .map_err(Failure::Local)?;
+            moved.fetch_add(got as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 impl AsyncRead for RetrStream<'_> {
     fn poll_read(
         self: Pin<&mut Self>,

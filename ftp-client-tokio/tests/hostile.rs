@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ftp_client_tokio::ftp_proto::client::SessionError;
-use ftp_client_tokio::{Client, Error};
+use ftp_client_tokio::{CancellationToken, Client, Error, TransferOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -26,6 +26,9 @@ enum Script {
     Data(Vec<u8>),
     /// Send these bytes, then close the control connection.
     ReplyAndClose(Vec<u8>),
+    /// 150, send the bytes over the data connection, then hold it open without a final
+    /// reply until ABOR (which closes it and gets 426 + 226).
+    Stall(Vec<u8>),
 }
 
 /// Scripted server settings: replies by verb (and by `VERB arg` for data commands).
@@ -83,6 +86,7 @@ impl Hostile {
         let mut lines = BufReader::new(read).lines();
         write.write_all(b"220 Hostile server\r\n").await?;
         let mut passive: Option<TcpListener> = None;
+        let mut held: Option<TcpStream> = None;
         while let Some(line) = lines.next_line().await? {
             log.lock().unwrap().push(line.clone());
             let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
@@ -92,8 +96,24 @@ impl Hostile {
                 .or_else(|| self.scripts.get(&verb))
                 .cloned()
                 .unwrap_or(Script::Reply(b"502 Not scripted\r\n".to_vec()));
+            if verb == "ABOR"
+                && let Some(data) = held.take()
+            {
+                drop(data);
+                write.write_all(b"426 Aborted\r\n").await?;
+            }
             match script {
                 Script::Reply(bytes) => write.write_all(&bytes).await?,
+                Script::Stall(bytes) => {
+                    let Some(l) = passive.take() else {
+                        write.write_all(b"425 No data connection\r\n").await?;
+                        continue;
+                    };
+                    let (mut data, _) = l.accept().await?;
+                    write.write_all(b"150 Here it comes\r\n").await?;
+                    data.write_all(&bytes).await?;
+                    held = Some(data);
+                }
                 Script::ReplyAndClose(bytes) => {
                     write.write_all(&bytes).await?;
                     return Ok(());
@@ -289,4 +309,70 @@ async fn server_that_stops_answering_times_out() {
         matches!(err, Error::Session(SessionError::Timeout)),
         "{err:?}"
     );
+}
+
+/// A download whose data stops without ending: the data timeout ends it with an error, and
+/// what arrived is in the file (plain binary downloads go through splice(2) on Linux, on a
+/// thread whose socket carries the timeout).
+#[tokio::test]
+async fn a_stalled_download_times_out() {
+    let (addr, _) = Hostile::new()
+        .on("RETR stall.bin", Script::Stall(vec![7u8; 100_000]))
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .reply_timeout(Duration::from_secs(2))
+        .data_timeout(Duration::from_millis(500))
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("stall.bin");
+    let started = std::time::Instant::now();
+    let result = timeout(
+        LIMIT,
+        c.download_file("stall.bin", &local, TransferOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert!(result.is_err(), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(std::fs::read(&local).unwrap(), vec![7u8; 100_000]);
+}
+
+/// Cancelling a download whose data has stalled returns at once, aborts it (ABOR), and the
+/// session goes on.
+#[tokio::test]
+async fn cancelling_a_stalled_download_aborts_it() {
+    let (addr, log) = Hostile::new()
+        .on("RETR stall.bin", Script::Stall(vec![7u8; 100_000]))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    let started = std::time::Instant::now();
+    let result = timeout(
+        LIMIT,
+        c.download_file(
+            "stall.bin",
+            &dir.path().join("stall.bin"),
+            TransferOptions::new()
+                .progress(move |bytes| {
+                    if bytes >= 100_000 {
+                        trigger.cancel();
+                    }
+                })
+                .cancel(token),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    // Well before the 5 s data timeout: the cancellation, not the timeout, ended it.
+    assert!(started.elapsed() < Duration::from_secs(4));
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+    assert!(log.lock().unwrap().iter().any(|line| line == "ABOR"));
 }
