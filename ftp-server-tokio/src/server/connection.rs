@@ -97,7 +97,7 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
                 return;
             };
             let state = config.connection();
-            let Some(protected) = handshake(stream, &state).await else {
+            let Some(protected) = Box::pin(handshake(stream, &state)).await else {
                 return;
             };
             tls = Some(state);
@@ -138,7 +138,7 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
             drain_until: None,
         };
         conn.run().await;
-        conn.finish().await;
+        Box::pin(conn.finish()).await;
     }
     .instrument(span)
     .await;
@@ -325,18 +325,21 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     if !self.out.is_empty() && !self.flush().await {
                         return Err(End::Closed);
                     }
-                    self.request(ticket, request).await?;
+                    // Boxed, like every rarely taken and large await below: the connection's
+                    // future is as large as its largest await point, and an idle session
+                    // should not carry the space of a request, a handshake or the close.
+                    Box::pin(self.request(ticket, request)).await?;
                 }
                 Output::UpgradeTls => {
                     // The 234 goes out in clear, then the handshake.
-                    if !self.flush().await || !self.upgrade().await {
+                    if !self.flush().await || !Box::pin(self.upgrade()).await {
                         return Err(End::Closed);
                     }
                     self.session.handle_tls_established(Instant::now());
                 }
                 Output::DowngradeTls => {
                     // The 200 to CCC goes out protected, then close_notify.
-                    let downgraded = self.flush().await && self.downgrade().await;
+                    let downgraded = self.flush().await && Box::pin(self.downgrade()).await;
                     if !downgraded {
                         return Err(End::Closed);
                     }
