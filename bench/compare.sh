@@ -5,7 +5,8 @@
 # pure-ftpd and proftpd (unpacked from Debian's packages into bench/.tools, run as root in the
 # foreground) and libunftp (bench/libunftp-server, built from crates.io), each on its own port of
 # 127.0.0.1, the server pinned to one core and the load generator to another. Prints a table of
-# every metric per server, then the issue's targets as ratios ours/peer.
+# every metric per server (for the timed scenarios also the server core's busy time per
+# operation, from /proc/stat), then the issue's targets as ratios ours/peer.
 #
 #   bash bench/compare.sh            # full run (1 GiB files, 10 s timed scenarios; ~10 minutes)
 #   bash bench/compare.sh --quick    # smoke run: short durations, small files (under 2 minutes once built)
@@ -466,13 +467,25 @@ declare -A RES=()    # server|metric -> value
 declare -A EXTRA=()  # server|metric -> the whole RESULT line
 NOTES=()
 
+# Busy time of the server's core in clock ticks (user, nice, system, irq, softirq, steal):
+# the server is the only thing pinned there, and the kernel's network work for what it sends
+# runs there too, so this is what one operation costs the server whatever its process model.
+core_busy() { # CPU
+    awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
 load() { # SERVER METRIC ARGS... : runs ftp-load, records the RESULT value
-    local server=$1 metric=$2 log result value
+    local server=$1 metric=$2 log result value busy0 busy1 load0 load1
     shift 2
     log=$LOGS/$server.$metric.log
+    busy0=$(core_busy "$SERVER_CPU")
+    load0=$(core_busy "$LOAD_CPU")
     if taskset -c "$LOAD_CPU" "$LOAD" --addr "127.0.0.1:$PORT" --threads 1 "$@" >"$log" 2>&1; then
         :
     fi
+    busy1=$(core_busy "$SERVER_CPU")
+    load1=$(core_busy "$LOAD_CPU")
     result=$(grep '^RESULT ' "$log" | tail -n1 || true)
     if [[ -z $result ]]; then
         RES[$server|$metric]=FAIL
@@ -483,12 +496,22 @@ load() { # SERVER METRIC ARGS... : runs ftp-load, records the RESULT value
     value=$(sed -n 's/.* value=\([^ ]*\).*/\1/p' <<<"$result")
     RES[$server|$metric]=$value
     EXTRA[$server|$metric]=$result
+    # Timed scenarios: the server core's busy time over the whole run per operation counted
+    # (the count covers the timed window only, so this slightly overstates every server).
+    local total
+    total=$(sed -n 's/.* total=\([0-9]*\).*/\1/p' <<<"$result")
+    if [[ -n $total && $total -gt 0 ]]; then
+        RES[$server|$metric.cpu]=$(awk -v b=$((busy1 - busy0)) -v t="$total" -v us="$TICK_US" \
+            'BEGIN { printf "%.1f", b * us / t }')
+        RES[$server|$metric.loadcpu]=$(awk -v b=$((load1 - load0)) -v t="$total" -v us="$TICK_US" \
+            'BEGIN { printf "%.1f", b * us / t }')
+    fi
     local errors
     errors=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$result")
     if [[ -n $errors && $errors != 0 ]]; then
         NOTES+=("$server $metric: $errors errors: $(grep 'error x' "$log" | head -n 3 | sed 's/^ *//' | tr '\n' ';')")
     fi
-    note "$metric: $value  (${result#RESULT })"
+    note "$metric: $value  (${result#RESULT })${RES[$server|$metric.cpu]:+ server-core us/op=${RES[$server|$metric.cpu]} ftp-load-core us/op=${RES[$server|$metric.loadcpu]}}"
 }
 
 idle_run() { # SERVER METRIC N CONCURRENCY
@@ -588,6 +611,16 @@ declare -A LABEL=(
         printf '%-30s' "${LABEL[$m]}"
         for s in "${ACTIVE[@]}"; do printf '%12s' "$(fmt "${RES[$s|$m]:-}")"; done
         printf '\n'
+    done
+    for m in sessions16 sessions64 transfers1 transfers16; do
+        printf '%-30s' "  server-core CPU us/op"
+        for s in "${ACTIVE[@]}"; do printf '%12s' "${RES[$s|$m.cpu]:--}"; done
+        printf '  (%s)\n' "$m"
+    done
+    for m in sessions16 sessions64 transfers1 transfers16; do
+        printf '%-30s' "  ftp-load-core CPU us/op"
+        for s in "${ACTIVE[@]}"; do printf '%12s' "${RES[$s|$m.loadcpu]:--}"; done
+        printf '  (%s)\n' "$m"
     done
     for m in idle1k idle10k; do
         printf '%-30s' "  refused / still alive"
