@@ -8,7 +8,7 @@
 # every metric per server (for the timed scenarios also the server core's busy time per
 # operation, from /proc/stat), then the issue's targets as ratios ours/peer.
 #
-#   bash bench/compare.sh            # full run (1 GiB files, 10 s timed scenarios; ~10 minutes)
+#   bash bench/compare.sh            # full run (1 GiB files, 10 s timed scenarios; ~12 minutes)
 #   bash bench/compare.sh --quick    # smoke run: short durations, small files (under 2 minutes once built)
 #   bash bench/compare.sh --only ftpd            # skip the peers
 #   bash bench/compare.sh --only ftpd,pure-ftpd  # a subset (ftpd vsftpd pure-ftpd proftpd libunftp)
@@ -58,10 +58,10 @@ LOAD_CPU=${LOAD_CPU:-1}
 PORT_BASE=${PORT_BASE:-2300}
 
 if [[ $QUICK == 1 ]]; then
-    DURATION=2; BIG_MIB=64; DL_REPEAT=3; UL_REPEAT=3; LIST_REPEAT=3
+    DURATION=2; BIG_MIB=64; ROUNDS=3; LIST_REPEAT=3
     IDLE_SMALL=1000; IDLE_BIG=10000; IDLE_BIG_SERVERS=" ftpd "
 else
-    DURATION=10; BIG_MIB=1024; DL_REPEAT=5; UL_REPEAT=5; LIST_REPEAT=20
+    DURATION=10; BIG_MIB=1024; ROUNDS=5; LIST_REPEAT=20
     IDLE_SMALL=1000; IDLE_BIG=10000; IDLE_BIG_SERVERS=" ftpd libunftp "
 fi
 [[ ${IDLE_BIG_PEERS:-0} == 1 ]] && IDLE_BIG_SERVERS=" ${ALL_SERVERS[*]} "
@@ -524,24 +524,42 @@ idle_run() { # SERVER METRIC N CONCURRENCY
     stop_server
 }
 
-# STOR: one ftp-load run per upload, the file deleted after each, and an unmeasured warm-up
-# first: memory the machine has not touched before can be several times slower to fill
-# (seen on a VM: 2.8 GB/s into reused tmpfs pages, 0.4 GB/s into fresh ones), which would
-# otherwise decide the result by the order of the servers.
-upload_runs() { # SERVER
-    local s=$1 i values=()
-    for ((i = 0; i <= UL_REPEAT; i++)); do
-        load "$s" "upload$i" upload --size "$BIG_BYTES" --file "/upload/$s-up.$i" --repeat 1
-        rm -f "$ROOT/upload/$s-up.$i"
-        [[ $i -gt 0 && ${RES[$s|upload$i]} != FAIL ]] && values+=("${RES[$s|upload$i]}")
+median() { # VALUES... -> their median
+    printf '%s\n' "$@" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# RETR and STOR of the big file, in rounds across the servers: in each round every server
+# is started, downloads the file once and takes one upload (deleted after), and is stopped;
+# the order rotates from round to round, and round 0 is an unmeasured warm-up. Memory the
+# machine has not touched for a while can be several times slower to fill (seen on this VM:
+# 2.8 GB/s into reused tmpfs pages, 0.4 to 0.8 GB/s into fresh ones), and throughput drifts
+# by tens of percent over minutes: measured one server after the other, that decided the
+# result by the order of the servers. Interleaved, every server meets the same conditions.
+throughput_rounds() {
+    local n=${#SERVERS[@]} r i s
+    local -A down=() up=()
+    for ((r = 0; r <= ROUNDS; r++)); do
+        say "throughput round $r of $ROUNDS$([[ $r == 0 ]] && echo " (warm-up, not counted)")"
+        for ((i = 0; i < n; i++)); do
+            s=${SERVERS[$(((i + r) % n))]}
+            start_server "$s" || { NOTES+=("$s could not be started for round $r"); continue; }
+            note "$s:"
+            load "$s" "download.r$r" download --file /big.bin --repeat 1
+            load "$s" "upload.r$r" upload --size "$BIG_BYTES" --file "/upload/$s-up.$r" --repeat 1
+            rm -f "$ROOT/upload/$s-up.$r"
+            stop_server
+            [[ $r == 0 ]] && continue
+            [[ ${RES[$s|download.r$r]} != FAIL ]] && down[$s]+=" ${RES[$s|download.r$r]}"
+            [[ ${RES[$s|upload.r$r]} != FAIL ]] && up[$s]+=" ${RES[$s|upload.r$r]}"
+        done
     done
-    if [[ ${#values[@]} -gt 0 ]]; then
-        RES[$s|upload]=$(printf '%s\n' "${values[@]}" | sort -g |
-            awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
-        note "upload: median of uploads 1..$UL_REPEAT (upload0 is the warm-up): ${RES[$s|upload]}"
-    else
-        RES[$s|upload]=FAIL
-    fi
+    for s in "${SERVERS[@]}"; do
+        # shellcheck disable=SC2086
+        if [[ -n ${down[$s]:-} ]]; then RES[$s|download]=$(median ${down[$s]}); else RES[$s|download]=FAIL; fi
+        # shellcheck disable=SC2086
+        if [[ -n ${up[$s]:-} ]]; then RES[$s|upload]=$(median ${up[$s]}); else RES[$s|upload]=FAIL; fi
+    done
 }
 
 run_server() {
@@ -555,8 +573,6 @@ run_server() {
     load "$s" sessions64 sessions --workers 64 --duration "$DURATION" --file /small.bin
     load "$s" transfers1 transfers --workers 1 --duration "$DURATION" --file /small.bin
     load "$s" transfers16 transfers --workers 16 --duration "$DURATION" --file /small.bin
-    load "$s" download download --file /big.bin --repeat "$DL_REPEAT"
-    upload_runs "$s"
     load "$s" list list --dir /list --repeat "$LIST_REPEAT"
     stop_server
     # Memory: a fresh server for each count, so that memory freed by the earlier scenarios does
@@ -574,6 +590,7 @@ say "run $STAMP: $(nproc) cores, $(uname -r), servers: ${SERVERS[*]}"
 for s in "${SERVERS[@]}"; do
     run_server "$s"
 done
+throughput_rounds
 
 # ---------------------------------------------------------------------------------------------
 # Report
