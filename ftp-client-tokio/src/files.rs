@@ -242,8 +242,13 @@ impl Client {
                 p(n);
             }
         };
-        let reader = PrefetchReader::new(file.into_std().await);
-        let done: TransferDone = self.send_data(command, rest, reader, &mut report).await?;
+        let file = file.into_std().await;
+        // The same open file for a zero-copy send (the reader, unpolled, has not moved it).
+        let zero_copy = file.try_clone().ok();
+        let reader = PrefetchReader::new(file);
+        let done: TransferDone = self
+            .send_data(command, rest, reader, zero_copy, &mut report)
+            .await?;
         Ok(done.bytes)
     }
 
@@ -313,7 +318,8 @@ impl Client {
 type ChunkRead = (std::fs::File, Vec<u8>, std::io::Result<usize>);
 
 /// Reads a local file ahead on a blocking thread, one chunk ([`READ_AHEAD`]) at a time, so the next
-/// chunk is read from disk while the current one goes out on the network.
+/// chunk is read from disk while the current one goes out on the network. Nothing is read
+/// (and the file's position does not move) before the first poll.
 struct PrefetchReader {
     file: Option<std::fs::File>,
     chunk: Vec<u8>,
@@ -324,15 +330,13 @@ struct PrefetchReader {
 
 impl PrefetchReader {
     fn new(file: std::fs::File) -> Self {
-        let mut this = Self {
+        Self {
             file: Some(file),
             chunk: Vec::new(),
             pos: 0,
             next: None,
             eof: false,
-        };
-        this.read_ahead(vec![0u8; READ_AHEAD]);
-        this
+        }
     }
 
     fn read_ahead(&mut self, mut buf: Vec<u8>) {
@@ -377,6 +381,10 @@ impl tokio::io::AsyncRead for PrefetchReader {
             }
             if self.eof {
                 return Poll::Ready(Ok(()));
+            }
+            if self.next.is_none() && self.file.is_some() {
+                // The first read.
+                self.read_ahead(vec![0u8; READ_AHEAD]);
             }
             let Some(next) = self.next.as_mut() else {
                 return Poll::Ready(Ok(()));

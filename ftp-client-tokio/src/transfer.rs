@@ -290,7 +290,7 @@ impl Client {
     ) -> Result<u64, Error> {
         self.ensure_file_type().await?;
         let done = self
-            .send_data(Command::Stor(path.into()), None, reader, &mut |_| {})
+            .send_data(Command::Stor(path.into()), None, reader, None, &mut |_| {})
             .await?;
         Ok(done.bytes)
     }
@@ -303,7 +303,7 @@ impl Client {
     ) -> Result<u64, Error> {
         self.ensure_file_type().await?;
         let done = self
-            .send_data(Command::Appe(path.into()), None, reader, &mut |_| {})
+            .send_data(Command::Appe(path.into()), None, reader, None, &mut |_| {})
             .await?;
         Ok(done.bytes)
     }
@@ -311,11 +311,16 @@ impl Client {
     /// Runs an upload: opens the transfer, copies `reader` while watching the control
     /// connection (a server that gives up early stops the copy), closes the data connection
     /// to mark the end, and waits for the final reply.
+    ///
+    /// `file`: the open local file `reader` reads (from its current position, `reader` not
+    /// yet polled), for a zero-copy send with `sendfile(2)` when the data connection is plain
+    /// and the type binary (Linux); otherwise `reader` is copied.
     pub(crate) async fn send_data<R: AsyncRead + Unpin>(
         &mut self,
         command: Command,
         rest: Option<u64>,
         mut reader: R,
+        file: Option<std::fs::File>,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<TransferDone, Error> {
         let target = match &command {
@@ -336,6 +341,19 @@ impl Client {
         let protected = stream.is_tls();
         let idle = self.options.data_timeout;
         let mut sent = 0u64;
+        #[cfg(target_os = "linux")]
+        if let Some(file) = file
+            && !ascii
+            && matches!(stream, Stream::Plain(_))
+            && let Stream::Plain(tcp) = std::mem::replace(&mut stream, Stream::Upgrading)
+        {
+            let result = self
+                .send_file(tcp, file, handle, idle, &mut sent, progress)
+                .await?;
+            return self.upload_ended(handle, id, sent, result, None).await;
+        }
+        #[cfg(not(target_os = "linux"))]
+        drop(file);
         let copied = {
             let copy = copy_to_data(&mut reader, &mut stream, ascii, idle, &mut sent, progress);
             tokio::pin!(copy);
@@ -372,6 +390,20 @@ impl Client {
             None => Err(CopyError::ConnectionLost),
         };
         drop(stream);
+        let target = target.filter(|_| protected);
+        self.upload_ended(handle, id, sent, result, target).await
+    }
+
+    /// Reports an upload's end to the session and waits for the final reply; `refill`: the
+    /// remote path of a protected upload, listed for fresh TLS tickets when needed.
+    async fn upload_ended(
+        &mut self,
+        handle: CommandHandle,
+        id: DataId,
+        sent: u64,
+        result: Result<(), CopyError>,
+        refill: Option<ftp_proto::FtpPath>,
+    ) -> Result<TransferDone, Error> {
         self.session.handle_data(
             Self::now(),
             DataInput::Finished {
@@ -383,8 +415,7 @@ impl Client {
         let done = self.wait_transfer(handle).await;
         self.orphan = None;
         if done.is_ok()
-            && protected
-            && let Some(path) = target
+            && let Some(path) = refill
             && self
                 .tls
                 .as_ref()
@@ -405,6 +436,52 @@ impl Client {
             }
         }
         done
+    }
+
+    /// The data half of a plain binary upload on Linux: `sendfile(2)` from `file`'s current
+    /// position to its end on a blocking thread (the kernel hands the file's pages to the
+    /// socket, nothing is copied through this process), then FIN, while this task watches
+    /// the control connection and reports progress ten times a second. Dropping the future
+    /// shuts the socket down, which ends the thread.
+    #[cfg(target_os = "linux")]
+    async fn send_file(
+        &mut self,
+        tcp: TcpStream,
+        file: std::fs::File,
+        handle: CommandHandle,
+        idle: Duration,
+        sent: &mut u64,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<Result<(), CopyError>, Error> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        let Ok(socket) = spliced::blocking(tcp, idle) else {
+            return Ok(Err(CopyError::ConnectionLost));
+        };
+        let _interrupt = spliced::Interrupt(socket.try_clone().ok());
+        let moved = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&moved);
+        let mut copy =
+            tokio::task::spawn_blocking(move || spliced::send_all(&socket, &file, &counter));
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let result = loop {
+            tokio::select! {
+                r = &mut copy => break r.unwrap_or(Err(CopyError::ConnectionLost)),
+                r = self.read_control() => {
+                    r?;
+                    self.drain_sync();
+                    // The server ended the transfer (or the session) before the data did.
+                    if self.copy.is_none() || self.events.iter().any(|e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle)) {
+                        break Err(CopyError::ConnectionLost);
+                    }
+                }
+                _ = ticker.tick() => progress(moved.load(Ordering::Relaxed)),
+            }
+        };
+        *sent = moved.load(Ordering::Relaxed);
+        progress(*sent);
+        Ok(result)
     }
 
     /// Switches to the type chosen for file transfers ([`Client::set_type`], binary by default).
@@ -807,13 +884,63 @@ mod spliced {
         Local(io::Error),
     }
 
-    /// The data connection taken out of the runtime: blocking, every read bounded by the
-    /// data timeout.
+    /// The data connection taken out of the runtime: blocking, every read and write bounded
+    /// by the data timeout.
     pub(super) fn blocking(stream: tokio::net::TcpStream, idle: Duration) -> io::Result<TcpStream> {
         let stream = stream.into_std()?;
         stream.set_nonblocking(false)?;
         stream.set_read_timeout(Some(idle))?;
+        stream.set_write_timeout(Some(idle))?;
         Ok(stream)
+    }
+
+    /// Sends `file` from its position to its end with `sendfile(2)` (copying it when the
+    /// file system offers no sendfile), then FIN; `moved` counts what the socket took.
+    pub(super) fn send_all(
+        socket: &TcpStream,
+        mut file: &std::fs::File,
+        moved: &AtomicU64,
+    ) -> Result<(), CopyError> {
+        // A blocking call returns once all of it is queued: big enough to be few calls,
+        // small enough that progress moves.
+        const CHUNK: usize = 1 << 20;
+        let lost = |err: Errno| match err {
+            // The socket's send timeout.
+            Errno::AGAIN => CopyError::TimedOut,
+            _ => CopyError::ConnectionLost,
+        };
+        loop {
+            match rustix::fs::sendfile(socket, file, None, CHUNK) {
+                Ok(0) => break,
+                Ok(n) => {
+                    moved.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    // No sendfile from this file: copy the rest (sendfile moved nothing of it).
+                    let mut buffer = vec![0u8; 256 * 1024];
+                    let mut out = socket;
+                    loop {
+                        let n = match file.read(&mut buffer) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(_) => return Err(CopyError::Local),
+                        };
+                        out.write_all(buffer.get(..n).unwrap_or_default())
+                            .map_err(|e| lost(Errno::from_io_error(&e).unwrap_or(Errno::PIPE)))?;
+                        moved.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    break;
+                }
+                // EIO and the like come from reading the file.
+                Err(Errno::IO) => return Err(CopyError::Local),
+                Err(err) => return Err(lost(err)),
+            }
+        }
+        socket
+            .shutdown(Shutdown::Write)
+            .map_err(|_| CopyError::ConnectionLost)
     }
 
     /// Shuts the socket down when the download's future is dropped (cancelled), which ends

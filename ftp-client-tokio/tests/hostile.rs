@@ -376,3 +376,33 @@ async fn cancelling_a_stalled_download_aborts_it() {
     timeout(LIMIT, c.noop()).await.unwrap().unwrap();
     assert!(log.lock().unwrap().iter().any(|line| line == "ABOR"));
 }
+
+/// An upload the server stops reading: the data timeout ends it with an error (plain binary
+/// uploads go through sendfile(2) on Linux, on a thread whose socket carries the timeout).
+#[tokio::test]
+async fn an_upload_the_server_stops_reading_times_out() {
+    let (addr, _) = Hostile::new()
+        .on("STOR stall.bin", Script::Stall(Vec::new()))
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .reply_timeout(Duration::from_secs(2))
+        .data_timeout(Duration::from_millis(500))
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    // Far more than the socket buffers of both ends hold.
+    std::fs::write(&local, vec![1u8; 64 << 20]).unwrap();
+    let started = std::time::Instant::now();
+    let result = timeout(
+        LIMIT,
+        c.upload_file(&local, "stall.bin", TransferOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert!(result.is_err(), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
