@@ -412,6 +412,33 @@ async fn stat_and_abor_work_while_data_flows() {
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
 
+/// ABOR the way Python's ftplib sends it: the whole line as urgent data (MSG_OOB), which
+/// puts the urgent mark on its last byte. A read stops at the mark, so the line's end comes
+/// in a second read of a socket that was never drained: it must still be read and answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abor_sent_as_urgent_data_mid_download_is_answered() {
+    let storage = MemoryStorage::new().with_file("/big", vec![7u8; 8 << 20]);
+    let running = start(Server::new(storage, users())).await;
+    let mut c = Client::login(running.addr).await;
+    let mut data = c.epsv().await;
+    assert_eq!(c.cmd("RETR big").await.0, 125);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let got = timeout(LIMIT, data.read(&mut chunk))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got > 0);
+    let control = c.control.get_mut();
+    socket2::SockRef::from(&*control)
+        .send_out_of_band(b"ABOR\r\n")
+        .unwrap();
+    assert_eq!(c.reply().await.0, 426);
+    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.cmd("NOOP").await.0, 200);
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bind_errors_name_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

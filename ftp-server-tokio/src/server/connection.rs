@@ -277,31 +277,28 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
     fn read_control(&mut self) -> bool {
         let now = Instant::now();
         self.note_progress(now);
-        let Control::Plain(stream) = &mut self.stream else {
+        let Control::Plain(stream) = &self.stream else {
             return true;
         };
         // The buffer lives on this function's stack, not in the connection's future: an idle
         // session holds no read buffer. Every byte read goes to the session, so nothing sent
         // in clear after AUTH TLS can linger in a buffer of ours (the session discards it).
         let mut buffer = [0u8; READ_CHUNK];
-        let mut read = ReadBuf::new(&mut buffer);
-        // `poll_read` rather than `try_read`: a read that leaves the buffer partly empty
-        // drained the socket, and tokio then forgets the readiness, so the next wait goes
-        // straight to epoll instead of first trying a read that fails with EAGAIN (one
-        // system call less per command). Nothing waits on this context: when the socket has
-        // nothing, the loop waits with `readable()` as before.
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let polled = std::pin::Pin::new(stream).poll_read(&mut cx, &mut read);
-        match polled {
-            std::task::Poll::Ready(Ok(())) if read.filled().is_empty() => false,
-            std::task::Poll::Ready(Ok(())) => {
-                self.session.handle_control(now, read.filled());
+        // `try_read`, not `poll_read`: tokio's `poll_read` forgets the readiness after a read
+        // that did not fill the buffer, but a read also stops short at the urgent-data mark
+        // (ftplib's ABOR is sent with MSG_OOB, inline here), and the ABOR behind the mark
+        // would then never be read. `try_read` keeps the readiness until a read fails with
+        // EAGAIN.
+        match stream.try_read(&mut buffer) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.session.handle_control(now, &buffer[..n]);
                 self.note_logout();
                 true
             }
-            std::task::Poll::Pending => true,
-            std::task::Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::Interrupted => true,
-            std::task::Poll::Ready(Err(err)) => {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => true,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => true,
+            Err(err) => {
                 debug!(error = %err, "control read failed");
                 false
             }
