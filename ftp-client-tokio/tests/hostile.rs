@@ -156,9 +156,13 @@ impl Hostile {
 }
 
 async fn login(addr: SocketAddr) -> Client {
+    login_with(addr, Duration::from_secs(5), Duration::from_secs(5)).await
+}
+
+async fn login_with(addr: SocketAddr, reply: Duration, data: Duration) -> Client {
     let mut c = Client::builder()
-        .reply_timeout(Duration::from_secs(5))
-        .data_timeout(Duration::from_secs(5))
+        .reply_timeout(reply)
+        .data_timeout(data)
         .max_listing(2 * 1024 * 1024)
         .connect(addr)
         .await
@@ -320,13 +324,7 @@ async fn a_stalled_download_times_out() {
         .on("RETR stall.bin", Script::Stall(vec![7u8; 100_000]))
         .start()
         .await;
-    let mut c = Client::builder()
-        .reply_timeout(Duration::from_secs(2))
-        .data_timeout(Duration::from_millis(500))
-        .connect(addr)
-        .await
-        .unwrap();
-    c.login("u", "p").await.unwrap();
+    let mut c = login_with(addr, Duration::from_secs(2), Duration::from_millis(500)).await;
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("stall.bin");
     let started = std::time::Instant::now();
@@ -385,13 +383,7 @@ async fn an_upload_the_server_stops_reading_times_out() {
         .on("STOR stall.bin", Script::Stall(Vec::new()))
         .start()
         .await;
-    let mut c = Client::builder()
-        .reply_timeout(Duration::from_secs(2))
-        .data_timeout(Duration::from_millis(500))
-        .connect(addr)
-        .await
-        .unwrap();
-    c.login("u", "p").await.unwrap();
+    let mut c = login_with(addr, Duration::from_secs(2), Duration::from_millis(500)).await;
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("big.bin");
     // Far more than the socket buffers of both ends hold.
