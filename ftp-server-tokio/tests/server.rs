@@ -382,11 +382,10 @@ async fn pasv_announces_the_masquerade_address() {
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stat_and_abor_work_while_data_flows() {
-    let big = vec![7u8; 8 << 20];
-    let storage = MemoryStorage::new().with_file("/big", big);
-    let running = start(Server::new(storage, users())).await;
+/// A download of the 8 MiB `/big` that the client stops reading after its first chunk: the
+/// server's copy stalls with the transfer open. The data connection is returned to keep it
+/// open.
+async fn stalled_download(running: &Running) -> (Client, TcpStream) {
     let mut c = Client::login(running.addr).await;
     let mut data = c.epsv().await;
     let (code, text) = c.cmd("RETR big").await;
@@ -398,6 +397,15 @@ async fn stat_and_abor_work_while_data_flows() {
         .unwrap()
         .unwrap();
     assert!(got > 0);
+    (c, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stat_and_abor_work_while_data_flows() {
+    let big = vec![7u8; 8 << 20];
+    let storage = MemoryStorage::new().with_file("/big", big);
+    let running = start(Server::new(storage, users())).await;
+    let (mut c, _data) = stalled_download(&running).await;
     // The client reads no more: the server's copy stalls with the transfer open.
     let (code, text) = c.cmd("STAT").await;
     // RFC 959: STAT during a transfer gives the transfer's status (213), with the progress.
@@ -419,15 +427,7 @@ async fn stat_and_abor_work_while_data_flows() {
 async fn abor_sent_as_urgent_data_mid_download_is_answered() {
     let storage = MemoryStorage::new().with_file("/big", vec![7u8; 8 << 20]);
     let running = start(Server::new(storage, users())).await;
-    let mut c = Client::login(running.addr).await;
-    let mut data = c.epsv().await;
-    assert_eq!(c.cmd("RETR big").await.0, 125);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let got = timeout(LIMIT, data.read(&mut chunk))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(got > 0);
+    let (mut c, _data) = stalled_download(&running).await;
     let control = c.control.get_mut();
     socket2::SockRef::from(&*control)
         .send_out_of_band(b"ABOR\r\n")
