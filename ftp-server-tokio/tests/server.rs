@@ -2,6 +2,8 @@
 //! shutdown, session limits, passive port range and masquerade, STAT and ABOR during a
 //! transfer, bind errors.
 
+mod support_ftp;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,12 +13,12 @@ use ftp_server_tokio::events::{Event, TransferDirection};
 use ftp_server_tokio::ftp_proto::VirtualPath;
 use ftp_server_tokio::server::{Server, ServerError, ShutdownHandle};
 use ftp_server_tokio::storage::memory::MemoryStorage;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-const LIMIT: Duration = Duration::from_secs(10);
+use support_ftp::{Control as Client, LIMIT};
 
 fn users() -> StaticUsers {
     let entry = UserEntry::new("alice", "pw", VirtualPath::root(), Permissions::ALL);
@@ -42,100 +44,9 @@ async fn start(server: Server<MemoryStorage, StaticUsers>) -> Running {
     Running { addr, stop, task }
 }
 
-/// A raw control connection.
-struct Client {
-    control: BufReader<TcpStream>,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Self {
-        Self::connect_from(addr, "127.0.0.1").await
-    }
-
-    async fn connect_from(addr: SocketAddr, source: &str) -> Self {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-        let stream = timeout(LIMIT, socket.connect(addr)).await.unwrap().unwrap();
-        Self {
-            control: BufReader::new(stream),
-        }
-    }
-
-    /// The next reply: its code and all its text (multi-line replies joined).
-    async fn reply(&mut self) -> (u16, String) {
-        let mut text = String::new();
-        let mut line = String::new();
-        line.clear();
-        let n = timeout(LIMIT, self.control.read_line(&mut line))
-            .await
-            .expect("reply in time")
-            .unwrap();
-        assert!(n > 0, "connection closed while waiting for a reply");
-        let code: u16 = line[..3].parse().unwrap();
-        text.push_str(&line);
-        if line.as_bytes()[3] == b'-' {
-            loop {
-                line.clear();
-                timeout(LIMIT, self.control.read_line(&mut line))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                text.push_str(&line);
-                if line.starts_with(&format!("{code} ")) || line.is_empty() {
-                    break;
-                }
-            }
-        }
-        (code, text)
-    }
-
-    async fn send(&mut self, line: &str) {
-        let stream = self.control.get_mut();
-        stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    async fn cmd(&mut self, line: &str) -> (u16, String) {
-        self.send(line).await;
-        self.reply().await
-    }
-
-    async fn login(addr: SocketAddr) -> Self {
-        let mut client = Self::connect(addr).await;
-        assert_eq!(client.reply().await.0, 220);
-        assert_eq!(client.cmd("USER alice").await.0, 331);
-        assert_eq!(client.cmd("PASS pw").await.0, 230);
-        assert_eq!(client.cmd("TYPE I").await.0, 200);
-        client
-    }
-
-    /// EPSV, then a data connection to the announced port.
-    async fn epsv(&mut self) -> TcpStream {
-        let (code, text) = self.cmd("EPSV").await;
-        assert_eq!(code, 229, "{text}");
-        let port: u16 = text
-            .split("|||")
-            .nth(1)
-            .and_then(|rest| rest.split('|').next())
-            .and_then(|p| p.parse().ok())
-            .expect("EPSV port");
-        let ip = self.control.get_ref().peer_addr().unwrap().ip();
-        timeout(LIMIT, TcpStream::connect((ip, port)))
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    /// The connection is closed by the server (EOF within the limit).
-    async fn closed(&mut self) -> bool {
-        let mut rest = Vec::new();
-        matches!(
-            timeout(LIMIT, self.control.read_to_end(&mut rest)).await,
-            Ok(Ok(_))
-        )
-    }
+/// USER alice / PASS pw (answered 230), then TYPE I.
+async fn login(addr: SocketAddr) -> Client {
+    Client::login(addr, "alice", "pw").await
 }
 
 /// A transfer started: 125 (data connection already open) or 150 (about to open).
@@ -161,7 +72,7 @@ async fn events_name_logins_transfers_and_changes() {
         Server::new(storage, users()).on_event(move |e| sink.lock().unwrap().push(e.clone()));
     let running = start(server).await;
 
-    let mut c = Client::login(running.addr).await;
+    let mut c = login(running.addr).await;
     let mut data = c.epsv().await;
     starts(c.cmd("STOR a.txt").await);
     data.write_all(b"hello").await.unwrap();
@@ -244,8 +155,8 @@ async fn shutdown_lets_a_running_transfer_finish_and_answers_idle_sessions_with_
         .shutdown_grace(Duration::from_secs(5));
     let running = start(server).await;
 
-    let mut busy = Client::login(running.addr).await;
-    let mut idle = Client::login(running.addr).await;
+    let mut busy = login(running.addr).await;
+    let mut idle = login(running.addr).await;
     let mut data = busy.epsv().await;
     starts(busy.cmd("STOR up.bin").await);
     data.write_all(b"first half ").await.unwrap();
@@ -283,7 +194,7 @@ async fn shutdown_grace_ends_transfers_that_take_too_long() {
     let server =
         Server::new(MemoryStorage::new(), users()).shutdown_grace(Duration::from_millis(300));
     let running = start(server).await;
-    let mut busy = Client::login(running.addr).await;
+    let mut busy = login(running.addr).await;
     let mut data = busy.epsv().await;
     starts(busy.cmd("STOR slow.bin").await);
     data.write_all(b"trickle").await.unwrap();
@@ -309,16 +220,16 @@ async fn session_limits_are_answered_with_421() {
         .max_sessions_per_ip(1);
     let running = start(server).await;
 
-    let mut first = Client::connect_from(running.addr, "127.0.0.1").await;
+    let mut first = Client::open_from(running.addr, "127.0.0.1").await;
     assert_eq!(first.reply().await.0, 220);
     // A second session from the same IP is over the per-IP cap.
-    let mut same_ip = Client::connect_from(running.addr, "127.0.0.1").await;
+    let mut same_ip = Client::open_from(running.addr, "127.0.0.1").await;
     assert_eq!(same_ip.reply().await.0, 421);
     assert!(same_ip.closed().await);
     // Another IP may still connect, up to the global cap.
-    let mut second = Client::connect_from(running.addr, "127.0.0.2").await;
+    let mut second = Client::open_from(running.addr, "127.0.0.2").await;
     assert_eq!(second.reply().await.0, 220);
-    let mut third = Client::connect_from(running.addr, "127.0.0.3").await;
+    let mut third = Client::open_from(running.addr, "127.0.0.3").await;
     assert_eq!(third.reply().await.0, 421);
     assert!(third.closed().await);
     // A slot frees when a session ends.
@@ -326,7 +237,7 @@ async fn session_limits_are_answered_with_421() {
     assert!(first.closed().await);
     let mut again = None;
     for _ in 0..50 {
-        let mut c = Client::connect_from(running.addr, "127.0.0.1").await;
+        let mut c = Client::open_from(running.addr, "127.0.0.1").await;
         if c.reply().await.0 == 220 {
             again = Some(c);
             break;
@@ -343,7 +254,7 @@ async fn passive_ports_come_from_the_range_and_are_not_leaked() {
     let storage = MemoryStorage::new().with_file("/f", "x");
     let server = Server::new(storage, users()).passive_ports(21311..=21312);
     let running = start(server).await;
-    let mut c = Client::login(running.addr).await;
+    let mut c = login(running.addr).await;
     // Twenty transfers through a two-port range: each listener must be given back.
     for round in 0..20 {
         let data = c.epsv().await;
@@ -374,7 +285,7 @@ async fn pasv_announces_the_masquerade_address() {
     let storage = MemoryStorage::new();
     let server = Server::new(storage, users()).masquerade("203.0.113.9".parse().unwrap());
     let running = start(server).await;
-    let mut c = Client::login(running.addr).await;
+    let mut c = login(running.addr).await;
     let (code, text) = c.cmd("PASV").await;
     assert_eq!(code, 227);
     assert!(text.contains("(203,0,113,9,"), "{text}");
@@ -386,7 +297,7 @@ async fn pasv_announces_the_masquerade_address() {
 /// server's copy stalls with the transfer open. The data connection is returned to keep it
 /// open.
 async fn stalled_download(running: &Running) -> (Client, TcpStream) {
-    let mut c = Client::login(running.addr).await;
+    let mut c = login(running.addr).await;
     let mut data = c.epsv().await;
     let (code, text) = c.cmd("RETR big").await;
     assert_eq!(code, 125, "the data connection was already open");
@@ -428,7 +339,7 @@ async fn abor_sent_as_urgent_data_mid_download_is_answered() {
     let storage = MemoryStorage::new().with_file("/big", vec![7u8; 8 << 20]);
     let running = start(Server::new(storage, users())).await;
     let (mut c, _data) = stalled_download(&running).await;
-    let control = c.control.get_mut();
+    let control = c.socket();
     socket2::SockRef::from(&*control)
         .send_out_of_band(b"ABOR\r\n")
         .unwrap();
@@ -479,7 +390,7 @@ async fn mlsd_and_mlst_carry_the_users_permissions() {
     let server = Server::new(storage, users().with_anonymous(anonymous)).anonymous(true);
     let running = start(server).await;
 
-    let mut c = Client::login(running.addr).await;
+    let mut c = login(running.addr).await;
     let data = c.epsv().await;
     starts(c.cmd("MLSD").await);
     let listing = String::from_utf8(read_all(data).await).unwrap();
@@ -494,7 +405,7 @@ async fn mlsd_and_mlst_carry_the_users_permissions() {
     assert!(text.contains("perm=adfrw;"), "{text}");
 
     // Anonymous: read-only, but may create files and directories in the upload directory.
-    let mut a = Client::connect(running.addr).await;
+    let mut a = Client::open(running.addr).await;
     assert_eq!(a.reply().await.0, 220);
     assert_eq!(a.cmd("USER anonymous").await.0, 331);
     assert_eq!(a.cmd("PASS guest@").await.0, 230);
@@ -530,7 +441,7 @@ async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
     let addr = bound.local_addrs()[0];
     let stop = bound.shutdown_handle();
     let task = tokio::spawn(bound.run());
-    let mut c = Client::login(addr).await;
+    let mut c = login(addr).await;
 
     // A whole download and an upload of the same bytes, checked byte for byte.
     let data = c.epsv().await;
@@ -591,7 +502,7 @@ async fn a_stor_that_never_gets_its_data_connection_leaves_the_file_intact() {
     let server = Server::new(storage.clone(), users())
         .session_config(|c| c.data_timeout = Duration::from_millis(300));
     let running = start(server).await;
-    let mut client = Client::login(running.addr).await;
+    let mut client = login(running.addr).await;
     for (command, path) in [("STOR keep.txt", "/keep.txt"), ("STOR new.txt", "/new.txt")] {
         assert_eq!(client.cmd("EPSV").await.0, 229);
         let (mut code, mut text) = client.cmd(command).await;

@@ -1,7 +1,7 @@
 //! A raw FTP control connection for the server's integration tests: exact reply codes,
 //! EPSV data connections, uploads and downloads, with a deadline on every wait. Shared by
-//! the test files that check what the server answers (quota.rs, virtual_users_server.rs,
-//! pam.rs); each uses the part it needs.
+//! the test files that check what the server answers (server.rs, quota.rs,
+//! virtual_users_server.rs, pam.rs); each uses the part it needs.
 
 #![allow(dead_code)]
 
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
 /// How long any one wait may take.
@@ -23,16 +23,40 @@ pub(crate) struct Control {
 impl Control {
     /// Connects and reads the 220 greeting.
     pub(crate) async fn connect(addr: SocketAddr) -> Self {
+        let mut c = Self::open(addr).await;
+        let (code, text) = c.reply().await;
+        assert_eq!(code, 220, "{text}");
+        c
+    }
+
+    /// Connects; the greeting (220, or 421 beyond a limit) is left for the caller to read.
+    pub(crate) async fn open(addr: SocketAddr) -> Self {
         let stream = timeout(LIMIT, TcpStream::connect(addr))
             .await
             .expect("connect in time")
             .unwrap();
-        let mut c = Self {
+        Self {
             stream: BufReader::new(stream),
-        };
-        let (code, text) = c.reply().await;
-        assert_eq!(code, 220, "{text}");
-        c
+        }
+    }
+
+    /// As [`Control::open`] to an IPv4 `addr`, from the source address `source` (127.0.0.2
+    /// plays another host).
+    pub(crate) async fn open_from(addr: SocketAddr, source: &str) -> Self {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let stream = timeout(LIMIT, socket.connect(addr))
+            .await
+            .expect("connect in time")
+            .unwrap();
+        Self {
+            stream: BufReader::new(stream),
+        }
+    }
+
+    /// The socket itself, for what the methods do not cover (urgent data).
+    pub(crate) fn socket(&mut self) -> &mut TcpStream {
+        self.stream.get_mut()
     }
 
     /// Connects and logs in (USER, PASS answered 230, TYPE I).
