@@ -363,8 +363,7 @@ impl Client {
                     r = self.read_control() => {
                         r?;
                         self.drain_sync();
-                        // The server ended the transfer (or the session) before the data did.
-                        if self.copy.is_none() || self.events.iter().any(|e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle)) {
+                        if self.upload_stopped(handle) {
                             break None;
                         }
                     }
@@ -392,6 +391,16 @@ impl Client {
         drop(stream);
         let target = target.filter(|_| protected);
         self.upload_ended(handle, id, sent, result, target).await
+    }
+
+    /// The server ended the upload `handle` (or the session) before the data did: the
+    /// session closed the data channel or already has the transfer's result.
+    fn upload_stopped(&self, handle: CommandHandle) -> bool {
+        self.copy.is_none()
+            || self
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle))
     }
 
     /// Reports an upload's end to the session and waits for the final reply; `refill`: the
@@ -471,8 +480,7 @@ impl Client {
                 r = self.read_control() => {
                     r?;
                     self.drain_sync();
-                    // The server ended the transfer (or the session) before the data did.
-                    if self.copy.is_none() || self.events.iter().any(|e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle)) {
+                    if self.upload_stopped(handle) {
                         break Err(CopyError::ConnectionLost);
                     }
                 }
