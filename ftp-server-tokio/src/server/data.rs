@@ -1088,10 +1088,7 @@ mod threaded {
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(TransferError::ConnectionLost),
                 };
-                let allowed = match usage {
-                    Some(usage) => usize::try_from(usage.grant(n as u64)).unwrap_or(n).min(n),
-                    None => n,
-                };
+                let allowed = granted(usage, n);
                 if let Err(err) = file.write_all(&buffer[..allowed]) {
                     // What the failed write took is unknown: the file is measured again at
                     // the user's next first login.
@@ -1108,6 +1105,15 @@ mod threaded {
 
         fn note(&self, bytes: u64) {
             self.progress.store(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// How many of `n` received bytes may be written: all of them without a quota, else what
+    /// the quota grants (reserved now; fewer than `n` means the quota is reached).
+    fn granted(usage: Option<&Usage>, n: usize) -> usize {
+        match usage {
+            Some(usage) => usize::try_from(usage.grant(n as u64)).unwrap_or(n).min(n),
+            None => n,
         }
     }
 
@@ -1186,10 +1192,7 @@ mod threaded {
                     // Reset, or the data timeout (EAGAIN from the socket's receive timeout).
                     Err(_) => return Err(TransferError::ConnectionLost),
                 };
-                let allowed = match usage {
-                    Some(usage) => usize::try_from(usage.grant(n as u64)).unwrap_or(n).min(n),
-                    None => n,
-                };
+                let allowed = super::granted(usage, n);
                 let mut left = allowed;
                 while left > 0 {
                     match splice(&pipe.read, None, file, None, left, SpliceFlags::MOVE) {
