@@ -270,14 +270,18 @@ impl<S: Storage> Channel<S> {
             Some(tls) => {
                 // The client starts its handshake after 150 (sent when Connected was
                 // reported); no file byte moves before the handshake passed every check.
+                // Boxed: a TLS stream is large, and most data tasks never hold one.
                 let upload = matches!(job, Job::Receive { .. } | Job::ReceiveLater { .. });
-                let protected = protect(stream, &tls, upload).instrument(span.clone()).await;
-                match protected {
-                    Ok(stream) => {
-                        run_protected(job, stream, &settings, &progress)
-                            .instrument(span)
-                            .await
-                    }
+                let protected = Box::pin(async {
+                    let stream = protect(stream, &tls, upload)
+                        .instrument(span.clone())
+                        .await?;
+                    Ok(run_protected(job, stream, &settings, &progress)
+                        .instrument(span)
+                        .await)
+                });
+                match protected.await {
+                    Ok(result) => result,
                     Err(error) => {
                         report(Report::Failed(error));
                         return;
@@ -478,6 +482,10 @@ async fn run_protected<S: Storage>(
 }
 
 /// Runs `job` over `stream`; the byte count is what crossed the data connection.
+///
+/// Only the common case, a binary download that `sendfile` finishes at once, runs in this
+/// future; every other path is boxed for its duration, so the data task (spawned for every
+/// data connection, moved into its task cell) stays small.
 async fn run_job<S: Storage>(
     job: Job<S>,
     mut stream: TcpStream,
@@ -485,7 +493,10 @@ async fn run_job<S: Storage>(
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
-    let job = open_later(job).await?;
+    let job = match job {
+        Job::ReceiveLater { .. } => Box::pin(open_later(job)).await?,
+        job => job,
+    };
     match job {
         #[cfg(target_os = "linux")]
         Job::Send {
@@ -507,66 +518,93 @@ async fn run_job<S: Storage>(
                 finish(&mut stream, limit).await?;
                 return Ok(sent);
             }
-            if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
-                && let Ok(file) = file.try_clone_to_owned()
-            {
-                use std::os::fd::AsFd;
-                let copy = threaded::Copy::new(stream, limit, progress)?;
-                let rest = copy.run(move |c| c.send_file(file.as_fd(), sent)).await;
-                drop(slot);
-                return rest.unwrap_or(Err(TransferError::ConnectionLost));
-            }
-            let sent = send_file(file, &stream, limit, sent, progress).await?;
-            finish(&mut stream, limit).await?;
-            Ok(sent)
+            Box::pin(send_file_rest(file, stream, settings, sent, progress)).await
         }
+        #[cfg(unix)]
         Job::Receive {
-            mut writer,
-            ascii,
+            writer,
+            ascii: false,
             limit,
-        } => {
-            #[cfg(unix)]
-            if !ascii
-                && let Some(sink) = S::direct_sink(&writer)
-                && let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
-                && let Ok(sink) = sink.try_clone_to_owned()
-            {
-                let copy = threaded::Copy::new(stream, settings.data_timeout, progress)?;
-                let buffer = settings.buffers.take();
-                let usage = limit.as_ref().map(|l| Arc::clone(&l.charge.usage));
-                let outcome = copy
-                    .run(move |c| {
-                        let mut buffer = buffer;
-                        let file = std::fs::File::from(sink);
-                        let received = c.receive(file, &mut buffer, usage.as_deref());
-                        (received, buffer)
-                    })
-                    .await;
-                drop(slot);
-                let Some((received, buffer)) = outcome else {
-                    return Err(TransferError::ConnectionLost);
-                };
-                settings.buffers.give(buffer);
-                if let Err(err) = received {
-                    settle(&err, writer, limit).await;
-                    return Err(err);
-                }
-                // The data went straight to the file; shutting the writer down still commits.
-                writer
-                    .shutdown()
-                    .await
-                    .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
-                return received;
-            }
-            let job = Job::<S>::Receive {
-                writer,
-                ascii,
-                limit,
-            };
-            run_buffered(job, &mut stream, settings, progress).await
+        } if S::direct_sink(&writer).is_some() => {
+            Box::pin(receive_direct(writer, limit, stream, settings, progress)).await
         }
-        job => run_buffered(job, &mut stream, settings, progress).await,
+        job => Box::pin(run_buffered(job, &mut stream, settings, progress)).await,
     }
+}
+
+/// The rest of a download that did not fit in the socket buffer: on a copy thread when one
+/// is free, else from this task.
+#[cfg(target_os = "linux")]
+async fn send_file_rest(
+    file: std::os::fd::BorrowedFd<'_>,
+    mut stream: TcpStream,
+    settings: &DataSettings,
+    sent: u64,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, TransferError> {
+    let limit = settings.data_timeout;
+    if let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
+        && let Ok(file) = file.try_clone_to_owned()
+    {
+        use std::os::fd::AsFd;
+        let copy = threaded::Copy::new(stream, limit, progress)?;
+        let rest = copy.run(move |c| c.send_file(file.as_fd(), sent)).await;
+        drop(slot);
+        return rest.unwrap_or(Err(TransferError::ConnectionLost));
+    }
+    let sent = send_file(file, &stream, limit, sent, progress).await?;
+    finish(&mut stream, limit).await?;
+    Ok(sent)
+}
+
+/// A binary upload written straight into its file (splice on a copy thread) when a copy
+/// thread is free; else the buffered copy.
+#[cfg(unix)]
+async fn receive_direct<S: Storage>(
+    writer: S::Writer,
+    limit: Option<Limit<S>>,
+    mut stream: TcpStream,
+    settings: &DataSettings,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, TransferError> {
+    if let Some(sink) = S::direct_sink(&writer)
+        && let Some(slot) = ThreadSlot::claim(&settings.copy_threads)
+        && let Ok(sink) = sink.try_clone_to_owned()
+    {
+        let mut writer = writer;
+        let copy = threaded::Copy::new(stream, settings.data_timeout, progress)?;
+        let buffer = settings.buffers.take();
+        let usage = limit.as_ref().map(|l| Arc::clone(&l.charge.usage));
+        let outcome = copy
+            .run(move |c| {
+                let mut buffer = buffer;
+                let file = std::fs::File::from(sink);
+                let received = c.receive(file, &mut buffer, usage.as_deref());
+                (received, buffer)
+            })
+            .await;
+        drop(slot);
+        let Some((received, buffer)) = outcome else {
+            return Err(TransferError::ConnectionLost);
+        };
+        settings.buffers.give(buffer);
+        if let Err(err) = received {
+            settle(&err, writer, limit).await;
+            return Err(err);
+        }
+        // The data went straight to the file; shutting the writer down still commits.
+        writer
+            .shutdown()
+            .await
+            .map_err(|err| TransferError::Storage(fs_error_of(&err)))?;
+        return received;
+    }
+    let job = Job::<S>::Receive {
+        writer,
+        ascii: false,
+        limit,
+    };
+    run_buffered(job, &mut stream, settings, progress).await
 }
 
 /// Opens the file of a [`Job::ReceiveLater`]: the data connection is ready now.
