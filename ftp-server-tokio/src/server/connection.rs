@@ -284,12 +284,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         // session holds no read buffer. Every byte read goes to the session, so nothing sent
         // in clear after AUTH TLS can linger in a buffer of ours (the session discards it).
         let mut buffer = [0u8; READ_CHUNK];
-        // `try_read`, not `poll_read`: tokio's `poll_read` forgets the readiness after a read
-        // that did not fill the buffer, but a read also stops short at the urgent-data mark
-        // (ftplib's ABOR is sent with MSG_OOB, inline here), and the ABOR behind the mark
-        // would then never be read. `try_read` keeps the readiness until a read fails with
-        // EAGAIN.
-        match stream.try_read(&mut buffer) {
+        match read_drained(stream, &mut buffer) {
             Ok(0) => false,
             Ok(n) => {
                 self.session.handle_control(now, &buffer[..n]);
@@ -965,6 +960,34 @@ enum Input {
     Read(usize),
     /// End of input.
     Closed,
+}
+
+/// One read of the plain control socket. A read that ends a line and leaves room in
+/// `buffer` has taken everything queued: the socket's readiness is cleared then, so the next
+/// wait sleeps at once instead of costing a read that fails with EAGAIN (one system call per
+/// command). Any other read keeps the readiness, and the next read runs before sleeping.
+///
+/// Not tokio's `poll_read`, which clears the readiness after *every* short read: a read also
+/// stops short at the urgent-data mark, and Python's ftplib sends its ABOR with MSG_OOB (the
+/// final LF is the urgent byte, inline here). That read ends in CR, not LF, so it keeps the
+/// readiness and the LF behind the mark is read next; with `poll_read` it never was.
+fn read_drained(stream: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut taken = None;
+    let result = stream.try_io(tokio::io::Interest::READABLE, || {
+        let n = (&*socket2::SockRef::from(stream)).read(buffer)?;
+        if n > 0 && n < buffer.len() && buffer[n - 1] == b'\n' {
+            // Reported as EAGAIN so that tokio clears the readiness (unless an event came in
+            // meanwhile); the bytes are returned below.
+            taken = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match (taken, result) {
+        (Some(n), _) => Ok(n),
+        (None, result) => result,
+    }
 }
 
 impl Control {
