@@ -646,6 +646,64 @@ fn anonymous_is_read_only_except_the_upload_directory() {
 }
 
 #[test]
+fn anonymous_uploads_never_replace_or_change_a_file() {
+    let builder = FtpdBuilder::new().args(["--anonymous", "--anonymous-upload", "/incoming"]);
+    let root = builder.root().to_path_buf();
+    fs::create_dir(root.join("incoming")).unwrap();
+    write_file(&root.join("incoming/theirs.txt"), b"someone else's\n");
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login("anonymous", "guest@example.com");
+    let mtime = || {
+        fs::metadata(root.join("incoming/theirs.txt"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before = mtime();
+
+    let reply = c.upload("STOR incoming/theirs.txt", b"OVERWRITTEN\n");
+    assert_eq!(reply.code, 550, "anonymous STOR over a file: {reply:?}");
+    c.cmd_expect("REST 3", 350);
+    let reply = c.upload("STOR incoming/theirs.txt", b"XX");
+    assert_eq!(reply.code, 550, "anonymous REST+STOR: {reply:?}");
+    refused(&mut c, "MFMT 20000101000000 incoming/theirs.txt", 550);
+    refused(&mut c, "MDTM 20000101000000 incoming/theirs.txt", 550);
+    assert_file(&root.join("incoming/theirs.txt"), b"someone else's\n");
+    assert_eq!(mtime(), before, "the file's time was changed");
+    let facts = c.cmd_expect("MLST incoming/theirs.txt", 250);
+    assert!(
+        facts.text().contains("perm=r;"),
+        "MLST must not offer write: {facts:?}"
+    );
+
+    // A new name works, once: the second upload meets the first one's file.
+    let reply = c.upload("STOR incoming/mine.txt", b"mine\n");
+    assert_eq!(reply.code, 226, "{reply:?}\n{}", c.dialogue());
+    let reply = c.upload("STOR incoming/mine.txt", b"again\n");
+    assert_eq!(reply.code, 550, "{reply:?}");
+    assert_file(&root.join("incoming/mine.txt"), b"mine\n");
+    // A dangling symlink at the name is not written through. It looks like a free name until
+    // the file is created (when the data connection is ready), so the refusal may follow a
+    // 125 and the server may close the data connection before reading it.
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        symlink("../planted.txt", root.join("incoming/link.txt")).unwrap();
+        let mut data = c.data();
+        c.send("STOR incoming/link.txt");
+        let mut reply = c.reply();
+        if reply.code == 125 || reply.code == 150 {
+            let _ = data.write_all(b"through\n");
+            drop(data);
+            reply = c.reply();
+        }
+        assert_eq!(reply.code, 550, "{reply:?}\n{}", c.dialogue());
+        assert!(!root.join("planted.txt").exists());
+    }
+    ftpd.assert_alive();
+}
+
+#[test]
 fn users_given_means_no_anonymous() {
     let ftpd = FtpdBuilder::new().user().start();
     let mut c = ftpd.control();
@@ -713,4 +771,71 @@ fn user_home_is_the_users_root() {
     let mut b = ftpd.login("bob", "hunter2");
     assert_eq!(b.download("RETR alice/mine.txt").unwrap(), b"alice's\n");
     assert_eq!(b.download("RETR admin-only.txt").unwrap(), SECRET);
+}
+
+/// Symlinks in a user's home are resolved beneath the home, as in a chroot: one that climbs
+/// out of it is refused even when its target lies inside the server's root.
+#[cfg(unix)]
+#[test]
+fn symlinks_never_leave_a_users_home() {
+    let builder = FtpdBuilder::new()
+        .user()
+        .args(["--user-home", &format!("{USER}:/alice")]);
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("alice/mine.txt"), b"alice's\n");
+    write_file(&root.join("admin-only.txt"), SECRET);
+    fs::create_dir(root.join("admin-dir")).unwrap();
+    write_file(&root.join("admin-dir/inside.txt"), SECRET);
+    symlink("../admin-only.txt", root.join("alice/up-file")).unwrap();
+    symlink("../admin-dir", root.join("alice/up-dir")).unwrap();
+    symlink("/admin-only.txt", root.join("alice/absolute")).unwrap();
+    symlink("mine.txt", root.join("alice/near")).unwrap();
+    let ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+
+    for command in [
+        "RETR up-file",
+        "RETR up-dir/inside.txt",
+        "RETR absolute",
+        "LIST up-dir",
+        "NLST up-dir",
+        "MLSD up-dir",
+    ] {
+        refused_download(&mut c, command);
+    }
+    refused(&mut c, "CWD up-dir", 550);
+    refused(&mut c, "SIZE up-file", 550);
+    refused(&mut c, "MLST up-file", 550);
+    refused(&mut c, "MFMT 20000101000000 up-file", 550);
+    let reply = c.upload("APPE up-file", b"appended");
+    assert_eq!(
+        reply.code, 550,
+        "APPE through a link out of the home: {reply:?}"
+    );
+    let reply = c.upload("STOR up-dir/new.txt", b"planted");
+    assert_eq!(
+        reply.code, 550,
+        "STOR through a link out of the home: {reply:?}"
+    );
+    assert_file(&root.join("admin-only.txt"), SECRET);
+    assert!(!root.join("admin-dir/new.txt").exists());
+
+    // A link that stays in the home works.
+    assert_eq!(c.download("RETR near").unwrap(), b"alice's\n");
+}
+
+/// A user whose home is gone (ftpd checks it at start) is not let in, and never served the
+/// whole root instead.
+#[test]
+fn a_missing_home_refuses_the_login() {
+    let builder = FtpdBuilder::new()
+        .user()
+        .args(["--user-home", &format!("{USER}:/gone")]);
+    let root = builder.root().to_path_buf();
+    fs::create_dir(root.join("gone")).unwrap();
+    let ftpd = builder.start();
+    fs::remove_dir(root.join("gone")).unwrap();
+    let mut c = ftpd.control();
+    c.cmd_expect(&format!("USER {USER}"), 331);
+    c.cmd_expect(&format!("PASS {PASS}"), 421);
 }

@@ -140,6 +140,10 @@ impl<S: Storage> fmt::Debug for Opened<S> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RequestHandler<S: Storage, A: Authenticator> {
+    /// The storage as given, for every session.
+    shared: Arc<S>,
+    /// What this session uses: `shared`, or after login the view confined to the user's home
+    /// ([`Storage::confine`]).
     storage: Arc<S>,
     auth: Arc<A>,
     principal: Option<Principal>,
@@ -162,6 +166,7 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
     /// `auth`.
     pub fn new(storage: Arc<S>, auth: Arc<A>) -> Self {
         Self {
+            shared: Arc::clone(&storage),
             storage,
             auth,
             principal: None,
@@ -184,6 +189,12 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
     pub(crate) fn logout(&mut self) {
         self.principal = None;
         self.usage = None;
+        self.storage = Arc::clone(&self.shared);
+    }
+
+    /// The storage this session uses: after login, the view confined to the user's home.
+    pub(crate) fn storage(&self) -> &Arc<S> {
+        &self.storage
     }
 
     /// Who is logged in, if anyone.
@@ -204,8 +215,7 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
                 anonymous,
             } => {
                 // A new attempt ends the old identity first, so a failed one leaves no one in.
-                self.principal = None;
-                self.usage = None;
+                self.logout();
                 let credentials = Credentials {
                     user: &user,
                     password: &password,
@@ -214,10 +224,25 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
                     anonymous,
                 };
                 return match self.auth.authenticate(credentials).await {
-                    Ok(principal) => {
-                        self.principal = Some(principal);
-                        Response::LoggedIn
-                    }
+                    Ok(principal) => match self.shared.confine(&principal.home).await {
+                        Ok(view) => {
+                            if let Some(view) = view {
+                                self.storage = Arc::new(view);
+                            }
+                            self.principal = Some(principal);
+                            Response::LoggedIn
+                        }
+                        Err(err) => {
+                            // Never served unconfined: the login fails instead.
+                            tracing::warn!(
+                                user = %principal.name,
+                                home = %principal.home,
+                                error = %err,
+                                "login refused: the user's home cannot be opened"
+                            );
+                            Response::LoginUnavailable
+                        }
+                    },
                     Err(AuthError::Unavailable) => Response::LoginUnavailable,
                     Err(_) => Response::LoginRejected,
                 };
@@ -319,12 +344,19 @@ async fn serve<S: Storage>(
         }
         Request::Store { path, offset, mode } => {
             let (op, mode) = match mode {
+                // Anonymous uploads only add files: no overwriting, no REST into a file.
+                StoreMode::Replace if principal.anonymous && offset > 0 => {
+                    return Err(FsError::PermissionDenied);
+                }
+                StoreMode::Replace if principal.anonymous => {
+                    (Operation::Write, WriteMode::CreateNew)
+                }
                 StoreMode::Replace => (Operation::Write, WriteMode::Replace { offset }),
                 StoreMode::Append => (Operation::Append, WriteMode::Append),
             };
             require(principal, op, &path)?;
             let path = storage_path(home, &path)?;
-            writable_target(storage, &path).await?;
+            writable_target(storage, &path, mode).await?;
             Ok((Response::Ok, Some(Opened::Write { path, mode })))
         }
         Request::StoreUnique { dir, hint } => {
@@ -364,6 +396,10 @@ async fn serve<S: Storage>(
         }
         Request::SetModificationTime { path, time } => {
             require(principal, Operation::Write, &path)?;
+            // Changing an existing file is not adding one.
+            if principal.anonymous {
+                return Err(FsError::PermissionDenied);
+            }
             storage
                 .set_modified(&storage_path(home, &path)?, time)
                 .await?;
@@ -522,7 +558,8 @@ fn perm_fact(principal: &Principal, path: &VirtualPath, is_dir: bool) -> String 
             ('d', here(Operation::Delete)),
             ('f', here(Operation::Rename)),
             ('r', here(Operation::Read)),
-            ('w', here(Operation::Write)),
+            // Anonymous uploads create files but never write to existing ones.
+            ('w', !principal.anonymous && here(Operation::Write)),
         ]
     };
     letters
@@ -549,12 +586,18 @@ fn require(principal: &Principal, op: Operation, path: &VirtualPath) -> Result<(
     }
 }
 
-/// Checks what STOR/APPE will open before the 150: the target is not a directory, and when
-/// it does not exist its directory does (the errors a client should get as the reply to STOR,
-/// not after the data connection opened). Escapes are refused by the storage itself.
-async fn writable_target<S: Storage>(storage: &S, target: &VirtualPath) -> Result<(), FsError> {
+/// Checks what STOR/APPE will open before the 150: the target is not a directory (nor, for
+/// [`WriteMode::CreateNew`], anything at all), and when it does not exist its directory does
+/// (the errors a client should get as the reply to STOR, not after the data connection
+/// opened). Escapes are refused by the storage itself.
+async fn writable_target<S: Storage>(
+    storage: &S,
+    target: &VirtualPath,
+    mode: WriteMode,
+) -> Result<(), FsError> {
     match storage.metadata(target).await {
         Ok(entry) if entry.kind.is_dir() => Err(FsError::IsADirectory),
+        Ok(_) if mode == WriteMode::CreateNew => Err(FsError::AlreadyExists),
         Ok(_) => Ok(()),
         Err(FsError::NotFound) => match storage.metadata(&target.parent()).await {
             Ok(dir) if dir.kind.is_dir() => Ok(()),

@@ -930,6 +930,89 @@ async fn links_that_stay_inside_are_followed() {
 }
 
 #[tokio::test]
+async fn create_new_refuses_any_existing_name_links_included() {
+    let (tmp, storage) = setup();
+    write(&storage, "/new.txt", WriteMode::CreateNew, b"mine")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("new.txt")).unwrap(), b"mine");
+    let err = write(&storage, "/new.txt", WriteMode::CreateNew, b"again").await;
+    assert_eq!(err, Err(FsError::AlreadyExists));
+    assert_eq!(std::fs::read(tmp.path().join("new.txt")).unwrap(), b"mine");
+    // A dangling link (inside the root) is a taken name, not a way to create its target.
+    symlink("target.txt", tmp.path().join("link.txt")).unwrap();
+    let err = write(&storage, "/link.txt", WriteMode::CreateNew, b"x").await;
+    assert_eq!(err, Err(FsError::AlreadyExists));
+    assert!(!tmp.path().join("target.txt").exists());
+}
+
+#[tokio::test]
+async fn a_confined_view_resolves_beneath_the_home() {
+    let (tmp, storage) = setup();
+    let home = tmp.path().join("home/alice");
+    std::fs::create_dir_all(home.join("docs")).unwrap();
+    std::fs::write(home.join("docs/a.txt"), b"alice").unwrap();
+    std::fs::write(tmp.path().join("other.txt"), b"not alice's").unwrap();
+    symlink("../../other.txt", home.join("up")).unwrap();
+    symlink("docs/a.txt", home.join("near")).unwrap();
+    let alice = storage.confine(&vp("/home/alice")).await.unwrap().unwrap();
+    assert!(
+        storage
+            .confine(&VirtualPath::root())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Same storage paths, resolved beneath the home.
+    let mut out = Vec::new();
+    let mut file = alice.open_read(&vp("/home/alice/near"), 0).await.unwrap();
+    file.read_to_end(&mut out).await.unwrap();
+    assert_eq!(out, b"alice");
+    let names: Vec<_> = list(&alice, "/home/alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, [&b"docs"[..], b"near", b"up"]);
+    // Out of the home: through a link, or a path elsewhere in the root.
+    for path in ["/home/alice/up", "/other.txt", "/home"] {
+        assert_eq!(
+            alice.metadata(&vp(path)).await.unwrap_err(),
+            FsError::PermissionDenied,
+            "{path}"
+        );
+    }
+    let err = alice
+        .open_write(&vp("/home/alice/up"), WriteMode::Append)
+        .await
+        .unwrap_err();
+    assert_eq!(err, FsError::PermissionDenied);
+    assert_eq!(
+        std::fs::read(tmp.path().join("other.txt")).unwrap(),
+        b"not alice's"
+    );
+    // The home is the view's top: not removed or renamed.
+    assert_eq!(
+        alice.remove_dir(&vp("/home/alice")).await.unwrap_err(),
+        FsError::PermissionDenied
+    );
+    assert_eq!(
+        alice
+            .rename(&vp("/home/alice"), &vp("/home/alice/docs/x"))
+            .await
+            .unwrap_err(),
+        FsError::PermissionDenied
+    );
+    // A missing home is an error, not an unconfined view.
+    assert_eq!(
+        storage.confine(&vp("/home/bob")).await.err(),
+        Some(FsError::NotFound)
+    );
+}
+
+#[tokio::test]
 async fn root_is_no_file_target() {
     let (tmp, storage) = setup();
     assert_eq!(read(&storage, "/", 0).await, Err(FsError::IsADirectory));

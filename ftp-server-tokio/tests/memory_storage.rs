@@ -249,6 +249,18 @@ async fn append_to_existing_and_new_files() {
 }
 
 #[tokio::test]
+async fn create_new_only_creates() {
+    let s = fixed().with_file("/taken", "theirs").with_dir("/d");
+    store(&s, "/fresh", WriteMode::CreateNew, b"mine").await;
+    assert_eq!(s.read_file("/fresh").unwrap(), b"mine");
+    let err = err_of(s.open_write(&p("/taken"), WriteMode::CreateNew)).await;
+    assert_eq!(err, FsError::AlreadyExists);
+    assert_eq!(s.read_file("/taken").unwrap(), b"theirs");
+    let err = err_of(s.open_write(&p("/d"), WriteMode::CreateNew)).await;
+    assert_eq!(err, FsError::IsADirectory);
+}
+
+#[tokio::test]
 async fn append_writes_at_the_end_the_file_has_at_each_write() {
     let s = fixed().with_file("/log", "a");
     let mut appender = s.open_write(&p("/log"), WriteMode::Append).await.unwrap();

@@ -68,7 +68,9 @@ pub enum Operation {
     List,
     /// RETR and checksums.
     Read,
-    /// STOR, STOU (create or replace a file), MFMT.
+    /// STOR, STOU (create or replace a file), MFMT. An [anonymous](Principal::anonymous)
+    /// principal only creates: its STOR onto an existing name, its REST+STOR and its MFMT are
+    /// refused (550), whatever its permissions.
     Write,
     /// APPE.
     Append,

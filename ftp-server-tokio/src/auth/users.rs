@@ -114,8 +114,9 @@ impl UserEntry {
 /// [`AnonymousPolicy::home`]. With an [`AnonymousPolicy::upload_dir`] they may also store new
 /// files and make directories strictly below it ([`AnonymousPolicy::UPLOAD_PERMISSIONS`], given
 /// as [`Principal::grant`]), like vsftpd's `anon_upload_enable` with `anon_mkdir_write_enable`:
-/// never delete, rename or append, so one anonymous user cannot destroy or extend another's
-/// upload (STOR over an existing file is the storage's and session's call).
+/// never delete, rename or append, and STOR only creates new files (no overwrite, no REST into
+/// a file, no MFMT: see [`Operation::Write`](crate::auth::Operation::Write)), so one anonymous
+/// user cannot destroy, change or extend another's upload.
 ///
 /// The anonymous password is by convention an e-mail address; any password is accepted and
 /// none is checked or kept.
@@ -141,6 +142,8 @@ pub struct AnonymousPolicy {
 
 impl AnonymousPolicy {
     /// The extra rights below [`AnonymousPolicy::upload_dir`]: write (STOR, STOU) and mkdir.
+    /// Anonymous writes only add files: an existing file is never replaced, resumed into
+    /// (REST+STOR) or given a new time (MFMT), and nothing is appended to, deleted or renamed.
     pub const UPLOAD_PERMISSIONS: Permissions = Permissions {
         write: true,
         mkdir: true,

@@ -456,7 +456,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             return false;
         };
         let usage = match principal.quota {
-            Some(limit) => slot.usage(self.shared.storage.as_ref(), limit).await,
+            Some(limit) => slot.usage(self.handler.storage().as_ref(), limit).await,
             None => None,
         };
         if let Some(usage) = &usage {
@@ -584,7 +584,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                             .zip(info.as_ref())
                             .map(|(charge, info)| Limit {
                                 charge,
-                                storage: Arc::clone(&self.shared.storage),
+                                storage: Arc::clone(self.handler.storage()),
                                 path: info.path.clone(),
                                 undo: Undo::Remove,
                             });
@@ -595,7 +595,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                         }
                     }
                     (Some(Opened::Write { path, mode }), Direction::Receive) => Job::ReceiveLater {
-                        storage: Arc::clone(&self.shared.storage),
+                        storage: Arc::clone(self.handler.storage()),
                         path,
                         mode,
                         ascii,

@@ -667,7 +667,7 @@ async fn open_charged<S: Storage>(
         Err(err) => return Err(TransferError::Storage(err)),
     };
     let (base, undo) = match mode {
-        WriteMode::Replace { offset: 0 } => (0, Undo::Remove),
+        WriteMode::Replace { offset: 0 } | WriteMode::CreateNew => (0, Undo::Remove),
         WriteMode::Replace { offset } => (offset, Undo::CutTo(offset)),
         WriteMode::Append => (old, Undo::CutTo(old)),
     };

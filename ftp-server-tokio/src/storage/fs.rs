@@ -65,7 +65,7 @@ use cap_fs_ext::{DirExt, SystemTimeSpec};
 use cap_std::fs::{Dir, Metadata, OpenOptions, ReadDir};
 use ftp_proto::listing::{Entry, EntryKind};
 use ftp_proto::server::FsError;
-use ftp_proto::{Timestamp, VirtualPath};
+use ftp_proto::{Segments, Timestamp, VirtualPath};
 use tokio::task::JoinHandle;
 
 use super::{DirEntries, Storage, StorageFeatures, WriteMode};
@@ -99,9 +99,13 @@ pub const MAX_UNIQUE_ATTEMPTS: u32 = 100;
 ///   `statvfs`), so [`StorageFeatures::available_space`] is false.
 #[derive(Debug)]
 pub struct FsStorage {
+    /// The directory `base` stands for.
     root: Arc<Dir>,
-    /// Numbers the `stou-<n>` names of STOU without a hint.
-    next_unique: AtomicU64,
+    /// The storage path of `root`: `/`, or the home a [confined](Storage::confine) view is
+    /// limited to. Paths outside it are refused.
+    base: VirtualPath,
+    /// Numbers the `stou-<n>` names of STOU without a hint (shared with confined views).
+    next_unique: Arc<AtomicU64>,
 }
 
 impl FsStorage {
@@ -138,8 +142,23 @@ impl FsStorage {
     pub fn from_dir(dir: Dir) -> Self {
         Self {
             root: Arc::new(dir),
-            next_unique: AtomicU64::new(1),
+            base: VirtualPath::root(),
+            next_unique: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// `path` relative to the root handle; `PermissionDenied` outside `base`.
+    fn relative(&self, path: &VirtualPath) -> Result<PathBuf, FsError> {
+        let segments = path
+            .strip_prefix(&self.base)
+            .ok_or(FsError::PermissionDenied)?;
+        relative_path(segments)
+    }
+
+    /// The top of this view (the root, or the home it is confined to): never removed,
+    /// renamed or created.
+    fn is_top(&self, path: &VirtualPath) -> bool {
+        *path == self.base
     }
 }
 
@@ -160,6 +179,24 @@ impl Storage for FsStorage {
         Some(writer.as_fd())
     }
 
+    /// Opens `home` beneath this view's root as the new view's root handle: from then on
+    /// cap-std resolves every path beneath the home, so a symlink in it that climbs out (even
+    /// to somewhere else inside the root) is refused like any escape. The home itself may be
+    /// a symlink that stays inside the root. `None` when `home` is this view's own top.
+    async fn confine(&self, home: &VirtualPath) -> Result<Option<Self>, FsError> {
+        if self.is_top(home) {
+            return Ok(None);
+        }
+        let root = Arc::clone(&self.root);
+        let rel = self.relative(home)?;
+        let dir = blocking(move || root.open_dir(&rel)).await?;
+        Ok(Some(Self {
+            root: Arc::new(dir),
+            base: home.clone(),
+            next_unique: Arc::clone(&self.next_unique),
+        }))
+    }
+
     fn features(&self) -> StorageFeatures {
         StorageFeatures {
             set_modified: true,
@@ -170,7 +207,7 @@ impl Storage for FsStorage {
 
     async fn metadata(&self, path: &VirtualPath) -> Result<Entry, FsError> {
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         let name = path.file_name().unwrap_or(b"/").to_vec();
         blocking(move || {
             let meta = root.metadata(&rel)?;
@@ -186,7 +223,7 @@ impl Storage for FsStorage {
 
     async fn read_dir(&self, path: &VirtualPath) -> Result<FsDirEntries, FsError> {
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         let cursor = blocking(move || {
             let dir = root.open_dir(&rel)?;
             let entries = dir.entries()?;
@@ -206,7 +243,7 @@ impl Storage for FsStorage {
 
     async fn open_read(&self, path: &VirtualPath, offset: u64) -> Result<tokio::fs::File, FsError> {
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         let file = blocking(move || {
             ensure_regular(&root.metadata(&rel)?)?;
             let file = root.open(&rel)?;
@@ -227,7 +264,7 @@ impl Storage for FsStorage {
         offset: u64,
     ) -> Result<(tokio::fs::File, Entry), FsError> {
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         let name = path.file_name().unwrap_or(b"/").to_vec();
         #[cfg(target_os = "linux")]
         if let Some(opened) = open_cached(&root, &rel, offset) {
@@ -267,7 +304,7 @@ impl Storage for FsStorage {
         mode: WriteMode,
     ) -> Result<tokio::fs::File, FsError> {
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         let file = blocking(move || {
             match root.metadata(&rel) {
                 Ok(meta) => ensure_regular(&meta)?,
@@ -275,10 +312,13 @@ impl Storage for FsStorage {
                 Err(err) => return Err(err),
             }
             let mut options = OpenOptions::new();
-            options.write(true).create(true);
-            if mode == WriteMode::Append {
-                options.append(true);
-            }
+            options.write(true);
+            match mode {
+                WriteMode::Append => options.append(true).create(true),
+                WriteMode::Replace { .. } => options.create(true),
+                // O_EXCL: also refuses a symlink at the name, dangling or not.
+                WriteMode::CreateNew => options.create_new(true),
+            };
             let file = root.open_with(&rel, &options)?;
             ensure_regular(&file.metadata()?)?;
             let mut file = file.into_std();
@@ -305,54 +345,54 @@ impl Storage for FsStorage {
             }
         };
         let root = Arc::clone(&self.root);
-        let rel_dir = relative_path(dir)?;
+        let rel_dir = self.relative(dir)?;
         let (name, file) = blocking(move || create_unique_in(&root, &rel_dir, &base)).await?;
         let path = dir.join(&name).map_err(|_| FsError::NameNotAllowed)?;
         Ok((path, tokio::fs::File::from_std(file)))
     }
 
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), FsError> {
-        if path.is_root() {
+        if self.is_top(path) {
             return Err(FsError::IsADirectory);
         }
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         blocking(move || root.remove_file(&rel)).await
     }
 
     async fn create_dir(&self, path: &VirtualPath) -> Result<(), FsError> {
-        if path.is_root() {
+        if self.is_top(path) {
             return Err(FsError::AlreadyExists);
         }
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         blocking(move || root.create_dir(&rel)).await
     }
 
     async fn remove_dir(&self, path: &VirtualPath) -> Result<(), FsError> {
-        if path.is_root() {
+        if self.is_top(path) {
             return Err(FsError::PermissionDenied);
         }
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         blocking(move || root.remove_dir(&rel)).await
     }
 
     async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
         // The OS refuses these too, but with errors (EBUSY, EINVAL) that would read as local
         // failures rather than a refusal.
-        if from.is_root() || to.is_root() || (to != from && to.starts_with(from)) {
+        if self.is_top(from) || self.is_top(to) || (to != from && to.starts_with(from)) {
             return Err(FsError::PermissionDenied);
         }
         let root = Arc::clone(&self.root);
-        let (rel_from, rel_to) = (relative_path(from)?, relative_path(to)?);
+        let (rel_from, rel_to) = (self.relative(from)?, self.relative(to)?);
         blocking(move || root.rename(&rel_from, &root, &rel_to)).await
     }
 
     async fn set_modified(&self, path: &VirtualPath, time: Timestamp) -> Result<(), FsError> {
         let time = system_time(time).ok_or(FsError::NotSupported)?;
         let root = Arc::clone(&self.root);
-        let rel = relative_path(path)?;
+        let rel = self.relative(path)?;
         blocking(move || {
             let meta = root.metadata(&rel)?;
             if !meta.is_dir() {
@@ -561,9 +601,9 @@ fn create_unique_in(root: &Dir, dir: &Path, base: &[u8]) -> io::Result<(Vec<u8>,
 }
 
 /// The path of `path` relative to the root handle: its segments, or `.` for the root.
-fn relative_path(path: &VirtualPath) -> Result<PathBuf, FsError> {
+fn relative_path(segments: Segments<'_>) -> Result<PathBuf, FsError> {
     let mut rel = PathBuf::from(".");
-    for segment in path.segments() {
+    for segment in segments {
         // `VirtualPath` never holds these; refusing them here keeps this function safe alone.
         if matches!(segment, b"" | b"." | b"..") {
             return Err(FsError::NameNotAllowed);
@@ -765,8 +805,12 @@ mod tests {
     #[test]
     fn relative_paths_are_segments_beneath_dot() {
         let path = VirtualPath::root().join("a b").unwrap().join("c").unwrap();
-        assert_eq!(relative_path(&path).unwrap(), Path::new("./a b/c"));
-        assert_eq!(relative_path(&VirtualPath::root()).unwrap(), Path::new("."));
+        assert_eq!(
+            relative_path(path.segments()).unwrap(),
+            Path::new("./a b/c")
+        );
+        let root = VirtualPath::root();
+        assert_eq!(relative_path(root.segments()).unwrap(), Path::new("."));
     }
 
     #[tokio::test]

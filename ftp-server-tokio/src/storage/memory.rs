@@ -392,6 +392,9 @@ impl Tree {
         let dir = self.root.walk(&path.parent())?;
         let id = match dir.children.get(name) {
             Some(Node::Dir(_)) => return Err(FsError::IsADirectory),
+            Some(Node::File(_)) if mode == WriteMode::CreateNew => {
+                return Err(FsError::AlreadyExists);
+            }
             Some(Node::File(id)) => *id,
             None => self.files.create(dir, name, now),
         };
@@ -400,6 +403,7 @@ impl Tree {
                 self.files.splice(id, offset, &[], true, now)?;
                 Ok((id, Position::At(offset)))
             }
+            WriteMode::CreateNew => Ok((id, Position::At(0))),
             WriteMode::Append => Ok((id, Position::End)),
         }
     }

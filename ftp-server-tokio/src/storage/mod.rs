@@ -27,6 +27,10 @@ pub enum WriteMode {
     },
     /// APPE: create the file or write at its end.
     Append,
+    /// STOR that may only create: a new, empty file, or [`FsError::AlreadyExists`] when the
+    /// name is taken (checked and created in one step, so two uploads cannot race). The
+    /// server uses it for anonymous uploads, which never replace a file.
+    CreateNew,
 }
 
 /// What a back-end can do beyond the core operations; the server turns it into FEAT lines and
@@ -171,6 +175,56 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(String, u64), FsError>> + Send {
         let _ = (path, algorithm, range);
         async { Err(FsError::NotSupported) }
+    }
+
+    /// A view of this storage for a user whose home is `home` (a storage path), called once
+    /// per login. The view takes the same storage paths (all of them under `home`), but must
+    /// resolve them so that nothing outside `home` can be reached: not through a symlink, a
+    /// hard-to-see mount trick or anything else the back-end knows of. Paths outside `home`
+    /// fail with [`FsError::PermissionDenied`].
+    ///
+    /// Default: `Ok(None)`, for back-ends with no way out of a directory (no symlinks): the
+    /// server then uses this storage itself, with every path already under `home`. A back-end
+    /// that follows links must override it. An error refuses the login (421): without the
+    /// view, the user would not be confined.
+    ///
+    /// ```
+    /// use ftp_server_tokio::ftp_proto::VirtualPath;
+    /// use ftp_server_tokio::ftp_proto::server::FsError;
+    /// use ftp_server_tokio::storage::Storage;
+    /// use ftp_server_tokio::storage::fs::FsStorage;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tmp = tempfile::tempdir()?;
+    /// std::fs::create_dir_all(tmp.path().join("home/alice"))?;
+    /// std::fs::write(tmp.path().join("secret.txt"), b"not alice's")?;
+    /// // A link inside alice's home that climbs out of it (but stays inside the root).
+    /// #[cfg(unix)]
+    /// std::os::unix::fs::symlink("../../secret.txt", tmp.path().join("home/alice/link"))?;
+    ///
+    /// let storage = FsStorage::open(tmp.path())?;
+    /// let home = VirtualPath::root().join("home")?.join("alice")?;
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let alice = rt.block_on(storage.confine(&home))?.expect("the filesystem confines");
+    /// # #[cfg(unix)] {
+    /// let link = home.join("link")?;
+    /// assert!(rt.block_on(storage.metadata(&link)).is_ok(), "the root's view follows it");
+    /// assert_eq!(rt.block_on(alice.metadata(&link)).unwrap_err(), FsError::PermissionDenied);
+    /// # }
+    /// let outside = VirtualPath::root().join("secret.txt")?;
+    /// assert_eq!(rt.block_on(alice.metadata(&outside)).unwrap_err(), FsError::PermissionDenied);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn confine(
+        &self,
+        home: &VirtualPath,
+    ) -> impl Future<Output = Result<Option<Self>, FsError>> + Send
+    where
+        Self: Sized,
+    {
+        let _ = home;
+        async { Ok(None) }
     }
 
     /// Free space in bytes where `path` lives (AVBL). Default: `NotSupported`.
