@@ -1391,13 +1391,13 @@ mod server_model {
             | C::Stat(Some(_)) => &[553],
             C::Pwd | C::Xpwd => &[257],
             C::Rest(_) => &[350],
-            C::Pasv => &[425, 502, 503],
+            C::Pasv => &[425, 502, 503, 522],
             C::Epsv(_) => &[502, 522],
             C::Port(_) | C::Eprt(_) => &[200, 502, 503, 504],
             C::Retr(_) | C::Stor(_) | C::Appe(_) | C::List(_) | C::Nlst(_) | C::Mlsd(_) => {
                 &[425, 534, 553]
             }
-            C::Stou(_) => &[425, 534],
+            C::Stou(_) => &[425, 534, 553],
             C::Mdtm { .. } | C::Mfmt { .. } | C::Hash(_) | C::Avbl(_) => &[502, 553],
             C::Xcrc(_) | C::Xmd5(_) | C::Xsha1(_) | C::Xsha256(_) => &[502, 553],
             C::Rnto(_) => &[503, 553],
@@ -2631,7 +2631,7 @@ mod server_model {
                         self.passive_ready(id, 227);
                     }
                     Some(false) => {
-                        self.expect_code(425, "PASV with an IPv6 listener");
+                        self.expect_code(522, "PASV with an IPv6 listener");
                         ensure!(self, self.open != Some(id), "{id:?} not closed");
                         self.queue.pop_front();
                         self.idle_deadline = Some(self.now + self.config.idle_timeout);

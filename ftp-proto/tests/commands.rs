@@ -98,6 +98,8 @@ fn known_answers() -> Vec<(&'static [u8], Command, &'static [u8])> {
         (b"SMNT /mnt", C::Smnt(p("/mnt")), b"SMNT /mnt"),
         (b"QUIT", C::Quit, b"QUIT"),
         (b"quit ", C::Quit, b"QUIT"),
+        // An argument does not keep the session open.
+        (b"QUIT please", C::Quit, b"QUIT"),
         (b"REIN", C::Rein, b"REIN"),
         (
             b"PORT 127,0,0,1,4,1",
@@ -570,7 +572,6 @@ const ERRORS: &[(&[u8], u16)] = &[
     (b"CWD", 501),
     (b"NOOP now", 501),
     (b"PASV 1", 501),
-    (b"QUIT please", 501),
     (b"PORT", 501),
     (b"PORT 127,0,0,1,4", 501),
     (b"PORT 127,0,0,1,4,256", 501),

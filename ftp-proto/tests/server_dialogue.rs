@@ -328,13 +328,29 @@ fn passive_listener_failure_is_425() {
 #[test]
 fn epsv_family_and_ipv6() {
     let mut h = Harness::logged_in();
-    assert_eq!(h.cmd("EPSV 2"), 522);
+    h.send("EPSV 2");
+    assert_eq!(
+        h.reply().first_line(),
+        b"Network protocol not supported, use (1)"
+    );
+    // RFC 2428: a 522 lists the protocols to use, also when the parser refused the number.
+    h.send("EPSV 3");
+    assert_eq!(
+        h.reply().first_line(),
+        b"EPSV: network protocol not supported, use (1)"
+    );
+    h.send("EPRT |3|x|1|");
+    assert_eq!(
+        h.reply().first_line(),
+        b"EPRT: network protocol not supported, use (1)"
+    );
     let mut h6 = Harness::with_conn(
         Config::default(),
         conn("[2001:db8::10]:40000", "[2001:db8::1]:21"),
     );
     h6.login();
-    assert_eq!(h6.cmd("PASV"), 425);
+    // Permanent: PASV cannot describe an IPv6 address.
+    assert_eq!(h6.cmd("PASV"), 522);
     assert_eq!(h6.cmd("EPSV 1"), 522);
     h6.send("EPSV 2");
     let DataAction::Listen { id, family } = h6.data() else {
@@ -514,6 +530,32 @@ fn stor_appe_stou_requests() {
     // Nothing until the client connects; the data deadline is armed.
     h.assert_quiet();
     assert_eq!(h.s.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+}
+
+#[test]
+fn stou_argument_names_the_directory_and_the_wanted_name() {
+    let mut h = Harness::logged_in();
+    let (t, _) = h.ask("CWD /home");
+    h.respond(t, Response::Ok);
+    assert_eq!(h.reply_code(), 250);
+    for (arg, dir, hint) in [
+        ("/pub/a.txt", "/pub", "a.txt"),
+        ("sub/b.txt", "/home/sub", "b.txt"),
+        ("../c.txt", "/", "c.txt"),
+    ] {
+        h.epsv();
+        let (t, r) = h.ask(&format!("STOU {arg}"));
+        assert_eq!(
+            r,
+            Request::StoreUnique {
+                dir: vp(dir),
+                hint: Some(hint.as_bytes().to_vec())
+            },
+            "STOU {arg}"
+        );
+        h.respond(t, Response::Error(FsError::PermissionDenied));
+        assert_eq!(h.code_after_close(), 550);
+    }
 }
 
 #[test]
@@ -811,13 +853,34 @@ fn syst_noop_help_clnt_lang() {
         ("LANG fr", 504),
         ("HELP RETR", 214),
         ("HELP FROB", 502),
+        // Recognised, but nothing this configuration does.
+        ("HELP HOST", 502),
+        ("HELP XSHA256", 502),
+        ("HELP AUTH", 502),
     ] {
         assert_eq!(h.cmd(line), code, "{line}");
     }
     h.send("HELP");
     let r = h.reply();
     assert_eq!(r.code().get(), 214);
-    assert!(text(&r).contains("RETR") && text(&r).contains("XSHA256"));
+    let t = text(&r);
+    assert!(
+        t.contains("RETR") && t.contains("EPRT") && t.contains("MLSD"),
+        "{t}"
+    );
+    for verb in ["XSHA256", "HOST", "AUTH", "SMNT", "ADAT", "AVBL", "SITE"] {
+        assert!(!t.contains(verb), "HELP offers {verb}: {t}");
+    }
+
+    let mut h = with(|c| {
+        c.capabilities.checksums = vec![HashAlgorithm::Sha256];
+        c.active_mode = false;
+    });
+    h.send("HELP");
+    let t = text(&h.reply());
+    assert!(t.contains("XSHA256") && t.contains("HASH"), "{t}");
+    assert!(!t.contains("EPRT") && !t.contains("PORT"), "{t}");
+    assert_eq!(h.cmd("HELP XSHA256"), 214);
 }
 
 #[test]
@@ -866,6 +929,22 @@ fn feat_lists_what_is_configured() {
         assert!(t.contains(f), "{f} missing in {t}");
     }
     assert!(!t.contains("XMD5"));
+
+    // Only the data-connection modes that are on.
+    let mut h = with(|c| c.active_mode = false);
+    h.send("FEAT");
+    let t = text(&h.reply());
+    assert!(
+        t.contains(" EPSV") && t.contains(" PASV") && !t.contains("EPRT"),
+        "{t}"
+    );
+    let mut h = with(|c| c.passive_mode = false);
+    h.send("FEAT");
+    let t = text(&h.reply());
+    assert!(
+        t.contains(" EPRT") && !t.contains("EPSV") && !t.contains("PASV"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -172,7 +172,9 @@ impl Command {
             Verb::Cwd => Command::Cwd(a.path()?),
             Verb::Cdup => a.none().map(|()| Command::Cdup)?,
             Verb::Smnt => Command::Smnt(a.path()?),
-            Verb::Quit => a.none().map(|()| Command::Quit)?,
+            // RFC 959's QUIT takes no argument, but one ("QUIT bye") must not keep a session
+            // open that the client means to end: it is ignored, as vsftpd and proftpd do.
+            Verb::Quit => Command::Quit,
             Verb::Rein => a.none().map(|()| Command::Rein)?,
             Verb::Port => {
                 Command::Port(parse_host_port(a.required()?).map_err(|e| a.bad(e.into()))?)

@@ -639,7 +639,23 @@ impl Session {
             self.reply(code, text);
             return;
         }
-        self.reply(e.reply_code(), e.to_string());
+        let code = e.reply_code();
+        if code == ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED {
+            // RFC 2428: the 522 names the protocols that can be used.
+            let supported = self.supported_protocols();
+            self.reply(code, format!("{e}, use {supported}"));
+            return;
+        }
+        self.reply(code, e.to_string());
+    }
+
+    /// The RFC 2428 network protocol list of a 522: the control connection's family, the
+    /// only one data connections are made in.
+    fn supported_protocols(&self) -> &'static str {
+        match family_of(self.conn.local) {
+            Family::Ipv4 => "(1)",
+            Family::Ipv6 => "(2)",
+        }
     }
 
     fn next_ticket(&mut self) -> Ticket {
@@ -835,16 +851,24 @@ impl Session {
             Command::Stor(p) => self.cmd_transfer(&p, TransferCmd::Stor, rest.unwrap_or(0)),
             Command::Appe(p) => self.cmd_transfer(&p, TransferCmd::Appe, 0),
             Command::Stou(hint) => {
-                if self.data_ready() {
-                    let dir = self.cwd.clone();
-                    self.ask(
-                        Request::StoreUnique {
-                            dir,
-                            hint: hint.map(FtpPath::into_bytes),
-                        },
-                        Pending::StoreUnique,
-                    );
+                if !self.data_ready() {
+                    return;
                 }
+                // An argument names the file wanted, in its directory (`STOU /pub/a.txt`
+                // creates `a.txt`, or a free variant of it, in `/pub`).
+                let (dir, hint) = match hint {
+                    None => (self.cwd.clone(), None),
+                    Some(p) => {
+                        let Some(target) = self.resolve_for_transfer(Some(&p)) else {
+                            return;
+                        };
+                        match target.file_name().map(<[u8]>::to_vec) {
+                            Some(name) => (target.parent(), Some(name)),
+                            None => (target, None),
+                        }
+                    }
+                };
+                self.ask(Request::StoreUnique { dir, hint }, Pending::StoreUnique);
             }
             Command::List(args) => self.cmd_list(args, ListKind::List),
             Command::Nlst(args) => self.cmd_list(args, ListKind::Nlst),
@@ -1074,8 +1098,12 @@ impl Session {
             add("AVBL");
         }
         add("CLNT");
-        add("EPRT");
-        add("EPSV");
+        if self.config.active_mode {
+            add("EPRT");
+        }
+        if self.config.passive_mode {
+            add("EPSV");
+        }
         if caps.host {
             add("HOST");
         }
@@ -1085,7 +1113,9 @@ impl Session {
             add("MFMT");
         }
         add(&self.facts.feat_line());
-        add("PASV");
+        if self.config.passive_mode {
+            add("PASV");
+        }
         add("REST STREAM");
         add("SIZE");
         add("TVFS");
@@ -1094,11 +1124,38 @@ impl Session {
         self.send(&Reply::multiline(ReplyCode::SYSTEM_STATUS, lines));
     }
 
+    /// Whether `verb` can do anything in this configuration (HELP lists only those): the
+    /// others are answered 502.
+    fn offers(&self, verb: Verb) -> bool {
+        let caps = &self.config.capabilities;
+        match verb {
+            Verb::Smnt | Verb::Adat | Verb::Mic | Verb::Conf | Verb::Enc => false,
+            Verb::Auth | Verb::Pbsz | Verb::Prot | Verb::Ccc => self.config.tls.available,
+            Verb::Host => caps.host,
+            Verb::Avbl => caps.avbl,
+            Verb::Mfmt => caps.set_mtime,
+            Verb::Hash => !caps.checksums.is_empty(),
+            Verb::Xcrc => caps.checksums.contains(&HashAlgorithm::Crc32),
+            Verb::Xmd5 => caps.checksums.contains(&HashAlgorithm::Md5),
+            Verb::Xsha1 => caps.checksums.contains(&HashAlgorithm::Sha1),
+            Verb::Xsha256 => caps.checksums.contains(&HashAlgorithm::Sha256),
+            Verb::Port | Verb::Eprt => self.config.active_mode,
+            Verb::Pasv | Verb::Epsv => self.config.passive_mode,
+            Verb::Site => !caps.site_commands.is_empty(),
+            _ => true,
+        }
+    }
+
     fn cmd_help(&mut self, topic: Option<&str>) {
         match topic {
             None => {
                 let mut lines = vec!["The following commands are recognized.".to_owned()];
-                for chunk in Verb::ALL.chunks(8) {
+                let offered: Vec<Verb> = Verb::ALL
+                    .iter()
+                    .copied()
+                    .filter(|v| self.offers(*v))
+                    .collect();
+                for chunk in offered.chunks(8) {
                     let names: Vec<String> =
                         chunk.iter().map(|v| format!("{:<8}", v.as_str())).collect();
                     lines.push(format!(" {}", names.join("").trim_end()));
@@ -1107,9 +1164,13 @@ impl Session {
                 self.send(&Reply::multiline(ReplyCode::HELP_MESSAGE, lines));
             }
             Some(t) => match Verb::from_token(t.trim().as_bytes()) {
-                Some(v) => self.reply(
+                Some(v) if self.offers(v) => self.reply(
                     ReplyCode::HELP_MESSAGE,
                     format!("Syntax: {}", help_syntax(v)),
+                ),
+                Some(v) => self.reply(
+                    ReplyCode::COMMAND_NOT_IMPLEMENTED,
+                    format!("{} not implemented here", v.as_str()),
                 ),
                 None => self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "Unknown command"),
             },
@@ -1263,16 +1324,13 @@ impl Session {
                 "Only EPSV is allowed after EPSV ALL",
             );
         } else if !extended && local_family == Family::Ipv6 {
+            // Permanent (5yz), not 425: retrying PASV cannot help.
             self.reply(
-                ReplyCode::CANT_OPEN_DATA_CONNECTION,
-                "PASV is IPv4 only: use EPSV",
+                ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
+                "PASV is IPv4 only: use EPSV (2)",
             );
         } else if family.is_some_and(|f| f != local_family) {
-            let supported = if local_family == Family::Ipv4 {
-                "(1)"
-            } else {
-                "(2)"
-            };
+            let supported = self.supported_protocols();
             self.reply(
                 ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
                 format!("Network protocol not supported, use {supported}"),
@@ -1492,7 +1550,9 @@ impl Session {
         };
         let command = String::from_utf8_lossy(word).to_ascii_uppercase();
         let known = &self.config.capabilities.site_commands;
-        if command == "HELP" {
+        if command == "HELP" && known.is_empty() {
+            self.reply(ReplyCode::HELP_MESSAGE, "No SITE commands are offered here");
+        } else if command == "HELP" {
             let mut lines = vec!["SITE commands:".to_owned()];
             lines.extend(known.iter().map(|c| format!(" {}", c.to_ascii_uppercase())));
             lines.push("End".to_owned());
@@ -1857,8 +1917,8 @@ impl Session {
                     None => {
                         self.out.push_back(Output::Data(DataAction::Close { id }));
                         self.reply(
-                            ReplyCode::CANT_OPEN_DATA_CONNECTION,
-                            "PASV is IPv4 only: use EPSV",
+                            ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
+                            "PASV is IPv4 only: use EPSV (2)",
                         );
                     }
                 }

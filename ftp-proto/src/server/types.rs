@@ -107,9 +107,10 @@ pub enum Request {
     /// STOU: create a new file with a name the application chooses in `dir`. Answer
     /// `Created(path)` or `Error`.
     StoreUnique {
-        /// The directory (the cwd).
+        /// The directory: the one the client's argument names (`STOU /pub/a.txt`: `/pub`),
+        /// else the cwd.
         dir: VirtualPath,
-        /// The client's name hint, if any (byte-exact).
+        /// The last segment of the client's argument, if any (byte-exact): the name wanted.
         hint: Option<Vec<u8>>,
     },
     /// LIST/NLST/MLSD/STAT path: the entries to list. Answer `Entries` (the session formats
