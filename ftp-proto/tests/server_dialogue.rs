@@ -1282,6 +1282,45 @@ fn unused_passive_listener_is_closed_after_the_idle_time() {
 }
 
 #[test]
+fn rest_then_stor_in_ascii_mode_is_refused_with_554() {
+    let mut h = Harness::logged_in();
+    assert_eq!(h.cmd("TYPE A"), 200);
+    assert_eq!(h.cmd("REST 10"), 350);
+    let id = h.epsv();
+    h.send("STOR f");
+    assert_eq!(h.data(), DataAction::Close { id });
+    assert_eq!(h.reply_code(), 554);
+    // The marker is spent; a plain STOR and a binary resume work.
+    h.epsv();
+    let (_, r) = h.ask("STOR f");
+    assert!(matches!(r, Request::Store { offset: 0, .. }), "{r:?}");
+    let mut h = Harness::logged_in();
+    h.cmd("TYPE I");
+    h.cmd("REST 10");
+    h.epsv();
+    let (_, r) = h.ask("STOR f");
+    assert!(matches!(r, Request::Store { offset: 10, .. }), "{r:?}");
+    // RETR in TYPE A keeps the marker for the application, which counts it in the data
+    // stream's octets.
+    let mut h = Harness::logged_in();
+    h.cmd("TYPE A");
+    h.cmd("REST 10");
+    h.epsv();
+    let (_, r) = h.ask("RETR f");
+    assert!(
+        matches!(
+            r,
+            Request::Retrieve {
+                offset: 10,
+                ascii: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn rest_applies_only_to_the_next_transfer_command() {
     let mut h = Harness::logged_in();
     assert_eq!(h.cmd("REST 100"), 350);

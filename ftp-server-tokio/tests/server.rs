@@ -536,3 +536,59 @@ async fn a_stor_that_never_gets_its_data_connection_leaves_the_file_intact() {
     assert_eq!(client.reply().await.0, 226);
     assert_eq!(storage.read_file("/keep.txt").as_deref(), Some(&b"new"[..]));
 }
+
+/// RFC 3659 5: in TYPE A a REST marker counts octets of the data stream (CRLF lines), so a
+/// client resuming at the length of what it already received gets exactly the rest, from
+/// either back-end (the filesystem's binary path is not taken in ASCII).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_in_ascii_mode_counts_the_octets_sent() {
+    let text = "line1\nline2\n\nline4\n";
+    let wire = text.replace('\n', "\r\n");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("lf.txt"), text).unwrap();
+    let memory = start(Server::new(
+        MemoryStorage::new().with_file("/lf.txt", text),
+        users(),
+    ))
+    .await;
+    let bound = Server::new(
+        ftp_server_tokio::storage::fs::FsStorage::open(tmp.path()).unwrap(),
+        users(),
+    )
+    .listen("127.0.0.1:0".parse().unwrap())
+    .bind()
+    .await
+    .unwrap();
+    let fs_addr = bound.local_addrs()[0];
+    tokio::spawn(bound.run());
+
+    for addr in [memory.addr, fs_addr] {
+        let mut client = login(addr).await;
+        assert_eq!(client.cmd("TYPE A").await.0, 200);
+        // Every split point, including one between the CR and the LF of a line end.
+        for at in 0..=wire.len() {
+            assert_eq!(client.cmd(&format!("REST {at}")).await.0, 350);
+            let (code, bytes) = client.download("RETR lf.txt").await;
+            assert_eq!(code, 226, "REST {at}");
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                wire[at..],
+                "REST {at} in TYPE A at {addr}"
+            );
+        }
+        // Binary resumption is by file octets, as before.
+        assert_eq!(client.cmd("TYPE I").await.0, 200);
+        assert_eq!(client.cmd("REST 6").await.0, 350);
+        let (_, bytes) = client.download("RETR lf.txt").await;
+        assert_eq!(bytes, &text.as_bytes()[6..]);
+        // An upload cannot be resumed in TYPE A: 554, and the file is untouched.
+        assert_eq!(client.cmd("TYPE A").await.0, 200);
+        assert_eq!(client.cmd("REST 3").await.0, 350);
+        let _data = client.epsv().await;
+        assert_eq!(client.cmd("STOR lf.txt").await.0, 554);
+    }
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("lf.txt")).unwrap(),
+        text
+    );
+}

@@ -171,6 +171,8 @@ codes! {
     EXCEEDED_STORAGE = 552;
     /// 553 Requested action not taken: file name not allowed (RFC 959).
     FILE_NAME_NOT_ALLOWED = 553;
+    /// 554 Requested action not taken: invalid REST parameter (RFC 1123 4.1.3.4, RFC 3659).
+    INVALID_REST_PARAMETER = 554;
     /// 631 Integrity protected reply (RFC 2228).
     INTEGRITY_PROTECTED = 631;
     /// 632 Confidentiality and integrity protected reply (RFC 2228).
@@ -376,6 +378,6 @@ mod tests {
             assert!(ReplyCode::new(c.get()).is_some());
             assert!(seen.insert(c), "{c} twice");
         }
-        assert_eq!(ReplyCode::ALL_NAMED.len(), 56);
+        assert_eq!(ReplyCode::ALL_NAMED.len(), 57);
     }
 }

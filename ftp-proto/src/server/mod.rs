@@ -1412,6 +1412,16 @@ impl Session {
     }
 
     fn cmd_transfer(&mut self, p: &FtpPath, which: TransferCmd, offset: u64) {
+        if which == TransferCmd::Stor && offset > 0 && self.ascii {
+            // In TYPE A a REST marker counts octets of the CRLF data stream (RFC 3659 5), which
+            // name no position in a stored file short of reading it back: refused, not guessed.
+            self.close_channel();
+            self.reply(
+                ReplyCode::INVALID_REST_PARAMETER,
+                "Resuming an upload in ASCII mode is not supported; use TYPE I",
+            );
+            return;
+        }
         if !self.data_ready() {
             return;
         }

@@ -64,6 +64,8 @@ type ReportChannel = (
 struct TransferInfo {
     path: VirtualPath,
     direction: TransferDirection,
+    /// Octets of the converted (TYPE A) stream a download leaves out: its REST marker.
+    skip: u64,
 }
 
 /// Runs one control connection to its end; `local`: its local address when the listener
@@ -425,6 +427,20 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
     async fn request(&mut self, ticket: Ticket, request: Request) -> Result<(), End> {
         let hooks = self.shared.events.is_some();
         let noted = note(&request);
+        // RFC 3659 5: in TYPE A a REST marker counts octets of the data stream (CRLF lines),
+        // not of the file. The file is opened at its start and the data task leaves that many
+        // converted octets out (noted above), so a client resuming at the size of what it
+        // already received gets exactly the rest.
+        let request = match request {
+            Request::Retrieve {
+                path, ascii: true, ..
+            } => Request::Retrieve {
+                path,
+                offset: 0,
+                ascii: true,
+            },
+            request => request,
+        };
         let login = matches!(noted, Noted::Login);
         if login {
             // A new login ends the old identity, and with it its counted session.
@@ -494,14 +510,20 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             Noted::Listing(dir) if matches!(response, Response::Ok) => {
                 self.listings.push((ticket, dir));
             }
-            Noted::Transfer(path, direction) if ok => {
+            Noted::Transfer(path, direction, skip) if ok => {
                 let path = match response {
                     Response::Created(created) => created.clone(),
                     _ => path,
                 };
                 if let Some(path) = self.handler.storage_path(&path) {
-                    self.pending
-                        .push((ticket, TransferInfo { path, direction }));
+                    self.pending.push((
+                        ticket,
+                        TransferInfo {
+                            path,
+                            direction,
+                            skip,
+                        },
+                    ));
                 }
             }
             Noted::Done(kind, path, to) if ok && hooks => {
@@ -576,7 +598,11 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     .position(|(t, _)| *t == ticket)
                     .map(|at| self.pending.swap_remove(at).1);
                 let job = match (self.handler.take(ticket), direction) {
-                    (Some(Opened::Reader(reader)), Direction::Send) => Job::Send { reader, ascii },
+                    (Some(Opened::Reader(reader)), Direction::Send) => Job::Send {
+                        reader,
+                        ascii,
+                        skip: info.as_ref().map_or(0, |info| info.skip),
+                    },
                     (Some(Opened::Writer(writer)), Direction::Receive) => {
                         // STOU: a new, empty file; undone by removing it.
                         let limit = self
@@ -792,7 +818,10 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         duration: Duration,
         outcome: Result<(), Option<TransferError>>,
     ) {
-        let Some(TransferInfo { path, direction }) = info else {
+        let Some(TransferInfo {
+            path, direction, ..
+        }) = info
+        else {
             return;
         };
         let user = self.user.clone().unwrap_or_default();
@@ -863,7 +892,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
 /// What a request means for events and transfers, noted before the handler consumes it.
 enum Noted {
     Login,
-    Transfer(VirtualPath, TransferDirection),
+    /// A transfer: the path, the direction, and the octets a TYPE A download skips (REST).
+    Transfer(VirtualPath, TransferDirection, u64),
     Listing(VirtualPath),
     Done(DoneKind, VirtualPath, Option<VirtualPath>),
     Nothing,
@@ -880,17 +910,26 @@ enum DoneKind {
 fn note(request: &Request) -> Noted {
     match request {
         Request::Login { .. } => Noted::Login,
-        Request::Retrieve { path, .. } => {
-            Noted::Transfer(path.clone(), TransferDirection::Download)
-        }
+        Request::Retrieve {
+            path,
+            offset,
+            ascii,
+        } => Noted::Transfer(
+            path.clone(),
+            TransferDirection::Download,
+            if *ascii { *offset } else { 0 },
+        ),
         Request::Store { path, mode, .. } => Noted::Transfer(
             path.clone(),
             match mode {
                 StoreMode::Replace => TransferDirection::Upload,
                 StoreMode::Append => TransferDirection::Append,
             },
+            0,
         ),
-        Request::StoreUnique { dir, .. } => Noted::Transfer(dir.clone(), TransferDirection::Upload),
+        Request::StoreUnique { dir, .. } => {
+            Noted::Transfer(dir.clone(), TransferDirection::Upload, 0)
+        }
         Request::List {
             path,
             kind: ListKind::Mlsd,

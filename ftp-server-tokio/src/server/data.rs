@@ -123,8 +123,14 @@ pub(crate) type Reports = mpsc::UnboundedSender<(DataId, Report)>;
 
 /// The work for a connected channel.
 pub(crate) enum Job<S: Storage> {
-    /// RETR: copy the reader to the socket.
-    Send { reader: S::Reader, ascii: bool },
+    /// RETR: copy the reader to the socket, leaving out the first `skip` octets of what
+    /// goes on the wire (a REST marker in TYPE A counts those, RFC 3659 5; 0 in binary, where
+    /// the reader was opened at the offset).
+    Send {
+        reader: S::Reader,
+        ascii: bool,
+        skip: u64,
+    },
     /// STOR, APPE, STOU: copy the socket into the writer, then commit it; with a `limit`,
     /// every byte is charged to the user's quota first.
     Receive {
@@ -502,6 +508,7 @@ async fn run_job<S: Storage>(
         Job::Send {
             reader,
             ascii: false,
+            skip: 0,
         } if S::zero_copy_source(&reader).is_some() => {
             let Some(file) = S::zero_copy_source(&reader) else {
                 return Err(TransferError::Storage(FsError::Local));
@@ -750,9 +757,14 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
     match job {
-        Job::Send { mut reader, ascii } => {
+        Job::Send {
+            mut reader,
+            ascii,
+            skip,
+        } => {
             let mut buffer = settings.buffers.take();
-            let result = send(&mut reader, stream, &mut buffer, ascii, limit, progress).await;
+            let plan = SendPlan { ascii, skip, limit };
+            let result = send(&mut reader, stream, &mut buffer, plan, progress).await;
             settings.buffers.give(buffer);
             let sent = result?;
             finish(stream, limit).await?;
@@ -816,14 +828,32 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// How [`send`] copies: TYPE A or not, wire octets to leave out first, the stall limit.
+#[derive(Clone, Copy)]
+struct SendPlan {
+    ascii: bool,
+    skip: u64,
+    limit: Duration,
+}
+
 async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
     reader: &mut R,
     stream: &mut IO,
     buffer: &mut [u8],
-    ascii: bool,
-    limit: Duration,
+    plan: SendPlan,
     progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
+    let SendPlan {
+        ascii,
+        mut skip,
+        limit,
+    } = plan;
+    // What of `bytes` is left after skipping (the skip shrinks as it is used).
+    let mut after_skip = |bytes: &'_ [u8]| -> usize {
+        let n = usize::try_from(skip).unwrap_or(usize::MAX).min(bytes.len());
+        skip -= n as u64;
+        n
+    };
     let mut sent = 0u64;
     let mut wire = ascii.then(|| (ToWire::default(), Vec::with_capacity(buffer.len() * 2)));
     loop {
@@ -842,6 +872,10 @@ async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
             }
             None => chunk,
         };
+        let bytes = &bytes[after_skip(bytes)..];
+        if bytes.is_empty() {
+            continue;
+        }
         write_data(stream, bytes, limit).await?;
         sent += bytes.len() as u64;
         progress.store(sent, Ordering::Relaxed);
@@ -849,8 +883,9 @@ async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
     if let Some((encoder, out)) = &mut wire {
         out.clear();
         encoder.finish(out);
-        write_data(stream, out, limit).await?;
-        sent += out.len() as u64;
+        let rest = &out[after_skip(out)..];
+        write_data(stream, rest, limit).await?;
+        sent += rest.len() as u64;
     }
     Ok(sent)
 }
