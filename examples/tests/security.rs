@@ -183,7 +183,16 @@ fn dotdot_and_symlinks_never_leave_the_root() {
             text.contains("public.txt") && !text.contains("ftpd.log"),
             "{verb} must list the root itself: {text:?}"
         );
+        // The links are listed, but targets outside the root are not shown: they would name
+        // the host's directories.
+        let outside = base.to_string_lossy();
+        assert!(
+            text.contains("link_file") && !text.contains(&*outside) && !text.contains("secret"),
+            "{verb} shows where a link outside points: {text:?}"
+        );
     }
+    let stat = c.cmd_expect("STAT dir", 213);
+    assert!(!stat.text().contains("secret"), "STAT dir: {stat:?}");
 
     // Writes through symlinks never touch anything outside.
     let reply = c.upload("STOR link_dir/new.txt", b"planted");

@@ -48,8 +48,13 @@
 //! - **Not a process sandbox.** The server process keeps its ambient authority for everything
 //!   that does not go through this back-end, and the OS permissions of the user it runs as are
 //!   the real access policy. Run it as an unprivileged user.
-//! - **Symlink targets are shown, not followed.** Listings report a link's target text as
-//!   stored (it may name a path outside the root, such as `/etc`).
+//! - **Symlink targets are shown only when they stay inside.** Listings report a link's
+//!   target text as stored when it is relative and, read as text from the listed directory,
+//!   does not climb above the root (or the home of a [confined](Storage::confine) view). An
+//!   absolute target, or one with more `..` than that, is left out (LIST shows the link's
+//!   name alone, MLSD `type=OS.unix=symlink`): it would tell a client about the host's
+//!   directories, and it could not be followed anyway. The check is on the text: a target
+//!   that passes through another symlinked directory is judged by its letters.
 //! - **Non-Unix systems.** Names must be UTF-8 and must not hold `\` or `:`; other names are
 //!   refused with [`FsError::NameNotAllowed`]. On Unix every byte but `/` and NUL is kept.
 
@@ -224,11 +229,13 @@ impl Storage for FsStorage {
     async fn read_dir(&self, path: &VirtualPath) -> Result<FsDirEntries, FsError> {
         let root = Arc::clone(&self.root);
         let rel = self.relative(path)?;
+        let depth = path.strip_prefix(&self.base).map_or(0, Iterator::count);
         let cursor = blocking(move || {
             let dir = root.open_dir(&rel)?;
             let entries = dir.entries()?;
             Ok(Cursor {
                 dir,
+                depth,
                 entries,
                 names: IdNames::default(),
             })
@@ -430,6 +437,9 @@ pub struct FsDirEntries {
 struct Cursor {
     /// The directory listed, to read symlink targets relative to it.
     dir: Dir,
+    /// How many directories deep the listed one is below the view's top: how many `..` a
+    /// shown symlink target may climb.
+    depth: usize,
     entries: ReadDir,
     names: IdNames,
 }
@@ -470,6 +480,7 @@ impl Cursor {
                         self.dir
                             .read_link_contents(&file_name)
                             .ok()
+                            .filter(|target| stays_inside(target, self.depth))
                             .and_then(|target| os_to_bytes(target.as_os_str()))
                     } else {
                         None
@@ -532,6 +543,25 @@ fn open_cached(root: &Dir, rel: &Path, offset: u64) -> Option<(std::fs::File, Me
         file.seek(SeekFrom::Start(offset)).ok()?;
     }
     Some((file, meta))
+}
+
+/// Whether symlink target `target`, read as text from a directory `depth` levels below the
+/// top, stays inside: relative, and never more `..` than levels above it.
+fn stays_inside(target: &Path, depth: usize) -> bool {
+    use std::path::Component;
+    let mut level = depth;
+    for component in target.components() {
+        match component {
+            Component::Normal(_) => level += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match level.checked_sub(1) {
+                Some(up) => level = up,
+                None => return false,
+            },
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
 }
 
 /// Runs a blocking filesystem call on tokio's blocking pool and maps its error.
@@ -800,6 +830,27 @@ mod tests {
         assert_eq!(timestamp(before), Timestamp::from_unix(-1));
         let old = Timestamp::parse(b"19000101000000").unwrap();
         assert_eq!(timestamp(system_time(old).unwrap()), Some(old));
+    }
+
+    #[test]
+    fn symlink_targets_are_shown_only_inside() {
+        for (target, depth, inside) in [
+            ("a.txt", 0, true),
+            ("./sub/../b", 0, true),
+            ("../x", 0, false),
+            ("../x", 1, true),
+            ("../../x", 1, false),
+            ("sub/../../x", 0, false),
+            ("sub/../../x", 1, true),
+            ("/etc/passwd", 5, false),
+            ("", 0, true),
+        ] {
+            assert_eq!(
+                stays_inside(Path::new(target), depth),
+                inside,
+                "{target} at {depth}"
+            );
+        }
     }
 
     #[test]
