@@ -456,7 +456,13 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         }
         self.after(ticket, noted, &response, hooks);
         if let Err(err) = self.session.respond(Instant::now(), ticket, response) {
-            warn!(error = %err, "the session refused the application's answer");
+            if self.session.is_closed() {
+                // The session ended while the application worked (the client closed, or
+                // its input broke a limit): the answer has no one to go to.
+                debug!(error = %err, "answer after the session closed, dropped");
+            } else {
+                warn!(error = %err, "the session refused the application's answer");
+            }
         }
         Ok(())
     }
