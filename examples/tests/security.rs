@@ -528,6 +528,40 @@ fn idle_session_gets_421_and_close() {
     ftpd.assert_alive();
 }
 
+/// Guessing over parallel connections is bounded per address: after the limit, new
+/// connections from it get 421, and on connections already open even the right password fails
+/// (530: the guess is not checked). Other addresses are not affected.
+#[test]
+fn failed_logins_are_limited_per_address_across_connections() {
+    let mut ftpd = FtpdBuilder::new()
+        .user()
+        .args(["--max-login-failures-per-ip", "4"])
+        .start();
+    let mut waiting = ftpd.control();
+    let guessers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = ftpd.control();
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    c.cmd_expect(&format!("USER {USER}"), 331);
+                    c.cmd_expect("PASS wrong", 530);
+                }
+            })
+        })
+        .collect();
+    for guesser in guessers {
+        guesser.join().unwrap();
+    }
+    assert_refused_with_421(&ftpd, None);
+    waiting.cmd_expect(&format!("USER {USER}"), 331);
+    waiting.cmd_expect(&format!("PASS {PASS}"), 530);
+    // Another address still logs in.
+    let (mut other, reply) = greeting(&ftpd, Some(localhost2()));
+    assert_eq!(reply.code, 220, "{reply:?}");
+    other.login(USER, PASS);
+    ftpd.assert_alive();
+}
+
 /// Connects (from `from`, if given) and returns the first event: a 220 greeting or a 421.
 fn greeting(ftpd: &Ftpd, from: Option<IpAddr>) -> (Control, Reply) {
     let stream = match from {

@@ -50,7 +50,10 @@ use ftp_server_tokio::auth::{
     UserStore, VirtualUsers,
 };
 use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
-use ftp_server_tokio::server::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Server};
+use ftp_server_tokio::server::{
+    DEFAULT_LOGIN_FAILURE_WINDOW, DEFAULT_LOGIN_FAILURES_PER_IP, DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_SESSIONS_PER_IP, Server,
+};
 use ftp_server_tokio::storage::Storage;
 use ftp_server_tokio::storage::fs::FsStorage;
 use ftp_server_tokio::storage::quota::QuotaPolicy;
@@ -162,6 +165,15 @@ struct Args {
     /// Most concurrent sessions from one IP address.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS_PER_IP, value_parser = positive)]
     max_sessions_per_ip: usize,
+
+    /// Failed logins from one IP address (over all its connections) after which that address
+    /// is refused for the rest of --login-failure-window; 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LOGIN_FAILURES_PER_IP)]
+    max_login_failures_per_ip: u32,
+
+    /// Seconds over which --max-login-failures-per-ip counts, from an address's first failure.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOGIN_FAILURE_WINDOW.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    login_failure_window: u64,
 
     /// FTPS: the certificate chain (PEM, the server's certificate first). Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -415,6 +427,10 @@ async fn serve(args: Args) -> Result<(), String> {
         .active_mode(!args.no_active)
         .max_sessions(args.max_sessions)
         .max_sessions_per_ip(args.max_sessions_per_ip)
+        .login_failures_per_ip(
+            args.max_login_failures_per_ip,
+            Duration::from_secs(args.login_failure_window),
+        )
         .quota_policy(match args.quota_partial {
             QuotaPartial::Delete => QuotaPolicy::DeletePartial,
             QuotaPartial::Keep => QuotaPolicy::KeepPartial,

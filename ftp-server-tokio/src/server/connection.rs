@@ -446,7 +446,19 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             // A new login ends the old identity, and with it its counted session.
             self.user_slot = None;
         }
-        let mut response = self.handler.handle(ticket, request).await;
+        let peer_ip = super::data::canonical(self.peer.ip());
+        let blocked = login && self.shared.login_failures.blocked(peer_ip, Instant::now());
+        let mut response = if blocked {
+            // The address used up its failed logins: no guess is checked, right or wrong.
+            info!("login refused unchecked: too many failed logins from this address");
+            self.handler.logout();
+            Response::LoginRejected
+        } else {
+            self.handler.handle(ticket, request).await
+        };
+        if login && !blocked && matches!(response, Response::LoginRejected) {
+            self.shared.login_failures.record(peer_ip, Instant::now());
+        }
         if login && matches!(response, Response::LoggedIn) && !self.admit_user().await {
             let user = self.handler.principal().map(|p| p.name.clone());
             self.handler.logout();

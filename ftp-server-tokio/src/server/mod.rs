@@ -31,6 +31,7 @@
 mod accounts;
 mod connection;
 mod data;
+mod failures;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -61,9 +62,17 @@ pub const DEFAULT_MAX_SESSIONS: usize = 1024;
 pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 64;
 /// Default time running transfers get to finish after a shutdown began.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default number of failed logins from one IP address, within
+/// [`DEFAULT_LOGIN_FAILURE_WINDOW`], after which that address is refused.
+pub const DEFAULT_LOGIN_FAILURES_PER_IP: u32 = 20;
+/// Default window over which failed logins from one IP address are counted, and for which the
+/// address is then refused.
+pub const DEFAULT_LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 
 /// Reply to a connection over a session limit.
 const TOO_MANY: &[u8] = b"421 Too many connections; try again later\r\n";
+/// Reply to a connection from an address that failed to log in too often.
+const BLOCKED: &[u8] = b"421 Too many failed logins from your address; try again later\r\n";
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +142,7 @@ pub struct Server<S: Storage, A: Authenticator> {
     masquerade: Option<IpAddr>,
     max_sessions: usize,
     max_sessions_per_ip: usize,
+    login_failures: (u32, Duration),
     shutdown_grace: Duration,
     events: Option<EventHook>,
     quota_policy: QuotaPolicy,
@@ -149,6 +159,7 @@ impl<S: Storage, A: Authenticator> fmt::Debug for Server<S, A> {
             .field("masquerade", &self.masquerade)
             .field("max_sessions", &self.max_sessions)
             .field("max_sessions_per_ip", &self.max_sessions_per_ip)
+            .field("login_failures", &self.login_failures)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("quota_policy", &self.quota_policy)
             .finish_non_exhaustive()
@@ -159,6 +170,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
     /// A server for `storage` and `auth` with the secure defaults: no listen address yet,
     /// passive ports chosen by the OS, no masquerade, session timeouts of
     /// [`Config::default`], [`DEFAULT_MAX_SESSIONS`] and [`DEFAULT_MAX_SESSIONS_PER_IP`],
+    /// [`DEFAULT_LOGIN_FAILURES_PER_IP`] failed logins per [`DEFAULT_LOGIN_FAILURE_WINDOW`],
     /// anonymous login off.
     pub fn new(storage: S, auth: A) -> Self {
         Self::with_shared(Arc::new(storage), Arc::new(auth))
@@ -177,6 +189,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             masquerade: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
+            login_failures: (DEFAULT_LOGIN_FAILURES_PER_IP, DEFAULT_LOGIN_FAILURE_WINDOW),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             events: None,
             quota_policy: QuotaPolicy::default(),
@@ -315,6 +328,38 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
         self
     }
 
+    /// After `n` failed logins from one IP address within `window` (counted from the first of
+    /// them), that address is refused until the window has passed: new connections get 421
+    /// and are closed, and logins on connections already open fail (530, after the usual
+    /// delay) without the authenticator being asked, so a right guess is not told apart.
+    /// This bounds password guessing across parallel connections, which the session's own
+    /// limit (421 after [`Config::max_login_failures`] on one connection) does not. `n = 0`
+    /// turns it off. Default: [`DEFAULT_LOGIN_FAILURES_PER_IP`] in
+    /// [`DEFAULT_LOGIN_FAILURE_WINDOW`].
+    ///
+    /// Behind a NAT many users share an address, and a fixed window lets an attacker start
+    /// again after it; for more, put a firewall rule (fail2ban reading the login events) in
+    /// front.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ftp_server_tokio::auth::StaticUsers;
+    /// use ftp_server_tokio::server::Server;
+    /// use ftp_server_tokio::storage::memory::MemoryStorage;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::new(MemoryStorage::new(), StaticUsers::new([])?)
+    ///     .login_failures_per_ip(5, Duration::from_secs(3600));
+    /// # let _ = server;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn login_failures_per_ip(mut self, n: u32, window: Duration) -> Self {
+        self.login_failures = (n, window);
+        self
+    }
+
     /// How long running transfers may go on after a shutdown began. Default 10 s.
     #[must_use]
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -442,6 +487,10 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
             events: self.events,
             shutdown,
             accounts: Arc::new(accounts::Accounts::default()),
+            login_failures: failures::LoginFailures::new(
+                self.login_failures.0,
+                self.login_failures.1,
+            ),
             quota_policy: self.quota_policy,
             limits: Limits {
                 max: self.max_sessions,
@@ -489,6 +538,8 @@ pub(crate) struct Shared<S: Storage, A: Authenticator> {
     pub(crate) shutdown: watch::Receiver<Option<Instant>>,
     /// Sessions and quota usage per user.
     pub(crate) accounts: Arc<accounts::Accounts>,
+    /// Failed logins per client address.
+    pub(crate) login_failures: failures::LoginFailures,
     /// What happens to an upload stopped at the quota.
     pub(crate) quota_policy: QuotaPolicy,
     limits: Limits,
@@ -683,6 +734,14 @@ async fn accept_loop<S: Storage, A: Authenticator>(
                     return;
                 }
             };
+            if shared
+                .login_failures
+                .blocked(data::canonical(peer.ip()), Instant::now())
+            {
+                debug!(%peer, "too many failed logins from this address; refused with 421");
+                tokio::spawn(refuse(stream, BLOCKED));
+                continue;
+            }
             match admit(&shared, peer.ip()) {
                 Some(slot) => {
                     let shared = Arc::clone(&shared);
@@ -693,7 +752,7 @@ async fn accept_loop<S: Storage, A: Authenticator>(
                 }
                 None => {
                     debug!(%peer, "session limit reached; refused with 421");
-                    tokio::spawn(refuse(stream));
+                    tokio::spawn(refuse(stream, TOO_MANY));
                 }
             }
         }
@@ -702,11 +761,11 @@ async fn accept_loop<S: Storage, A: Authenticator>(
     .await;
 }
 
-/// Answers a connection over a limit with 421 and closes it.
-async fn refuse(mut stream: TcpStream) {
+/// Answers a connection over a limit with `reply` (a 421) and closes it.
+async fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let limit = Duration::from_secs(5);
-    let _ = tokio::time::timeout(limit, stream.write_all(TOO_MANY)).await;
+    let _ = tokio::time::timeout(limit, stream.write_all(reply)).await;
     let _ = stream.shutdown().await;
     let mut scratch = [0u8; 256];
     let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut scratch)).await;
