@@ -572,6 +572,16 @@ async fn set_modified_sets_the_mtime() {
         storage.set_modified(&vp("/missing"), when).await,
         Err(FsError::NotFound)
     );
+    // Before 1970: refused (504), not a panic on a blocking thread, and nothing changes.
+    for early in [&b"19691231235959"[..], b"00010101000000"] {
+        let early = Timestamp::parse(early).unwrap();
+        assert_eq!(
+            storage.set_modified(&vp("/a"), early).await,
+            Err(FsError::NotSupported)
+        );
+    }
+    let entry = storage.metadata(&vp("/a")).await.unwrap();
+    assert_eq!(entry.modified, Timestamp::parse(b"20200102030405").ok());
 }
 
 // ---------------------------------------------------------------------------------------------

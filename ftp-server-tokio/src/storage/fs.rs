@@ -397,6 +397,11 @@ impl Storage for FsStorage {
     }
 
     async fn set_modified(&self, path: &VirtualPath, time: Timestamp) -> Result<(), FsError> {
+        // Before 1970 is refused (504): the times API underneath (fs-set-times) cannot pass
+        // such a time to the OS and panics converting it.
+        if time.to_unix() < 0 {
+            return Err(FsError::NotSupported);
+        }
         let time = system_time(time).ok_or(FsError::NotSupported)?;
         let root = Arc::clone(&self.root);
         let rel = self.relative(path)?;
