@@ -1104,7 +1104,11 @@ fn auth_tls_then_pbsz_prot() {
     assert_eq!(h.cmd("AUTH TLS"), 503);
     assert_eq!(h.cmd("PROT P"), 503);
     assert_eq!(h.cmd("PBSZ 0"), 200);
-    assert_eq!(h.cmd("PROT C"), 536);
+    assert_eq!(
+        h.cmd("PROT C"),
+        534,
+        "refused by policy (RFC 4217: 534), not unsupported"
+    );
     assert_eq!(h.cmd("PROT S"), 536);
     h.login();
     h.epsv();

@@ -592,3 +592,38 @@ async fn rest_in_ascii_mode_counts_the_octets_sent() {
         text
     );
 }
+
+/// Two uploads to one file do not interleave: while one runs, another STOR or APPE of the
+/// same file is refused with 450 before anything is opened, and goes through once the first
+/// has ended. Uploads to other files are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_upload_to_a_file_being_uploaded_waits_its_turn() {
+    let storage = MemoryStorage::new();
+    let running = start(Server::new(storage.clone(), users())).await;
+    let mut first = login(running.addr).await;
+    let mut second = login(running.addr).await;
+
+    let mut data = first.epsv().await;
+    first.send("STOR same.bin").await;
+    starts(first.reply().await);
+    data.write_all(&[b'A'; 1000]).await.unwrap();
+
+    for command in ["STOR same.bin", "APPE same.bin"] {
+        let _unused = second.epsv().await;
+        let (code, text) = second.cmd(command).await;
+        assert_eq!(code, 450, "{command} during another upload: {text}");
+    }
+    assert_eq!(second.upload("STOR other.bin", b"other").await, 226);
+
+    data.write_all(&[b'A'; 1000]).await.unwrap();
+    drop(data);
+    assert_eq!(first.reply().await.0, 226);
+    assert_eq!(storage.read_file("/same.bin"), Some(vec![b'A'; 2000]));
+    // Now it is free again.
+    assert_eq!(second.upload("STOR same.bin", b"B").await, 226);
+    assert_eq!(storage.read_file("/same.bin").as_deref(), Some(&b"B"[..]));
+    // A STOR the session refuses (no data connection) claims nothing.
+    assert_eq!(first.cmd("STOR same.bin").await.0, 425);
+    assert_eq!(second.upload("APPE same.bin", b"C").await, 226);
+    assert_eq!(storage.read_file("/same.bin").as_deref(), Some(&b"BC"[..]));
+}

@@ -554,7 +554,7 @@ async fn implicit_tls_greets_over_tls_and_lists() {
     control.expect("PASS pw", 230).await;
     control.expect("PBSZ 0", 200).await;
     // Data must be protected: PROT C is refused.
-    assert_eq!(control.cmd("PROT C").await.0, 536);
+    assert_eq!(control.cmd("PROT C").await.0, 534);
     control.expect("PROT P", 200).await;
     let (listing, (code, text)) = transfer(&mut control, &config, "NLST", None).await;
     assert_eq!(code, 226, "{text}");

@@ -278,9 +278,11 @@ fn main() -> ExitCode {
         Ok(filter) => filter,
         Err(err) => return fail(format!("--log {:?}: {err}", args.log)),
     };
+    // Colours only on a terminal: a log file or journal gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .init();
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -845,8 +845,8 @@ impl Session {
                 EpsvMode::Ipv4 => self.cmd_passive(true, Some(Family::Ipv4)),
                 EpsvMode::Ipv6 => self.cmd_passive(true, Some(Family::Ipv6)),
             },
-            Command::Port(addr) => self.cmd_active(SocketAddr::V4(addr)),
-            Command::Eprt(addr) => self.cmd_active(addr),
+            Command::Port(addr) => self.cmd_active(SocketAddr::V4(addr), "PORT"),
+            Command::Eprt(addr) => self.cmd_active(addr, "EPRT"),
             Command::Retr(p) => self.cmd_transfer(&p, TransferCmd::Retr, rest.unwrap_or(0)),
             Command::Stor(p) => self.cmd_transfer(&p, TransferCmd::Stor, rest.unwrap_or(0)),
             Command::Appe(p) => self.cmd_transfer(&p, TransferCmd::Appe, 0),
@@ -1224,7 +1224,12 @@ impl Session {
         } else if matches!(mechanism, AuthMechanism::Tls | AuthMechanism::Ssl)
             || matches!(mechanism, AuthMechanism::Other(m) if m == "TLS-C")
         {
-            self.reply(ReplyCode::SECURITY_EXCHANGE_COMPLETE, "AUTH TLS successful");
+            let text = if matches!(mechanism, AuthMechanism::Ssl) {
+                "AUTH SSL successful"
+            } else {
+                "AUTH TLS successful"
+            };
+            self.reply(ReplyCode::SECURITY_EXCHANGE_COMPLETE, text);
             self.out.push_back(Output::UpgradeTls);
             // Anything the client pipelined after AUTH in clear text is never executed.
             self.tls_pending = true;
@@ -1256,11 +1261,9 @@ impl Session {
                     self.prot_private = false;
                     self.reply(ReplyCode::COMMAND_OKAY, "PROT now Clear");
                 }
+                // 534 (policy), not 536: TLS supports C; this server's policy refuses it.
                 ProtectionLevel::Clear => {
-                    self.reply(
-                        ReplyCode::PROT_LEVEL_NOT_SUPPORTED,
-                        "Policy requires PROT P",
-                    );
+                    self.reply(ReplyCode::DENIED_FOR_POLICY, "Policy requires PROT P");
                 }
                 _ => self.reply(
                     ReplyCode::PROT_LEVEL_NOT_SUPPORTED,
@@ -1346,7 +1349,7 @@ impl Session {
         }
     }
 
-    fn cmd_active(&mut self, to: SocketAddr) {
+    fn cmd_active(&mut self, to: SocketAddr, verb: &str) {
         if !self.config.active_mode {
             self.reply(
                 ReplyCode::COMMAND_NOT_IMPLEMENTED,
@@ -1376,7 +1379,10 @@ impl Session {
             None => {
                 self.close_channel();
                 self.channel = Channel::Active { to };
-                self.reply(ReplyCode::COMMAND_OKAY, "PORT command successful");
+                self.reply(
+                    ReplyCode::COMMAND_OKAY,
+                    format!("{verb} command successful"),
+                );
             }
         }
     }

@@ -28,6 +28,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::Shared;
 use super::accounts::UserSlot;
 use super::data::{Channel, Charge, Job, JobOrder, Limit, Open, Report, Undo};
+use super::uploads::UploadClaim;
 use crate::auth::Authenticator;
 use crate::events::{Event, TransferDirection};
 use crate::handler::{Opened, RequestHandler};
@@ -60,12 +61,15 @@ type ReportChannel = (
 );
 
 /// What events need to know about a file transfer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct TransferInfo {
     path: VirtualPath,
     direction: TransferDirection,
     /// Octets of the converted (TYPE A) stream a download leaves out: its REST marker.
     skip: u64,
+    /// An upload's hold on its file (STOR, APPE), released when the transfer ends (dropped
+    /// with this).
+    _claim: Option<UploadClaim>,
 }
 
 /// Runs one control connection to its end; `local`: its local address when the listener
@@ -448,6 +452,18 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         }
         let peer_ip = super::data::canonical(self.peer.ip());
         let blocked = login && self.shared.login_failures.blocked(peer_ip, Instant::now());
+        // One upload per file at a time: a second STOR or APPE to a file being uploaded waits
+        // its turn (450), since opening it would already cut the first one's data.
+        let mut claim = None;
+        if let Request::Store { path, .. } = &request
+            && let Some(target) = self.handler.storage_path(path)
+        {
+            claim = self.shared.uploads.claim(&target);
+            if claim.is_none() {
+                debug!(path = %target, "upload refused: another upload to this file is running");
+                return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
+            }
+        }
         let mut response = if blocked {
             // The address used up its failed logins: no guess is checked, right or wrong.
             info!("login refused unchecked: too many failed logins from this address");
@@ -466,7 +482,12 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             // The session answers 421 and closes.
             response = Response::TooManySessions;
         }
-        self.after(ticket, noted, &response, hooks);
+        self.after(ticket, noted, &response, hooks, claim);
+        self.answer(ticket, response)
+    }
+
+    /// Hands the application's answer to the session.
+    fn answer(&mut self, ticket: Ticket, response: Response) -> Result<(), End> {
         if let Err(err) = self.session.respond(Instant::now(), ticket, response) {
             if self.session.is_closed() {
                 // The session ended while the application worked (the client closed, or
@@ -510,7 +531,14 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
     }
 
     /// Remembers what events and transfers need from an answered request.
-    fn after(&mut self, ticket: Ticket, noted: Noted, response: &Response, hooks: bool) {
+    fn after(
+        &mut self,
+        ticket: Ticket,
+        noted: Noted,
+        response: &Response,
+        hooks: bool,
+        claim: Option<UploadClaim>,
+    ) {
         let ok = !matches!(response, Response::Error(_) | Response::LoginRejected);
         match noted {
             Noted::Login if matches!(response, Response::LoggedIn) => {
@@ -540,6 +568,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                             path,
                             direction,
                             skip,
+                            _claim: claim,
                         },
                     ));
                 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::server::TlsStream;
-use tracing::{Instrument, debug, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::handler::PermFacts;
 use crate::storage::quota::{QuotaPolicy, QuotaWriter, Usage};
@@ -390,7 +390,8 @@ async fn accept_from(listener: &TcpListener, peer: IpAddr) -> io::Result<TcpStre
         match listener.accept().await {
             Ok((stream, from)) if canonical(from.ip()) == peer => return Ok(stream),
             Ok((stream, from)) => {
-                warn!(%from, expected = %peer, "data connection from a foreign address refused");
+                // Info, not warn: anyone who can reach the port can cause it, at will.
+                info!(%from, expected = %peer, "data connection from a foreign address refused");
                 drop(stream);
             }
             Err(err) if is_transient(&err) => {
@@ -445,17 +446,17 @@ async fn protect(
     let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
-            warn!(error = %err, "data connection TLS handshake failed");
+            info!(error = %err, "data connection TLS handshake failed");
             return Err(DataError::Tls);
         }
         Err(_) => {
-            warn!("data connection TLS handshake timed out");
+            info!("data connection TLS handshake timed out");
             return Err(DataError::Tls);
         }
     };
     let kind = stream.get_ref().1.handshake_kind();
     if tls.require_reuse && kind != Some(rustls::HandshakeKind::Resumed) {
-        warn!(
+        info!(
             handshake = ?kind,
             "data connection refused: it did not resume the control connection's TLS session"
         );

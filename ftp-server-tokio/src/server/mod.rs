@@ -32,6 +32,7 @@ mod accounts;
 mod connection;
 mod data;
 mod failures;
+mod uploads;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -491,6 +492,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
                 self.login_failures.0,
                 self.login_failures.1,
             ),
+            uploads: uploads::Uploads::default(),
             quota_policy: self.quota_policy,
             limits: Limits {
                 max: self.max_sessions,
@@ -540,6 +542,8 @@ pub(crate) struct Shared<S: Storage, A: Authenticator> {
     pub(crate) accounts: Arc<accounts::Accounts>,
     /// Failed logins per client address.
     pub(crate) login_failures: failures::LoginFailures,
+    /// Files with an upload under way.
+    pub(crate) uploads: uploads::Uploads,
     /// What happens to an upload stopped at the quota.
     pub(crate) quota_policy: QuotaPolicy,
     limits: Limits,
