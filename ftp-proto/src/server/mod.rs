@@ -296,6 +296,9 @@ fn family_of(addr: SocketAddr) -> Family {
     }
 }
 
+/// The 522 text for PASV on an IPv6 connection (PASV's reply can only carry IPv4).
+const PASV_IPV4_ONLY: &str = "PASV is IPv4 only: use EPSV (2)";
+
 impl Session {
     /// A new session; the 220 greeting is queued at once.
     pub fn new(config: Arc<Config>, conn: ConnectionInfo, now: Instant) -> Self {
@@ -763,7 +766,7 @@ impl Session {
             },
             Command::Clnt(_) => self.reply(ReplyCode::COMMAND_OKAY, "Noted"),
             Command::Host(name) => {
-                if self.config.capabilities.host {
+                if self.offers(Verb::Host) {
                     self.ask(Request::Host { name }, Pending::Host);
                 } else {
                     self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "HOST not supported");
@@ -962,7 +965,7 @@ impl Session {
             Command::Xsha1(a) => self.cmd_x_checksum(Verb::Xsha1, HashAlgorithm::Sha1, a),
             Command::Xsha256(a) => self.cmd_x_checksum(Verb::Xsha256, HashAlgorithm::Sha256, a),
             Command::Avbl(p) => {
-                if !self.config.capabilities.avbl {
+                if !self.offers(Verb::Avbl) {
                     self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "AVBL not supported");
                 } else if let Some(path) = self.resolve_opt(p.as_ref()) {
                     self.ask(Request::Available { path }, Pending::Available);
@@ -1065,7 +1068,7 @@ impl Session {
         let caps = &self.config.capabilities;
         let mut lines: Vec<Vec<u8>> = vec![b"Features:".to_vec()];
         let mut add = |s: &str| lines.push(format!(" {s}").into_bytes());
-        if self.config.tls.available {
+        if self.offers(Verb::Auth) {
             add("AUTH TLS");
             add("AUTH SSL");
             add("PBSZ");
@@ -1083,37 +1086,25 @@ impl Session {
                 }
             }
             add(&format!("HASH {names}"));
-            for (algo, verb) in [
-                (HashAlgorithm::Crc32, "XCRC"),
-                (HashAlgorithm::Md5, "XMD5"),
-                (HashAlgorithm::Sha1, "XSHA1"),
-                (HashAlgorithm::Sha256, "XSHA256"),
-            ] {
-                if caps.checksums.contains(&algo) {
-                    add(verb);
+            for verb in [Verb::Xcrc, Verb::Xmd5, Verb::Xsha1, Verb::Xsha256] {
+                if self.offers(verb) {
+                    add(verb.as_str());
                 }
             }
         }
-        if caps.avbl {
-            add("AVBL");
-        }
-        add("CLNT");
-        if self.config.active_mode {
-            add("EPRT");
-        }
-        if self.config.passive_mode {
-            add("EPSV");
-        }
-        if caps.host {
-            add("HOST");
+        // The optional commands are listed exactly when `offers` says they work.
+        for verb in [Verb::Avbl, Verb::Clnt, Verb::Eprt, Verb::Epsv, Verb::Host] {
+            if self.offers(verb) {
+                add(verb.as_str());
+            }
         }
         add("LANG EN*");
         add("MDTM");
-        if caps.set_mtime {
+        if self.offers(Verb::Mfmt) {
             add("MFMT");
         }
         add(&self.facts.feat_line());
-        if self.config.passive_mode {
+        if self.offers(Verb::Pasv) {
             add("PASV");
         }
         add("REST STREAM");
@@ -1124,8 +1115,8 @@ impl Session {
         self.send(&Reply::multiline(ReplyCode::SYSTEM_STATUS, lines));
     }
 
-    /// Whether `verb` can do anything in this configuration (HELP lists only those): the
-    /// others are answered 502.
+    /// Whether `verb` can do anything in this configuration: the one place that decides it.
+    /// FEAT and HELP list only these, and the commands themselves answer the others 502.
     fn offers(&self, verb: Verb) -> bool {
         let caps = &self.config.capabilities;
         match verb {
@@ -1219,7 +1210,7 @@ impl Session {
     fn cmd_auth(&mut self, mechanism: &AuthMechanism) {
         if self.tls {
             self.reply(ReplyCode::BAD_SEQUENCE, "Already using TLS");
-        } else if !self.config.tls.available {
+        } else if !self.offers(Verb::Auth) {
             self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "TLS not configured");
         } else if matches!(mechanism, AuthMechanism::Tls | AuthMechanism::Ssl)
             || matches!(mechanism, AuthMechanism::Other(m) if m == "TLS-C")
@@ -1316,7 +1307,7 @@ impl Session {
 
     fn cmd_passive(&mut self, extended: bool, family: Option<Family>) {
         let local_family = family_of(self.conn.local);
-        if !self.config.passive_mode {
+        if !self.offers(Verb::Pasv) {
             self.reply(
                 ReplyCode::COMMAND_NOT_IMPLEMENTED,
                 "Passive mode is disabled",
@@ -1328,10 +1319,7 @@ impl Session {
             );
         } else if !extended && local_family == Family::Ipv6 {
             // Permanent (5yz), not 425: retrying PASV cannot help.
-            self.reply(
-                ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
-                "PASV is IPv4 only: use EPSV (2)",
-            );
+            self.reply(ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED, PASV_IPV4_ONLY);
         } else if family.is_some_and(|f| f != local_family) {
             let supported = self.supported_protocols();
             self.reply(
@@ -1350,7 +1338,7 @@ impl Session {
     }
 
     fn cmd_active(&mut self, to: SocketAddr, verb: &str) {
-        if !self.config.active_mode {
+        if !self.offers(Verb::Port) {
             self.reply(
                 ReplyCode::COMMAND_NOT_IMPLEMENTED,
                 "Active mode is disabled",
@@ -1501,7 +1489,7 @@ impl Session {
     }
 
     fn cmd_set_mtime(&mut self, time: Timestamp, path: &FtpPath, mfmt: bool) {
-        if !self.config.capabilities.set_mtime {
+        if !self.offers(Verb::Mfmt) {
             self.reply(
                 ReplyCode::COMMAND_NOT_IMPLEMENTED,
                 "Setting modification times is not supported",
@@ -1932,10 +1920,7 @@ impl Session {
                     }
                     None => {
                         self.out.push_back(Output::Data(DataAction::Close { id }));
-                        self.reply(
-                            ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
-                            "PASV is IPv4 only: use EPSV (2)",
-                        );
+                        self.reply(ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED, PASV_IPV4_ONLY);
                     }
                 }
             }
