@@ -44,7 +44,9 @@ pub const MAX_STAT_ENTRIES: usize = 10_000;
 ///
 /// `Debug` names the variant only: the storage's types need not be `Debug`.
 pub enum Opened<S: Storage> {
-    /// A file opened for RETR: copy it to the data connection.
+    /// A file opened for RETR: copy it to the data connection. In binary mode it is opened at
+    /// the REST offset. In TYPE A it is opened at its start, because the offset counts octets
+    /// of the converted (CRLF) stream (RFC 3659 5): convert, then leave out that many octets.
     Reader(S::Reader),
     /// A file created for STOU: copy the data connection into it, then shut it down to commit.
     Writer(S::Writer),
@@ -332,7 +334,9 @@ async fn serve<S: Storage>(
         } => {
             require(principal, Operation::Read, &path)?;
             let target = storage_path(home, &path)?;
-            let (reader, entry) = storage.open_read_entry(&target, offset).await?;
+            // In TYPE A the offset is in the converted stream (see `Opened::Reader`).
+            let at = if ascii { 0 } else { offset };
+            let (reader, entry) = storage.open_read_entry(&target, at).await?;
             // In ASCII mode the bytes sent differ from the file's (LF becomes CRLF), so no
             // count is announced rather than a wrong one.
             let response = if ascii {

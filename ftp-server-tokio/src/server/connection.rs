@@ -65,7 +65,8 @@ type ReportChannel = (
 struct TransferInfo {
     path: VirtualPath,
     direction: TransferDirection,
-    /// Octets of the converted (TYPE A) stream a download leaves out: its REST marker.
+    /// Octets of the converted (TYPE A) stream a download leaves out: its REST marker (the
+    /// handler opened the file at its start, see `Opened::Reader`).
     skip: u64,
     /// An upload's hold on its file (STOR, APPE), released when the transfer ends (dropped
     /// with this).
@@ -431,20 +432,6 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
     async fn request(&mut self, ticket: Ticket, request: Request) -> Result<(), End> {
         let hooks = self.shared.events.is_some();
         let noted = note(&request);
-        // RFC 3659 5: in TYPE A a REST marker counts octets of the data stream (CRLF lines),
-        // not of the file. The file is opened at its start and the data task leaves that many
-        // converted octets out (noted above), so a client resuming at the size of what it
-        // already received gets exactly the rest.
-        let request = match request {
-            Request::Retrieve {
-                path, ascii: true, ..
-            } => Request::Retrieve {
-                path,
-                offset: 0,
-                ascii: true,
-            },
-            request => request,
-        };
         let login = matches!(noted, Noted::Login);
         if login {
             // A new login ends the old identity, and with it its counted session.

@@ -764,8 +764,16 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
             skip,
         } => {
             let mut buffer = settings.buffers.take();
-            let plan = SendPlan { ascii, skip, limit };
-            let result = send(&mut reader, stream, &mut buffer, plan, progress).await;
+            let result = send(
+                &mut reader,
+                stream,
+                &mut buffer,
+                ascii,
+                skip,
+                progress,
+                limit,
+            )
+            .await;
             settings.buffers.give(buffer);
             let sent = result?;
             finish(stream, limit).await?;
@@ -829,32 +837,17 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// How [`send`] copies: TYPE A or not, wire octets to leave out first, the stall limit.
-#[derive(Clone, Copy)]
-struct SendPlan {
-    ascii: bool,
-    skip: u64,
-    limit: Duration,
-}
-
+/// Copies `reader` to `stream` (converted in TYPE A), leaving out the first `skip` octets of
+/// what would go on the wire.
 async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
     reader: &mut R,
     stream: &mut IO,
     buffer: &mut [u8],
-    plan: SendPlan,
+    ascii: bool,
+    mut skip: u64,
     progress: &AtomicU64,
+    limit: Duration,
 ) -> Result<u64, TransferError> {
-    let SendPlan {
-        ascii,
-        mut skip,
-        limit,
-    } = plan;
-    // What of `bytes` is left after skipping (the skip shrinks as it is used).
-    let mut after_skip = |bytes: &'_ [u8]| -> usize {
-        let n = usize::try_from(skip).unwrap_or(usize::MAX).min(bytes.len());
-        skip -= n as u64;
-        n
-    };
     let mut sent = 0u64;
     let mut wire = ascii.then(|| (ToWire::default(), Vec::with_capacity(buffer.len() * 2)));
     loop {
@@ -873,7 +866,7 @@ async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
             }
             None => chunk,
         };
-        let bytes = &bytes[after_skip(bytes)..];
+        let bytes = skip_front(bytes, &mut skip);
         if bytes.is_empty() {
             continue;
         }
@@ -884,7 +877,7 @@ async fn send<R: AsyncRead + Unpin, IO: AsyncWrite + Unpin>(
     if let Some((encoder, out)) = &mut wire {
         out.clear();
         encoder.finish(out);
-        let rest = &out[after_skip(out)..];
+        let rest = skip_front(out, &mut skip);
         write_data(stream, rest, limit).await?;
         sent += rest.len() as u64;
     }
@@ -939,6 +932,13 @@ async fn send_file_now(
             Err(err) => return Err(sendfile_failure(&err)),
         }
     }
+}
+
+/// `bytes` without what is left of `skip` at its front; `skip` shrinks by what was left out.
+fn skip_front<'a>(bytes: &'a [u8], skip: &mut u64) -> &'a [u8] {
+    let n = usize::try_from(*skip).map_or(bytes.len(), |s| s.min(bytes.len()));
+    *skip -= n as u64;
+    &bytes[n..]
 }
 
 /// What a failed `sendfile` means: the peer is gone or stalled (a blocking socket's send
