@@ -1243,8 +1243,8 @@ mod server_model {
             size: u64::from(input.u16()) << (extras % 40),
             modified: (extras & 1 != 0).then(|| timestamp(input)),
             unix_mode: (extras & 2 != 0).then(|| u32::from(input.u16()) << 2),
-            owner: (extras & 4 != 0).then(|| "alice".to_owned()),
-            group: (extras & 8 != 0).then(|| "staff ".to_owned()),
+            owner: (extras & 4 != 0).then(|| "alice".into()),
+            group: (extras & 8 != 0).then(|| "staff ".into()),
             nlink: (extras & 16 != 0).then_some(u64::MAX),
             perm: (extras & 32 != 0).then(|| "adfrw".to_owned()),
             unique: (extras & 64 != 0).then(|| "803g1a2b".to_owned()),
@@ -1448,7 +1448,7 @@ mod server_model {
 
     /// What an answer may make the session output: each entry's line, the reply given, a path.
     fn response_size(r: &Response) -> usize {
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let opt = |s: Option<&str>| s.map_or(0, str::len);
         match r {
             Response::Entries { entries, .. } => entries
                 .iter()
@@ -1459,10 +1459,10 @@ mod server_model {
                     };
                     let fields = e.name.len()
                         + target
-                        + opt(&e.owner)
-                        + opt(&e.group)
-                        + opt(&e.perm)
-                        + opt(&e.unique);
+                        + opt(e.owner.as_deref())
+                        + opt(e.group.as_deref())
+                        + opt(e.perm.as_deref())
+                        + opt(e.unique.as_deref());
                     512 + 4 * fields
                 })
                 .sum(),

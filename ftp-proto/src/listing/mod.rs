@@ -74,6 +74,8 @@ pub use parse::{
     parse_listing, parse_mlsx_line,
 };
 
+use std::sync::Arc;
+
 use crate::Timestamp;
 
 /// The entry's name (or the MLST pathname) cannot be sent in a listing line: it is empty or
@@ -156,10 +158,11 @@ pub struct Entry {
     /// Unix permission bits, such as `0o644` or `0o4755`; the file type bits (`S_IFMT`) may be
     /// present and are used only for [`EntryKind::Other`].
     pub unix_mode: Option<u32>,
-    /// Owner name for LIST (default `ftp`).
-    pub owner: Option<String>,
-    /// Group name for LIST (default `ftp`).
-    pub group: Option<String>,
+    /// Owner name for LIST (default `ftp`). Shared (`Arc`), so that the entries of a listing
+    /// can carry the same name without a copy each; `Some("alice".into())` builds one.
+    pub owner: Option<Arc<str>>,
+    /// Group name for LIST (default `ftp`), shared like [`Entry::owner`].
+    pub group: Option<Arc<str>>,
     /// Hard link count for LIST (default 1).
     pub nlink: Option<u64>,
     /// The MLSx `perm` fact (RFC 3659 section 7.5.5): letters from `acdeflmprw`, such as

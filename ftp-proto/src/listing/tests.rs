@@ -221,7 +221,7 @@ fn owner_and_group_cannot_break_the_columns() {
         "-rw-r--r--    1 evil__-rw-r--r--_1_x domain_users        1 Mar  7 14:05 f\r\n"
     );
     let line = list(&recent(Entry {
-        owner: Some(String::new()),
+        owner: Some("".into()),
         ..Entry::file("f", 1)
     }));
     assert!(line.starts_with("-rw-r--r--    1 ftp      ftp "), "{line}");
@@ -566,8 +566,8 @@ fn any_entry() -> impl Strategy<Value = Entry> {
                     size,
                     modified,
                     unix_mode,
-                    owner,
-                    group,
+                    owner: owner.map(Into::into),
+                    group: group.map(Into::into),
                     nlink,
                     perm,
                     unique,

@@ -681,16 +681,18 @@ fn os_to_bytes(name: &OsStr) -> Option<Vec<u8>> {
 /// share them, so each is formatted once per listing rather than once per entry.
 #[derive(Debug, Default)]
 struct IdNames {
-    owner: Option<(u32, String)>,
-    group: Option<(u32, String)>,
+    owner: Option<(u32, Arc<str>)>,
+    group: Option<(u32, Arc<str>)>,
 }
 
 impl IdNames {
+    /// The id as text, shared with the entries before it that had the same id (the common
+    /// case in a directory): no copy per entry.
     #[cfg_attr(not(unix), allow(dead_code))]
-    fn name(slot: &mut Option<(u32, String)>, id: u32) -> String {
+    fn name(slot: &mut Option<(u32, Arc<str>)>, id: u32) -> Arc<str> {
         match slot {
-            Some((last, text)) if *last == id => text.clone(),
-            _ => slot.insert((id, id.to_string())).1.clone(),
+            Some((last, text)) if *last == id => Arc::clone(text),
+            _ => Arc::clone(&slot.insert((id, id.to_string().into())).1),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! `type` values are case-insensitive (RFC 3659 section 7.1); other facts are ignored; a fact
 //! whose value does not parse is left out rather than failing the line.
 
+use std::sync::Arc;
+
 use super::eplf::octal;
 use super::{MAX_LIST_LINE, Parsed, number, screen};
 use crate::Timestamp;
@@ -111,9 +113,9 @@ pub(crate) fn parse_facts_line(line: &[u8]) -> Option<Entry> {
         (p, bits) => Some(p.unwrap_or(0) | bits),
     };
     let [o1, o2, o3] = owner;
-    entry.owner = o1.or(o2).or(o3);
+    entry.owner = o1.or(o2).or(o3).map(Arc::from);
     let [g1, g2, g3] = group;
-    entry.group = g1.or(g2).or(g3);
+    entry.group = g1.or(g2).or(g3).map(Arc::from);
     Some(entry)
 }
 

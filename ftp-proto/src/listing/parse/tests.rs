@@ -915,8 +915,8 @@ proptest! {
             size,
             modified,
             unix_mode: Some(perms | type_bits),
-            owner: Some(owner.clone()),
-            group: Some(owner.clone()),
+            owner: Some(owner.as_str().into()),
+            group: Some(owner.as_str().into()),
             nlink: Some(nlink),
             ..Entry::default()
         };

@@ -9,6 +9,8 @@
 //! The date is the anchor: the first `size month day time-or-year` run of columns after the
 //! permissions ends the fixed part, so names with blanks and owner columns of any number parse.
 
+use std::sync::Arc;
+
 use super::{clock, number, small, tokens};
 use crate::Timestamp;
 use crate::listing::{Entry, EntryKind, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK};
@@ -199,11 +201,11 @@ fn find_anchor(
 fn owner_columns(
     line: &[u8],
     cols: &[(usize, usize)],
-) -> (Option<u64>, Option<String>, Option<String>) {
+) -> (Option<u64>, Option<Arc<str>>, Option<Arc<str>>) {
     let span = |from: Option<&(usize, usize)>, to: Option<&(usize, usize)>| match (from, to) {
         (Some(&(s, _)), Some(&(_, e))) => line
             .get(s..e)
-            .map(|t| String::from_utf8_lossy(t).into_owned()),
+            .map(|t| Arc::from(String::from_utf8_lossy(t))),
         _ => None,
     };
     let first = cols.first().and_then(|&(s, e)| line.get(s..e));
