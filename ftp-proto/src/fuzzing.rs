@@ -1181,7 +1181,7 @@ mod server_model {
     }
 
     fn fs_error(b: u8) -> FsError {
-        const ALL: [FsError; 12] = [
+        const ALL: [FsError; 13] = [
             FsError::NotFound,
             FsError::PermissionDenied,
             FsError::AlreadyExists,
@@ -1193,6 +1193,7 @@ mod server_model {
             FsError::QuotaExceeded,
             FsError::NameNotAllowed,
             FsError::NotSupported,
+            FsError::OffsetPastEnd,
             FsError::Local,
         ];
         ALL.get(usize::from(b) % ALL.len())

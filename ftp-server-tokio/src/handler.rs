@@ -337,6 +337,9 @@ async fn serve<S: Storage>(
             // In TYPE A the offset is in the converted stream (see `Opened::Reader`).
             let at = if ascii { 0 } else { offset };
             let (reader, entry) = storage.open_read_entry(&target, at).await?;
+            if !ascii && offset > entry.size {
+                return Err(FsError::OffsetPastEnd);
+            }
             // In ASCII mode the bytes sent differ from the file's (LF becomes CRLF), so no
             // count is announced rather than a wrong one.
             let response = if ascii {
@@ -591,9 +594,10 @@ fn require(principal: &Principal, op: Operation, path: &VirtualPath) -> Result<(
 }
 
 /// Checks what STOR/APPE will open before the 150: the target is not a directory (nor, for
-/// [`WriteMode::CreateNew`], anything at all), and when it does not exist its directory does
-/// (the errors a client should get as the reply to STOR, not after the data connection
-/// opened). Escapes are refused by the storage itself.
+/// [`WriteMode::CreateNew`], anything at all), a REST offset is within the file (no resuming
+/// past its end, which would leave a hole of zeros, nor into a file that is not there), and
+/// when it does not exist its directory does (the errors a client should get as the reply to
+/// STOR, not after the data connection opened). Escapes are refused by the storage itself.
 async fn writable_target<S: Storage>(
     storage: &S,
     target: &VirtualPath,
@@ -602,7 +606,13 @@ async fn writable_target<S: Storage>(
     match storage.metadata(target).await {
         Ok(entry) if entry.kind.is_dir() => Err(FsError::IsADirectory),
         Ok(_) if mode == WriteMode::CreateNew => Err(FsError::AlreadyExists),
-        Ok(_) => Ok(()),
+        Ok(entry) => match mode {
+            WriteMode::Replace { offset } if offset > entry.size => Err(FsError::OffsetPastEnd),
+            _ => Ok(()),
+        },
+        Err(FsError::NotFound) if matches!(mode, WriteMode::Replace { offset } if offset > 0) => {
+            Err(FsError::OffsetPastEnd)
+        }
         Err(FsError::NotFound) => match storage.metadata(&target.parent()).await {
             Ok(dir) if dir.kind.is_dir() => Ok(()),
             Ok(_) => Err(FsError::NotADirectory),

@@ -221,13 +221,23 @@ async fn replace_creates_truncates_and_honours_rest() {
         "cut at the offset, then written there"
     );
 
-    write(&storage, "/a.txt", WriteMode::Replace { offset: 8 }, b"z")
+    assert_eq!(
+        write(&storage, "/a.txt", WriteMode::Replace { offset: 8 }, b"z").await,
+        Err(FsError::OffsetPastEnd)
+    );
+    assert_eq!(on_disk(), b"0123xy", "no hole of zeros, nothing cut");
+    write(&storage, "/a.txt", WriteMode::Replace { offset: 6 }, b"z")
         .await
         .unwrap();
+    assert_eq!(on_disk(), b"0123xyz", "resuming at the very end appends");
+
     assert_eq!(
-        on_disk(),
-        b"0123xy\0\0z",
-        "an offset past the end pads with zeros"
+        write(&storage, "/new.txt", WriteMode::Replace { offset: 1 }, b"z").await,
+        Err(FsError::OffsetPastEnd)
+    );
+    assert!(
+        !tmp.path().join("new.txt").exists(),
+        "resuming a file that is not there creates nothing"
     );
 }
 

@@ -286,6 +286,63 @@ async fn retrieve_from_an_offset_announces_the_rest() {
         ascii: false,
     };
     assert_eq!(f.answer(dir).await, Response::Error(FsError::IsADirectory));
+
+    let at_end = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 11,
+        ascii: false,
+    };
+    let (ticket, response) = f.ask(at_end).await;
+    assert_eq!(
+        response,
+        Response::Size(0),
+        "the very end is a valid offset"
+    );
+    assert_eq!(f.reader(ticket).await, b"");
+    let past_end = Request::Retrieve {
+        path: p("/a.txt"),
+        offset: 12,
+        ascii: false,
+    };
+    assert_eq!(
+        f.answer(past_end).await,
+        Response::Error(FsError::OffsetPastEnd)
+    );
+}
+
+#[tokio::test]
+async fn resuming_an_upload_past_the_end_is_refused_before_anything_changes() {
+    let mut f = Fixture::logged_in("alice", "s3cret", false).await;
+    let resume = |path: &str, offset| Request::Store {
+        path: p(path),
+        offset,
+        mode: StoreMode::Replace,
+    };
+    assert_eq!(
+        f.answer(resume("/a.txt", 12)).await,
+        Response::Error(FsError::OffsetPastEnd)
+    );
+    assert_eq!(
+        f.answer(resume("/a.txt", u64::MAX)).await,
+        Response::Error(FsError::OffsetPastEnd)
+    );
+    assert_eq!(
+        f.answer(resume("/missing.txt", 1)).await,
+        Response::Error(FsError::OffsetPastEnd)
+    );
+    assert_eq!(
+        f.storage.read_file("/home/alice/a.txt").as_deref(),
+        Some(&b"hello world"[..])
+    );
+    assert_eq!(f.storage.read_file("/home/alice/missing.txt"), None);
+
+    let (ticket, response) = f.ask(resume("/a.txt", 11)).await;
+    assert_eq!(response, Response::Ok, "resuming at the very end appends");
+    f.write(ticket, b"!").await;
+    assert_eq!(
+        f.storage.read_file("/home/alice/a.txt").as_deref(),
+        Some(&b"hello world!"[..])
+    );
 }
 
 #[tokio::test]

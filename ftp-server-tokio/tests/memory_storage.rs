@@ -222,20 +222,22 @@ async fn replace_with_offset_cuts_there_then_writes() {
 }
 
 #[tokio::test]
-async fn replace_with_offset_past_the_end_zero_fills() {
+async fn replace_with_an_offset_past_the_end_is_refused() {
     let s = fixed().with_file("/f", "abc");
-    store(&s, "/f", WriteMode::Replace { offset: 6 }, b"XY").await;
-    assert_eq!(s.read_file("/f").unwrap(), b"abc\0\0\0XY");
-    store(&s, "/new", WriteMode::Replace { offset: 2 }, b"Z").await;
-    assert_eq!(s.read_file("/new").unwrap(), b"\0\0Z");
-}
-
-#[tokio::test]
-async fn replace_with_an_offset_no_memory_holds_is_refused() {
-    let s = fixed().with_file("/f", "abc");
-    let err = err_of(s.open_write(&p("/f"), WriteMode::Replace { offset: u64::MAX })).await;
-    assert_eq!(err, FsError::InsufficientStorage);
-    assert_eq!(s.read_file("/f").unwrap(), b"abc");
+    for offset in [4, u64::MAX] {
+        let err = err_of(s.open_write(&p("/f"), WriteMode::Replace { offset })).await;
+        assert_eq!(err, FsError::OffsetPastEnd, "offset {offset}");
+    }
+    assert_eq!(s.read_file("/f").unwrap(), b"abc", "no hole, nothing cut");
+    let err = err_of(s.open_write(&p("/new"), WriteMode::Replace { offset: 2 })).await;
+    assert_eq!(err, FsError::OffsetPastEnd);
+    assert_eq!(s.read_file("/new"), None, "nothing created");
+    store(&s, "/f", WriteMode::Replace { offset: 3 }, b"XY").await;
+    assert_eq!(
+        s.read_file("/f").unwrap(),
+        b"abcXY",
+        "the very end is a valid offset"
+    );
 }
 
 #[tokio::test]
@@ -742,7 +744,7 @@ async fn space_limit_caps_writes_and_reports_what_is_left() {
 
     // REST far past the end is refused up front.
     let err = err_of(s.open_write(&p("/f"), WriteMode::Replace { offset: 1 << 40 })).await;
-    assert_eq!(err, FsError::InsufficientStorage);
+    assert_eq!(err, FsError::OffsetPastEnd);
     assert_eq!(s.read_file("/f").unwrap(), b"12345");
 
     // Cutting (REST 1 + STOR: "12345" -> "19") and removing free space.

@@ -238,6 +238,10 @@ pub enum FsError {
     /// 504: the operation is not supported for this object.
     #[error("operation not supported")]
     NotSupported,
+    /// 554 (RFC 3659 section 5.5): the restart offset (REST) lies past the end of the file, so
+    /// resuming there would send nothing or pad the file with a hole.
+    #[error("restart offset past the end of the file")]
+    OffsetPastEnd,
     /// 451: a local error (I/O error, back-end failure).
     #[error("local error in processing")]
     Local,
@@ -258,6 +262,7 @@ impl FsError {
             Self::QuotaExceeded => ReplyCode::EXCEEDED_STORAGE,
             Self::NameNotAllowed => ReplyCode::FILE_NAME_NOT_ALLOWED,
             Self::NotSupported => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+            Self::OffsetPastEnd => ReplyCode::INVALID_REST_PARAMETER,
             Self::Local => ReplyCode::LOCAL_ERROR,
         }
     }

@@ -322,14 +322,24 @@ impl Storage for FsStorage {
             options.write(true);
             match mode {
                 WriteMode::Append => options.append(true).create(true),
-                WriteMode::Replace { .. } => options.create(true),
+                // Resuming needs the file: REST into a missing one is past its end.
+                WriteMode::Replace { .. } => options.create(options_create(mode)),
                 // O_EXCL: also refuses a symlink at the name, dangling or not.
                 WriteMode::CreateNew => options.create_new(true),
             };
-            let file = root.open_with(&rel, &options)?;
-            ensure_regular(&file.metadata()?)?;
+            let file = match root.open_with(&rel, &options) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !options_create(mode) => {
+                    return Err(past_end());
+                }
+                opened => opened?,
+            };
+            let meta = file.metadata()?;
+            ensure_regular(&meta)?;
             let mut file = file.into_std();
             if let WriteMode::Replace { offset } = mode {
+                if offset > meta.len() {
+                    return Err(past_end());
+                }
                 file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
             }
@@ -588,6 +598,9 @@ where
 /// `EDQUOT` and `ENAMETOOLONG` arrive as `StorageFull`, `QuotaExceeded` and `InvalidFilename`.
 pub(crate) fn fs_error(err: &io::Error) -> FsError {
     use io::ErrorKind as K;
+    if let Some(fs) = err.get_ref().and_then(|e| e.downcast_ref::<FsError>()) {
+        return fs.clone();
+    }
     match err.kind() {
         K::NotFound => FsError::NotFound,
         K::PermissionDenied | K::ReadOnlyFilesystem => FsError::PermissionDenied,
@@ -602,6 +615,16 @@ pub(crate) fn fs_error(err: &io::Error) -> FsError {
         K::ResourceBusy | K::ExecutableFileBusy => FsError::Busy,
         _ => FsError::Local,
     }
+}
+
+/// A REST offset past the end of the file, carried through `io::Error` to [`fs_error`].
+fn past_end() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, FsError::OffsetPastEnd)
+}
+
+/// Whether `open_write` may create the file in `mode`.
+fn options_create(mode: WriteMode) -> bool {
+    !matches!(mode, WriteMode::Replace { offset } if offset > 0)
 }
 
 /// `Ok` for a regular file; the error to report for anything else.

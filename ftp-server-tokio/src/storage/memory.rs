@@ -396,9 +396,15 @@ impl Tree {
                 return Err(FsError::AlreadyExists);
             }
             Some(Node::File(id)) => *id,
+            None if matches!(mode, WriteMode::Replace { offset } if offset > 0) => {
+                return Err(FsError::OffsetPastEnd);
+            }
             None => self.files.create(dir, name, now),
         };
         match mode {
+            WriteMode::Replace { offset } if offset > self.files.len(id) => {
+                Err(FsError::OffsetPastEnd)
+            }
             WriteMode::Replace { offset } => {
                 self.files.splice(id, offset, &[], true, now)?;
                 Ok((id, Position::At(offset)))
