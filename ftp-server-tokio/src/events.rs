@@ -36,6 +36,15 @@ pub enum Event {
         /// The user name (`anonymous` for anonymous logins).
         user: String,
     },
+    /// A login was refused: a wrong password, an unknown or disabled user, an address the
+    /// user may not log in from, or an address that used up its failed logins (then no
+    /// password was checked). Feed it to a ban list (fail2ban and the like).
+    LoginFailed {
+        /// The client.
+        peer: SocketAddr,
+        /// The name given with USER, as sent (it may be anything, even a mistyped password).
+        user: String,
+    },
     /// A logged-in session ended (QUIT, timeout, disconnect or shutdown).
     Logout {
         /// The client.

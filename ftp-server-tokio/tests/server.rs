@@ -72,6 +72,10 @@ async fn events_name_logins_transfers_and_changes() {
         Server::new(storage, users()).on_event(move |e| sink.lock().unwrap().push(e.clone()));
     let running = start(server).await;
 
+    let mut guess = Client::connect(running.addr).await;
+    assert_eq!(guess.try_login("alice", "wrong").await.0, 530);
+    assert_eq!(guess.try_login("mallory", "pw").await.0, 530);
+    drop(guess);
     let mut c = login(running.addr).await;
     let mut data = c.epsv().await;
     starts(c.cmd("STOR a.txt").await);
@@ -91,7 +95,7 @@ async fn events_name_logins_transfers_and_changes() {
     assert!(c.closed().await);
     // Logout is emitted when the session task ends, right after the close.
     for _ in 0..100 {
-        if events.lock().unwrap().len() >= 8 {
+        if events.lock().unwrap().len() >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -112,6 +116,8 @@ async fn events_name_logins_transfers_and_changes() {
     assert_eq!(
         names,
         [
+            "LoginFailed",
+            "LoginFailed",
             "Login",
             "TransferFinished",
             "TransferFinished",
@@ -122,6 +128,12 @@ async fn events_name_logins_transfers_and_changes() {
             "Logout"
         ]
     );
+    assert!(
+        matches!(&events[1], Event::LoginFailed { user, .. } if user == "mallory"),
+        "{:?}",
+        events[1]
+    );
+    let events = &events[2..];
     let Event::TransferFinished {
         path: up,
         direction: TransferDirection::Upload,

@@ -447,6 +447,10 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         }
         let peer_ip = super::data::canonical(self.peer.ip());
         let blocked = login && self.shared.login_failures.blocked(peer_ip, Instant::now());
+        let login_user = match &request {
+            Request::Login { user, .. } => Some(user.clone()),
+            _ => None,
+        };
         // One upload per file at a time: a second STOR or APPE to a file being uploaded waits
         // its turn (450), since opening it would already cut the first one's data.
         let mut claim = None;
@@ -467,8 +471,13 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         } else {
             self.handler.handle(ticket, request).await
         };
-        if login && !blocked && matches!(response, Response::LoginRejected) {
-            self.shared.login_failures.record(peer_ip, Instant::now());
+        if let (Some(user), Response::LoginRejected) = (login_user, &response) {
+            if !blocked {
+                self.shared.login_failures.record(peer_ip, Instant::now());
+            }
+            // Info, not warn: any client can cause it; the per-address limit bounds the rate.
+            info!(user = %user.escape_debug(), "login failed");
+            self.emit(|peer| Event::LoginFailed { peer, user });
         }
         if login && matches!(response, Response::LoggedIn) && !self.admit_user().await {
             let user = self.handler.principal().map(|p| p.name.clone());
