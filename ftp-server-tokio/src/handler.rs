@@ -362,9 +362,14 @@ async fn serve<S: Storage>(
                 StoreMode::Append => (Operation::Append, WriteMode::Append),
             };
             require(principal, op, &path)?;
-            let path = storage_path(home, &path)?;
-            writable_target(storage, &path, mode).await?;
-            Ok((Response::Ok, Some(Opened::Write { path, mode })))
+            let target = storage_path(home, &path)?;
+            let exists = writable_target(storage, &target, mode).await?;
+            if !exists && op == Operation::Append {
+                // APPE of a new name creates a file: the right to append to files is not the
+                // right to add them.
+                require(principal, Operation::Write, &path)?;
+            }
+            Ok((Response::Ok, Some(Opened::Write { path: target, mode })))
         }
         Request::StoreUnique { dir, hint } => {
             require(principal, Operation::Write, &any_child(&dir)?)?;
@@ -448,7 +453,13 @@ async fn serve<S: Storage>(
             require(principal, Operation::Rename, &to)?;
             not_home(&from)?;
             not_home(&to)?;
-            let (from, to) = (storage_path(home, &from)?, storage_path(home, &to)?);
+            let session_to = to;
+            let (from, to) = (storage_path(home, &from)?, storage_path(home, &session_to)?);
+            if from != to && storage.metadata(&to).await.is_ok() {
+                // Renaming onto an existing name destroys what was there: that takes the
+                // right to delete it as well.
+                require(principal, Operation::Delete, &session_to)?;
+            }
             let _changes = match usage {
                 Some(usage) => Some(usage.changes().await),
                 None => None,
@@ -598,23 +609,24 @@ fn require(principal: &Principal, op: Operation, path: &VirtualPath) -> Result<(
 /// past its end, which would leave a hole of zeros, nor into a file that is not there), and
 /// when it does not exist its directory does (the errors a client should get as the reply to
 /// STOR, not after the data connection opened). Escapes are refused by the storage itself.
+/// True when the target exists.
 async fn writable_target<S: Storage>(
     storage: &S,
     target: &VirtualPath,
     mode: WriteMode,
-) -> Result<(), FsError> {
+) -> Result<bool, FsError> {
     match storage.metadata(target).await {
         Ok(entry) if entry.kind.is_dir() => Err(FsError::IsADirectory),
         Ok(_) if mode == WriteMode::CreateNew => Err(FsError::AlreadyExists),
         Ok(entry) => match mode {
             WriteMode::Replace { offset } if offset > entry.size => Err(FsError::OffsetPastEnd),
-            _ => Ok(()),
+            _ => Ok(true),
         },
         Err(FsError::NotFound) if matches!(mode, WriteMode::Replace { offset } if offset > 0) => {
             Err(FsError::OffsetPastEnd)
         }
         Err(FsError::NotFound) => match storage.metadata(&target.parent()).await {
-            Ok(dir) if dir.kind.is_dir() => Ok(()),
+            Ok(dir) if dir.kind.is_dir() => Ok(false),
             Ok(_) => Err(FsError::NotADirectory),
             Err(err) => Err(err),
         },

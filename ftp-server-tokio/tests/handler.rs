@@ -614,3 +614,72 @@ async fn metadata_requests_and_unsupported_ones() {
         "no space limit set"
     );
 }
+
+#[tokio::test]
+async fn replacing_by_rename_takes_delete_and_creating_by_appe_takes_write() {
+    let with = |set: fn(&mut Permissions)| {
+        let mut perms = Permissions::NONE;
+        perms.list = true;
+        set(&mut perms);
+        perms
+    };
+    let users = StaticUsers::new([
+        UserEntry::new("renamer", "pw", p("/home/alice"), with(|p| p.rename = true)),
+        UserEntry::new(
+            "appender",
+            "pw",
+            p("/home/alice"),
+            with(|p| p.append = true),
+        ),
+    ])
+    .unwrap();
+    let storage = MemoryStorage::new()
+        .with_file("/home/alice/a.txt", "keep me")
+        .with_file("/home/alice/b.txt", "b");
+    let mut f = Fixture {
+        handler: RequestHandler::new(Arc::new(storage.clone()), Arc::new(users)),
+        storage,
+        tickets: Tickets::new(),
+    };
+
+    assert_eq!(
+        f.answer(login_request("renamer", "pw", false)).await,
+        Response::LoggedIn
+    );
+    let rename = |from: &str, to: &str| Request::Rename {
+        from: p(from),
+        to: p(to),
+    };
+    assert_eq!(
+        f.answer(rename("/b.txt", "/a.txt")).await,
+        Response::Error(FsError::PermissionDenied),
+        "RNTO onto an existing file would delete it"
+    );
+    assert_eq!(
+        f.storage.read_file("/home/alice/a.txt").as_deref(),
+        Some(&b"keep me"[..])
+    );
+    assert_eq!(f.answer(rename("/b.txt", "/c.txt")).await, Response::Ok);
+    assert_eq!(
+        f.storage.read_file("/home/alice/c.txt").as_deref(),
+        Some(&b"b"[..])
+    );
+
+    assert_eq!(
+        f.answer(login_request("appender", "pw", false)).await,
+        Response::LoggedIn
+    );
+    assert_eq!(
+        f.answer(store("/new.txt", StoreMode::Append)).await,
+        Response::Error(FsError::PermissionDenied),
+        "APPE of a new name creates a file"
+    );
+    assert_eq!(f.storage.read_file("/home/alice/new.txt"), None);
+    let (ticket, response) = f.ask(store("/a.txt", StoreMode::Append)).await;
+    assert_eq!(response, Response::Ok);
+    f.write(ticket, b"!").await;
+    assert_eq!(
+        f.storage.read_file("/home/alice/a.txt").as_deref(),
+        Some(&b"keep me!"[..])
+    );
+}

@@ -72,11 +72,12 @@ pub enum Operation {
     /// principal only creates: its STOR onto an existing name, its REST+STOR and its MFMT are
     /// refused (550), whatever its permissions.
     Write,
-    /// APPE.
+    /// APPE to an existing file (APPE of a new name creates a file, which takes
+    /// [`Operation::Write`]).
     Append,
-    /// DELE, RMD.
+    /// DELE, RMD, and RNTO onto an existing name (which replaces what was there).
     Delete,
-    /// RNFR/RNTO.
+    /// RNFR/RNTO (onto an existing name, [`Operation::Delete`] as well).
     Rename,
     /// MKD.
     MakeDir,
