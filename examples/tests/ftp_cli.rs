@@ -325,6 +325,52 @@ fn rm_and_rm_r() {
     ftp(local.path(), ["rm", &url(&ftpd, "missing")]).assert_code(5);
 }
 
+/// `rm -r` of the login directory, the root or a parent of the login directory is refused
+/// (exit 2) however the path is written: `.`, `./`, `%2E`, `a/..`, `a/%2E%2E`, `%2F.` ...;
+/// nothing is deleted. (`ftpd` shows each user its home as `/`.)
+#[test]
+fn rm_r_refuses_the_login_dir_however_written() {
+    let builder = FtpdBuilder::new()
+        .user()
+        .args(["--user-home", &format!("{USER}:/home")]);
+    let home = builder.root().join("home");
+    make_tree(&home.join("a"), 3, false);
+    write_file(&home.join("keep.txt"), b"keep\n");
+    let ftpd = builder.start();
+    let local = tempfile::tempdir().unwrap();
+    for path in [
+        ".",
+        "./",
+        "%2E",
+        "%2e/",
+        "a/..",
+        "a/%2E%2E",
+        "a/%2E%2E/",
+        "a%2F..",
+        "./a/../.",
+        "..",
+        "a/../..",
+        "%2F.",
+        "%2F..",
+        "//.",
+        "//a/..",
+    ] {
+        let run = ftp(local.path(), ["rm", "-r", &url(&ftpd, path)]);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("refusing"),
+            "{path}: {}",
+            run.describe()
+        );
+        assert_file(&home.join("keep.txt"), b"keep\n");
+        assert!(home.join("a").is_dir(), "{path}: {}", run.describe());
+    }
+    // A path with `.` and `..` that names something else still works.
+    ftp(local.path(), ["rm", "-r", &url(&ftpd, "a/./../a/")]).assert_success();
+    assert!(!home.join("a").exists());
+    assert_file(&home.join("keep.txt"), b"keep\n");
+}
+
 #[test]
 fn mkdir_creates_parents() {
     let (ftpd, local) = server();
@@ -710,4 +756,191 @@ fn ftps_url_is_implicit_tls() {
     )
     .assert_success();
     assert_same_bytes(&server.read_file("u.bin"), &data[..1000], "u.bin");
+}
+
+/// `--timeout` takes 1 to 31536000 seconds (one year): a larger value is a usage error, not
+/// a panic on a deadline overflow, and `--help` says the range.
+#[test]
+fn timeout_range() {
+    let local = tempfile::tempdir().unwrap();
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let target = format!("ftp://127.0.0.1:{closed}/");
+    for huge in ["18446744073709551615", "31536001"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ftp"));
+        command
+            .current_dir(local.path())
+            .args(["--timeout", huge, "ls", &target]);
+        let run = run(&mut command, LIMIT);
+        run.assert_code(2);
+        assert!(run.stderr.contains("31536000"), "{}", run.describe());
+    }
+    // The largest value is accepted (and fails only to connect).
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftp"));
+    command
+        .current_dir(local.path())
+        .args(["--timeout", "31536000", "ls", &target]);
+    run(&mut command, LIMIT).assert_code(3);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftp"));
+    command.arg("--help");
+    let help = run(&mut command, LIMIT);
+    help.assert_success();
+    assert!(
+        help.stdout_text().contains("31536000"),
+        "{}",
+        help.describe()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against a scripted fake server: what our own server never does.
+// ---------------------------------------------------------------------------------------------
+
+/// A fake FTP server on 127.0.0.1 for as many sessions as come: `PWD` answers `cwd`, `SIZE`
+/// answers `size`, and `RETR` replies `150`, sends `data` over the passive data connection
+/// (`None`: opens none) and replies `226`. Everything else gets a plausible positive reply.
+/// Returns the address and the commands received.
+fn fake_server(
+    cwd: &'static str,
+    size: &'static str,
+    data: Option<Vec<u8>>,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for control in listener.incoming() {
+            let Ok(control) = control else { return };
+            let (log, data) = (seen.clone(), data.clone());
+            std::thread::spawn(move || {
+                let mut out = control.try_clone().unwrap();
+                let mut passive: Option<TcpListener> = None;
+                let _ = out.write_all(b"220 fake\r\n");
+                for line in BufReader::new(control).lines() {
+                    let Ok(line) = line else { return };
+                    log.lock().unwrap().push(line.clone());
+                    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "USER" => "331 pw".to_owned(),
+                        "PWD" => format!("257 \"{cwd}\""),
+                        "SIZE" => size.to_owned(),
+                        "EPSV" | "MLST" | "FEAT" => "500 no".to_owned(),
+                        "QUIT" => "221 bye".to_owned(),
+                        "PASV" => {
+                            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                            let port = l.local_addr().unwrap().port();
+                            passive = Some(l);
+                            format!("227 ok (127,0,0,1,{},{})", port >> 8, port & 0xff)
+                        }
+                        "RETR" => {
+                            let _ = out.write_all(b"150 here\r\n");
+                            if let (Some(bytes), Some(l)) = (&data, passive.take()) {
+                                let (mut d, _) = l.accept().unwrap();
+                                let _ = d.write_all(bytes);
+                            }
+                            "226 done".to_owned()
+                        }
+                        _ => "250 ok".to_owned(),
+                    };
+                    let _ = out.write_all(format!("{reply}\r\n").as_bytes());
+                }
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// On a server that shows the real file system (no chroot), the login directory written
+/// as an absolute path, or one of its parents, is refused too (after PWD), before anything
+/// is listed or deleted.
+#[test]
+fn rm_r_refuses_the_login_dir_as_an_absolute_path() {
+    let (addr, log) = fake_server("/home/carol", "550 no", None);
+    let local = tempfile::tempdir().unwrap();
+    for path in [
+        "%2Fhome/carol",
+        "%2Fhome/carol/",
+        "%2Fhome",
+        "//home/./carol/x/..",
+    ] {
+        let run = ftp(
+            local.path(),
+            ["rm", "-r", &format!("ftp://carol:pw@{addr}/{path}")],
+        );
+        run.assert_code(2);
+        assert!(run.stderr.contains("refusing"), "{}", run.describe());
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        !log.iter().any(|l| ["LIST", "MLSD", "DELE", "RMD"]
+            .iter()
+            .any(|v| l.starts_with(v))),
+        "{log:?}"
+    );
+}
+
+/// A binary download shorter than SIZE said is a failure (exit 5, "partial file"), to a
+/// file or to standard output.
+#[test]
+fn get_shorter_than_size_fails() {
+    let (addr, _) = fake_server("/", "213 1000", Some(vec![7; 600]));
+    let local = tempfile::tempdir().unwrap();
+    let url = format!("ftp://{addr}/f.bin");
+    let run = ftp(local.path(), ["get", &url]);
+    run.assert_code(5);
+    assert!(
+        run.stderr
+            .contains("partial file: expected 1000 bytes, got 600"),
+        "{}",
+        run.describe()
+    );
+    let run = ftp(local.path(), ["get", &url, "-o", "-"]);
+    run.assert_code(5);
+    assert!(run.stderr.contains("partial file"), "{}", run.describe());
+}
+
+/// `--active`: a server that replies 150 and 226 but never connects back has not sent the
+/// file (exit 5), and no empty output file is left.
+#[test]
+fn active_get_without_a_data_connection_fails() {
+    let (addr, _) = fake_server("/", "213 10", None);
+    let local = tempfile::tempdir().unwrap();
+    let run = ftp(
+        local.path(),
+        ["--active", "get", &format!("ftp://{addr}/f.bin")],
+    );
+    run.assert_code(5);
+    assert!(
+        run.stderr.contains("no data connection"),
+        "{}",
+        run.describe()
+    );
+    assert!(!local.path().join("f.bin").exists());
+}
+
+/// Server text in an error message cannot drive the terminal: control characters are
+/// replaced.
+#[test]
+fn server_text_in_errors_is_escaped() {
+    let (addr, _) = fake_server(
+        "/",
+        "550 \u{1b}]0;PWNED\u{7}\u{1b}[2J\u{1b}[31mRED\u{8} gone",
+        None,
+    );
+    let local = tempfile::tempdir().unwrap();
+    let run = ftp(local.path(), ["get", &format!("ftp://{addr}/f.bin")]);
+    run.assert_code(5);
+    assert!(run.stderr.contains("?[31mRED? gone"), "{}", run.describe());
+    assert!(
+        !run.stderr.trim_end().chars().any(char::is_control),
+        "{:?}",
+        run.stderr
+    );
 }

@@ -155,22 +155,29 @@ impl Default for ClientBuilder {
     }
 }
 
+/// The longest timeout [`ClientBuilder`] keeps (one year); longer ones are cut to it, so a
+/// deadline computed from one can never overflow the clock.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 impl ClientBuilder {
-    /// How long to wait for the TCP connection (default 30 s).
+    /// How long to wait for the TCP connection (default 30 s; at most one year, longer is
+    /// taken as one year).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.connect_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// How long the server may take to answer a command or send its greeting (default 60 s).
+    /// How long the server may take to answer a command or send its greeting (default 60 s;
+    /// at most one year, longer is taken as one year).
     pub fn reply_timeout(mut self, timeout: Duration) -> Self {
-        self.session.reply_timeout = timeout;
+        self.session.reply_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// How long opening a data connection, and any pause in its data, may take (default 30 s).
+    /// How long opening a data connection, and any pause in its data, may take (default 30 s;
+    /// at most one year, longer is taken as one year).
     pub fn data_timeout(mut self, timeout: Duration) -> Self {
-        self.data_timeout = timeout;
+        self.data_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 

@@ -59,6 +59,36 @@ pub enum Error {
     /// separator, a control character); the entry was not written.
     #[error("unsafe name in listing: {0:?}")]
     UnsafeName(String),
+    /// A binary download ended with a length other than the size the server announced with
+    /// SIZE, although the server reported success: the data connection was cut short (or
+    /// carried more than the file). `got` counts a resumed download's local part too. A
+    /// resumed download's local file has been cut back to its length before the resume.
+    #[error("partial file: expected {expected} bytes, got {got}")]
+    PartialFile {
+        /// The size SIZE announced.
+        expected: u64,
+        /// The size the local copy would have had.
+        got: u64,
+    },
+    /// A resumed download (REST `offset`) came back as the whole file: the server accepted
+    /// REST but sent from the file's start. The local file has been cut back to `offset`
+    /// bytes, its length before the resume, so nothing corrupt is left.
+    #[error(
+        "the server ignored REST {offset} and sent the whole file; the local file was cut back to \
+         {offset} bytes"
+    )]
+    RestIgnored {
+        /// The resume offset, the local file's length before and after.
+        offset: u64,
+    },
+    /// The server reported a download complete but no data connection was ever made (active
+    /// mode: nothing connected back, or only a foreign address, which is refused).
+    #[error("no data connection: the server replied {} but never connected", show(.0))]
+    NoDataConnection(Reply),
+    /// A directory tree being downloaded is deeper than the limit (see
+    /// [`crate::Client::download_dir`]): most likely a cycle of links on the server.
+    #[error("directory tree deeper than {0} levels (a cycle on the server?)")]
+    TooDeep(usize),
     /// The operation was cancelled; the transfer was aborted and the session is usable.
     #[error("cancelled")]
     Cancelled,
@@ -97,9 +127,10 @@ impl Error {
     /// The server's reply, when the error carries one.
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            Self::Reply(reply) | Self::BadReply { reply, .. } | Self::TlsRefused(reply) => {
-                Some(reply)
-            }
+            Self::Reply(reply)
+            | Self::BadReply { reply, .. }
+            | Self::TlsRefused(reply)
+            | Self::NoDataConnection(reply) => Some(reply),
             Self::Transfer(
                 TransferError::Refused(reply)
                 | TransferError::Failed { reply, .. }

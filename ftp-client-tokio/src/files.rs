@@ -30,6 +30,9 @@ pub struct TransferOptions {
     resume: bool,
     progress: Option<Box<dyn FnMut(u64) + Send>>,
     cancel: Option<CancellationToken>,
+    remote_size: Option<u64>,
+    /// A tree download's file: a symbolic link at the local path is refused, not followed.
+    no_follow: bool,
 }
 
 impl std::fmt::Debug for TransferOptions {
@@ -38,6 +41,8 @@ impl std::fmt::Debug for TransferOptions {
             .field("resume", &self.resume)
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel)
+            .field("remote_size", &self.remote_size)
+            .field("no_follow", &self.no_follow)
             .finish()
     }
 }
@@ -67,6 +72,35 @@ impl TransferOptions {
     pub fn cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
         self
+    }
+
+    /// The remote file's size, when the caller already asked the server (SIZE, in binary
+    /// mode): [`Client::download_file`] then does not ask again. It is used to resume and,
+    /// in binary mode, to check the download's length (see [`Client::download_file`]).
+    pub fn remote_size(mut self, size: u64) -> Self {
+        self.remote_size = Some(size);
+        self
+    }
+}
+
+/// How deep [`Client::download_dir`] goes below the directory it was given.
+const MAX_TREE_DEPTH: usize = 64;
+
+/// Refuses a local path that is a symbolic link (or, for `dir`, anything but a directory):
+/// a tree download writes only inside its target and never through a link found there.
+async fn refuse_link(path: &Path, dir: bool) -> Result<(), Error> {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(meta) if meta.file_type().is_symlink() => Err(local_err(
+            path,
+            std::io::Error::other("is a symbolic link: not followed"),
+        )),
+        Ok(meta) if dir && !meta.is_dir() => Err(local_err(
+            path,
+            std::io::Error::other("exists and is not a directory"),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(local_err(path, e)),
     }
 }
 
@@ -119,6 +153,15 @@ impl Client {
 
     /// Downloads `remote` into the local file `local` and returns the bytes received.
     ///
+    /// In binary mode (the default type) the remote size is asked first (SIZE, unless given
+    /// with [`TransferOptions::remote_size`]) and checked at the end, as curl does: when the
+    /// local file does not end up that long (a cut data connection the server still called
+    /// complete, a server that accepted REST but sent from the start) the download fails with
+    /// [`Error::PartialFile`] or [`Error::RestIgnored`], and a resumed download's file is cut
+    /// back to its length before the resume. A file that changes on the server while it is
+    /// downloaded fails the same way. Servers without SIZE, and ASCII mode (where sizes
+    /// differ by the line ends), are not checked.
+    ///
     /// ```no_run
     /// use ftp_client_tokio::TransferOptions;
     /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
@@ -146,6 +189,13 @@ impl Client {
         local: &Path,
         mut options: TransferOptions,
     ) -> Result<u64, Error> {
+        // The remote size: to resume, and in binary mode to check the length at the end.
+        let binary = self.file_type == ftp_proto::TransferType::Image;
+        let remote_size = match options.remote_size {
+            Some(size) => Some(size),
+            None if binary || options.resume => self.size(remote).await.ok(),
+            None => None,
+        };
         // Decide the offset from what is on disk, but open (and truncate) the local file only
         // once the server has accepted RETR: a refused download leaves the file as it was.
         let mut offset = 0;
@@ -156,7 +206,6 @@ impl Client {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
                 Err(e) => return Err(local_err(local, e)),
             };
-            let remote_size = self.size(remote).await.ok();
             if have > 0 && remote_size == Some(have) {
                 return Ok(0);
             }
@@ -167,12 +216,18 @@ impl Client {
             }
         }
         let mut stream = self.retr_from(remote, offset).await?;
-        let opened = OpenOptions::new()
-            .create(true)
+        let mut open = OpenOptions::new();
+        open.create(true)
             .write(true)
-            .truncate(!options.resume || restart)
-            .open(local)
-            .await;
+            .truncate(!options.resume || restart);
+        #[cfg(target_os = "linux")]
+        if options.no_follow {
+            // The final component only: a link put there after the check is not followed.
+            open.custom_flags(
+                i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or_default(),
+            );
+        }
+        let opened = open.open(local).await;
         // On error, dropping the stream aborts the transfer before the next command.
         let mut file = opened.map_err(|e| local_err(local, e))?;
         if offset > 0 {
@@ -187,7 +242,29 @@ impl Client {
             }
         };
         let file = file.into_std().await;
-        drain_to_file(&mut stream, file, local, &mut report).await
+        // Kept to cut a failed resume back (the copy takes the other handle).
+        let kept = if offset > 0 {
+            file.try_clone().ok()
+        } else {
+            None
+        };
+        let received = drain_to_file(&mut stream, file, local, &mut report).await?;
+        match remote_size {
+            Some(expected) if binary && offset.saturating_add(received) != expected => {
+                if let Some(kept) = kept {
+                    kept.set_len(offset).map_err(|e| local_err(local, e))?;
+                }
+                if offset > 0 && received == expected {
+                    Err(Error::RestIgnored { offset })
+                } else {
+                    Err(Error::PartialFile {
+                        expected,
+                        got: offset.saturating_add(received),
+                    })
+                }
+            }
+            _ => Ok(received),
+        }
     }
 
     /// Uploads the local file `local` as `remote` and returns the bytes sent.
@@ -255,12 +332,20 @@ impl Client {
     /// Downloads the remote directory `remote` and everything below it into `local`
     /// (created if missing). Names from the server are checked first: an entry called `..`,
     /// or holding a path separator or a control character, is refused with
-    /// [`Error::UnsafeName`], so nothing is ever written outside `local`. Symbolic links on
-    /// the server are followed as files. Returns the number of files written.
+    /// [`Error::UnsafeName`], so nothing is ever written outside `local`. Nor is anything
+    /// written through a symbolic link already inside `local`: a link where a file or
+    /// directory is to be written fails with [`Error::Local`] (`local` itself may be a link).
+    /// Symbolic links on the server are followed as files. At most 64 levels of directories
+    /// below `remote` are entered; a deeper tree (a cycle of links on the server, say) fails
+    /// with [`Error::TooDeep`]. Each file is checked as [`Client::download_file`] describes.
+    /// Returns the number of files written.
     pub async fn download_dir(&mut self, remote: &str, local: &Path) -> Result<u64, Error> {
         let mut files = 0;
-        let mut queue = vec![(trim_dir(remote), local.to_path_buf())];
-        while let Some((dir, target)) = queue.pop() {
+        let mut queue = vec![(trim_dir(remote), local.to_path_buf(), 0)];
+        while let Some((dir, target, depth)) = queue.pop() {
+            if depth > 0 {
+                refuse_link(&target, true).await?;
+            }
             tokio::fs::create_dir_all(&target)
                 .await
                 .map_err(|e| local_err(&target, e))?;
@@ -270,10 +355,17 @@ impl Client {
                 let child = confined(&target, name)?;
                 let remote_child = remote_join(&dir, name);
                 if entry.kind.is_dir() {
-                    queue.push((remote_child, child));
+                    if depth >= MAX_TREE_DEPTH {
+                        return Err(Error::TooDeep(MAX_TREE_DEPTH));
+                    }
+                    queue.push((remote_child, child, depth + 1));
                 } else {
-                    self.download_file(&remote_child, &child, TransferOptions::new())
-                        .await?;
+                    refuse_link(&child, false).await?;
+                    let options = TransferOptions {
+                        no_follow: true,
+                        ..TransferOptions::new()
+                    };
+                    self.download_file(&remote_child, &child, options).await?;
                     files += 1;
                 }
             }

@@ -27,6 +27,16 @@ fn bad(reply: Reply, reason: impl ToString) -> Error {
     }
 }
 
+/// What follows the last `/` of a path MLST reported (the whole path when it has none).
+fn last_segment(path: &[u8]) -> &[u8] {
+    let trimmed = path.strip_suffix(b"/").unwrap_or(path);
+    trimmed
+        .rsplit(|&b| b == b'/')
+        .next()
+        .filter(|name| !name.is_empty())
+        .unwrap_or(trimmed)
+}
+
 fn opt_path(path: &str) -> Option<ftp_proto::FtpPath> {
     (!path.is_empty()).then(|| path.into())
 }
@@ -257,7 +267,9 @@ impl Client {
 
     /// Lists a directory, parsed: MLSD when the server has it (exact sizes and UTC times),
     /// LIST otherwise (Unix, DOS/IIS and EPLF formats are recognised). `.` and `..` and names
-    /// that could not be a directory entry (with `/` or NUL) are left out.
+    /// that could not be a directory entry (with `/` or NUL) are left out. A file's path
+    /// lists that one file, as LIST does (MLSD refuses files: MLST is asked then, and the
+    /// entry is named by the path's last segment).
     pub async fn list(&mut self, path: &str) -> Result<Vec<Entry>, Error> {
         let mlsd = self.feat().await?.supports_mlsd();
         if mlsd {
@@ -266,6 +278,16 @@ impl Client {
                     return Ok(parse_listing(&bytes, Some(ListingFormat::Mlsx), utc_now()).entries);
                 }
                 Err(e) if matches!(e.code().map(|c| c.get()), Some(500..=502)) => {}
+                Err(e) if e.is_not_found() && !path.is_empty() => {
+                    return match self.mlst(path).await {
+                        Ok(mut entry) if !entry.kind.is_dir() => {
+                            entry.name = last_segment(&entry.name).to_vec();
+                            Ok(vec![entry])
+                        }
+                        Err(other) if other.is_fatal() => Err(other),
+                        _ => Err(e),
+                    };
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -264,11 +264,19 @@ impl Client {
     }
 
     /// Like [`Client::retr`], starting at byte `offset` (REST).
+    ///
+    /// A server that reports the download complete although no data connection was made
+    /// (active mode: it never connected back, or only another address did, which is refused)
+    /// fails it with [`Error::NoDataConnection`]: even an empty file comes over a data
+    /// connection.
     pub async fn retr_from(&mut self, path: &str, offset: u64) -> Result<RetrStream<'_>, Error> {
         self.ensure_file_type().await?;
         let open = self
             .open_transfer(Command::Retr(path.into()), Some(offset))
             .await?;
+        if let Open::Done(done) = open {
+            return Err(Error::NoDataConnection(done.reply));
+        }
         Ok(RetrStream::new(self, open))
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ftp_client_tokio::ftp_proto::client::SessionError;
-use ftp_client_tokio::{CancellationToken, Client, Error, TransferOptions};
+use ftp_client_tokio::{CancellationToken, Client, Error, TransferOptions, ftp_proto};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -397,4 +397,329 @@ async fn an_upload_the_server_stops_reading_times_out() {
     .unwrap();
     assert!(result.is_err(), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `(bytes, seed)`: deterministic test data.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// A server that answers 350 to REST but sends the file from byte 0: the resumed download
+/// fails with `RestIgnored` and the local file is cut back to its length before the resume,
+/// instead of ending up as the prefix followed by the whole file.
+#[tokio::test]
+async fn a_resume_the_server_sends_from_the_start_is_refused_and_cut_back() {
+    let remote = pattern(300_000, 1);
+    let (addr, log) = Hostile::new()
+        .on("SIZE f.bin", Script::Reply(b"213 300000\r\n".to_vec()))
+        .on("REST", Script::Reply(b"350 Restarting\r\n".to_vec()))
+        .on("RETR f.bin", Script::Data(remote.clone()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f.bin");
+    let mut partial = remote[..100_000].to_vec();
+    partial[0] ^= 0xFF;
+    std::fs::write(&local, &partial).unwrap();
+    let err = timeout(
+        LIMIT,
+        c.download_file("f.bin", &local, TransferOptions::new().resume(true)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::RestIgnored { offset: 100_000 }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("ignored REST"), "{err}");
+    assert_eq!(std::fs::read(&local).unwrap(), partial);
+    assert!(log.lock().unwrap().iter().any(|l| l == "REST 100000"));
+    // The session goes on.
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+}
+
+/// A binary download whose length differs from what SIZE announced is a `PartialFile`
+/// error (curl: "partial file"), whether it came up short or long; a resumed one is cut back
+/// to its length before the resume. ASCII downloads, whose sizes differ by design, are not
+/// checked.
+#[tokio::test]
+async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
+    let (addr, _) = Hostile::new()
+        .on("SIZE short.bin", Script::Reply(b"213 1000\r\n".to_vec()))
+        .on("RETR short.bin", Script::Data(pattern(600, 2)))
+        .on("SIZE long.bin", Script::Reply(b"213 1000\r\n".to_vec()))
+        .on("RETR long.bin", Script::Data(pattern(1500, 3)))
+        .on("REST", Script::Reply(b"350 Restarting\r\n".to_vec()))
+        .on("SIZE text.txt", Script::Reply(b"213 6\r\n".to_vec()))
+        .on("RETR text.txt", Script::Data(b"a\r\nb\r\n".to_vec()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let short = dir.path().join("short.bin");
+    let err = timeout(
+        LIMIT,
+        c.download_file("short.bin", &short, TransferOptions::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PartialFile {
+                expected: 1000,
+                got: 600
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "partial file: expected 1000 bytes, got 600"
+    );
+
+    let long = dir.path().join("long.bin");
+    let err = timeout(
+        LIMIT,
+        c.download_file("long.bin", &long, TransferOptions::new().remote_size(1000)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PartialFile {
+                expected: 1000,
+                got: 1500
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Resumed from 200 bytes, the server sends 600 more: 800, not 1000; cut back to 200.
+    let resumed = dir.path().join("resumed.bin");
+    std::fs::write(&resumed, pattern(200, 9)).unwrap();
+    let err = timeout(
+        LIMIT,
+        c.download_file("short.bin", &resumed, TransferOptions::new().resume(true)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PartialFile {
+                expected: 1000,
+                got: 800
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&resumed).unwrap(), pattern(200, 9));
+
+    // ASCII: 6 bytes on the wire, 4 on disk, and that is fine.
+    c.set_type(ftp_proto::TransferType::Ascii(
+        ftp_proto::FormatControl::NonPrint,
+    ))
+    .await
+    .unwrap();
+    let text = dir.path().join("text.txt");
+    timeout(
+        LIMIT,
+        c.download_file("text.txt", &text, TransferOptions::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(std::fs::read(&text).unwrap(), b"a\nb\n");
+}
+
+/// Active mode: the server answers 150 and 226 but never connects back. That is not an
+/// empty file but a failed download, and no local file is created.
+#[tokio::test]
+async fn an_active_download_without_a_data_connection_fails() {
+    let (addr, _) = Hostile::new()
+        .on("EPRT", Script::Reply(b"200 OK\r\n".to_vec()))
+        .on("PORT", Script::Reply(b"200 OK\r\n".to_vec()))
+        .on(
+            "RETR f.bin",
+            Script::Reply(b"150 Opening\r\n226 Done\r\n".to_vec()),
+        )
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .passive(false)
+        .reply_timeout(Duration::from_secs(5))
+        .data_timeout(Duration::from_secs(5))
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f.bin");
+    let err = timeout(
+        LIMIT,
+        c.download_file("f.bin", &local, TransferOptions::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(err, Error::NoDataConnection(_)), "{err:?}");
+    assert!(!local.exists());
+    let err = timeout(LIMIT, c.download_to_vec("f.bin"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::NoDataConnection(_)), "{err:?}");
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+}
+
+/// Timeouts too long for the clock (`Duration::MAX`) are cut to one year: connecting,
+/// logging in and downloading do not panic on a deadline overflow.
+#[tokio::test]
+async fn huge_timeouts_do_not_overflow() {
+    let (addr, _) = Hostile::new()
+        .on("RETR f", Script::Data(b"data".to_vec()))
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .connect_timeout(Duration::MAX)
+        .reply_timeout(Duration::MAX)
+        .data_timeout(Duration::MAX)
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let got = timeout(LIMIT, c.download_to_vec("f"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, b"data");
+}
+
+/// Every directory holds a directory `d` (a cycle of links on the server): the tree
+/// download stops at 64 levels with `TooDeep` instead of running forever.
+#[tokio::test]
+async fn download_dir_stops_on_a_directory_cycle() {
+    let (addr, log) = Hostile::new()
+        .on(
+            "LIST",
+            Script::Data(b"drwxr-xr-x 1 u g 0 Mar  7 12:05 d\r\n".to_vec()),
+        )
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = timeout(LIMIT, c.download_dir("top", &dir.path().join("t")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::TooDeep(64)), "{err:?}");
+    let lists = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("LIST"))
+        .count();
+    assert_eq!(lists, 65);
+}
+
+/// Symbolic links already in the local target (a file and a directory, pointing outside
+/// it) are not followed by a tree download: it fails with a local error and nothing outside
+/// the target is written.
+#[cfg(unix)]
+#[tokio::test]
+async fn download_dir_does_not_follow_local_symlinks() {
+    let (addr, log) = Hostile::new()
+        .on(
+            "LIST -a a",
+            Script::Data(b"-rw-r--r-- 1 u g 4 Mar  7 12:05 f.txt\r\n".to_vec()),
+        )
+        .on(
+            "LIST -a b",
+            Script::Data(b"drwxr-xr-x 1 u g 0 Mar  7 12:05 sub\r\n".to_vec()),
+        )
+        .on(
+            "LIST -a b/sub",
+            Script::Data(b"-rw-r--r-- 1 u g 4 Mar  7 12:05 g.txt\r\n".to_vec()),
+        )
+        .on("RETR a/f.txt", Script::Data(b"evil".to_vec()))
+        .on("RETR b/sub/g.txt", Script::Data(b"evil".to_vec()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let outer = tempfile::tempdir().unwrap();
+    let outside = outer.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("victim"), b"precious").unwrap();
+
+    // A link where a file is to be written.
+    let target = outer.path().join("ta");
+    std::fs::create_dir(&target).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim"), target.join("f.txt")).unwrap();
+    let err = timeout(LIMIT, c.download_dir("a", &target))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::Local { .. }), "{err:?}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(outside.join("victim")).unwrap(), b"precious");
+
+    // A link where a directory is to be created.
+    let target = outer.path().join("tb");
+    std::fs::create_dir(&target).unwrap();
+    std::os::unix::fs::symlink(&outside, target.join("sub")).unwrap();
+    let err = timeout(LIMIT, c.download_dir("b", &target))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::Local { .. }), "{err:?}");
+    assert!(!outside.join("g.txt").exists());
+    let mut names: Vec<_> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["victim"]);
+    let log = log.lock().unwrap().clone();
+    assert!(!log.iter().any(|l| l.starts_with("RETR")), "{log:?}");
+}
+
+/// MLSD refuses a file's path (550); `list` then asks MLST and lists that one file, as LIST
+/// would.
+#[tokio::test]
+async fn listing_a_file_on_an_mlsd_server_uses_mlst() {
+    let (addr, _) = Hostile::new()
+        .on(
+            "FEAT",
+            Script::Reply(b"211-Features:\r\n MLST type*;size*;modify*;\r\n SIZE\r\n211 End\r\n".to_vec()),
+        )
+        .on("MLSD dir/f.txt", Script::Reply(b"550 Not a directory\r\n".to_vec()))
+        .on(
+            "MLST dir/f.txt",
+            Script::Reply(
+                b"250-Listing\r\n type=file;size=3;modify=20240101000000; /home/u/dir/f.txt\r\n250 End\r\n"
+                    .to_vec(),
+            ),
+        )
+        .on("MLSD nope", Script::Reply(b"550 No such file\r\n".to_vec()))
+        .on("MLST nope", Script::Reply(b"550 No such file\r\n".to_vec()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let entries = timeout(LIMIT, c.list("dir/f.txt")).await.unwrap().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].name, b"f.txt");
+    assert_eq!(entries[0].size, 3);
+    assert!(!entries[0].kind.is_dir());
+    let err = timeout(LIMIT, c.list("nope")).await.unwrap().unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
 }

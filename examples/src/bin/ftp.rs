@@ -19,7 +19,8 @@
 //!
 //! Options for every subcommand: `--active` (active mode: the server connects back for
 //! data; passive by default), `--timeout SECS` (the connection, each reply and any pause in
-//! a transfer; otherwise 30 s to connect, 60 s per reply, 30 s of data silence) and
+//! a transfer, 1 to 31536000 s, one year; otherwise 30 s to connect, 60 s per reply, 30 s of
+//! data silence) and
 //! `-q`/`--quiet` (no progress bar, no summary line: errors only).
 //!
 //! **FTPS** (RFC 4217): `ftps://host/...` is implicit TLS (TLS from the first byte, port 990
@@ -59,9 +60,18 @@
 //! Choices worth knowing: `get` names its output after the URL's last segment only when
 //! that is a safe local name (no `/`, `\`, `..`, drive prefix or control character);
 //! otherwise give `-o FILE`. A failed `get` removes the output file if it created it and
-//! nothing was written. `mkdir` always creates missing parents and accepts an existing
+//! nothing was written. A binary `get` whose length differs from the size the server
+//! announced (SIZE) fails (exit code 5, "partial file", as curl's error 18); a `--resume`
+//! that went wrong (a server that accepted REST but sent from the start) cuts the file back
+//! to its length before. A transfer the server calls complete without ever opening the data
+//! connection fails too. `mkdir` always creates missing parents and accepts an existing
 //! directory (`-p` is accepted and changes nothing). `rm` removes one file; `rm -r` removes a
-//! directory tree (or a file or link), and refuses the login directory and the root.
+//! directory tree (or a file or link), and refuses (exit code 2) the login directory, the
+//! root and their parents however the path is written (`.`, `%2E`, `a/..`, an absolute path
+//! naming the login directory ...). `mirror` enters at most 64 levels of directories (a
+//! cycle on the server fails, exit code 5) and refuses to write through a symbolic link
+//! inside the local target (exit code 6). Text from the server in error messages has its
+//! control characters replaced by `?`.
 
 #[path = "ftp/failure.rs"]
 mod failure;
@@ -111,6 +121,9 @@ Examples:
   ftp mirror ftp://host/pub/docs ./docs
   ftp mirror --reverse ./site ftp://alice:s3cret@host/www";
 
+/// The longest `--timeout`: one year (longer would overflow the clock's deadlines).
+const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
+
 /// A command-line FTP client.
 #[derive(Debug, Parser)]
 #[command(name = "ftp", version, about, after_help = AFTER_HELP)]
@@ -123,10 +136,10 @@ struct Cli {
     #[arg(long, global = true)]
     active: bool,
 
-    /// Seconds to wait for the connection, for each reply and for data to move (defaults:
-    /// 30 to connect, 60 per reply, 30 of data silence).
+    /// Seconds to wait for the connection, for each reply and for data to move, from 1 to
+    /// 31536000 (one year) (defaults: 30 to connect, 60 per reply, 30 of data silence).
     #[arg(long, global = true, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     timeout: Option<u64>,
 
     /// No progress bar and no summary lines: only errors are printed.
@@ -185,7 +198,8 @@ enum Cmd {
     /// Download a directory tree (`mirror URL DIR`) or upload one (`mirror --reverse DIR URL`).
     ///
     /// Files are copied byte for byte; local directories are created as needed, remote ones
-    /// too (with parents). Existing files are overwritten; nothing is deleted.
+    /// too (with parents). Existing files are overwritten; nothing is deleted. Downloads go
+    /// at most 64 directories deep and never write through a symbolic link in DIR.
     Mirror {
         /// Upload: the first argument is the local directory, the second the URL.
         #[arg(long)]
@@ -200,7 +214,7 @@ enum Cmd {
         /// The file or directory to delete.
         url: String,
         /// Delete a directory tree; a file or a symbolic link is deleted as with plain rm.
-        /// The login directory and the root are refused.
+        /// The login directory, the root and their parents are refused, however written.
         #[arg(short, long)]
         recursive: bool,
     },
@@ -511,7 +525,14 @@ async fn get_inner(
             let progress = Progress::new(settings.quiet, name, size, 0);
             let result = retr_to_stdout(client, &path, &what, progress.updater(0)).await;
             progress.finish();
-            result
+            // As download_file does for a file: in binary mode the length must be SIZE's.
+            let ascii = url.typecode == Some(TypeCode::Ascii);
+            match (result?, size) {
+                (got, Some(expected)) if !ascii && got != expected => {
+                    Err(Failure::client(what, &Error::PartialFile { expected, got }))
+                }
+                _ => Ok(()),
+            }
         }
         Target::File(local) => {
             let existed = fs::symlink_metadata(&local).is_ok();
@@ -527,9 +548,12 @@ async fn get_inner(
                 start
             };
             let progress = Progress::new(settings.quiet, name, size, base);
-            let options = TransferOptions::new()
+            let mut options = TransferOptions::new()
                 .resume(resume)
                 .progress(progress.updater(base));
+            if let Some(size) = size {
+                options = options.remote_size(size);
+            }
             let result = client.download_file(&path, &local, options).await;
             progress.finish();
             result.map(drop).map_err(|err| {
@@ -542,12 +566,13 @@ async fn get_inner(
     }
 }
 
+/// Copies the download to standard output; returns the bytes written.
 async fn retr_to_stdout(
     client: &mut Client,
     path: &str,
     what: &str,
     mut progress: impl FnMut(u64),
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let mut stream = client
         .retr(path)
         .await
@@ -573,7 +598,8 @@ async fn retr_to_stdout(
     stdout
         .flush()
         .await
-        .map_err(|err| Failure::local("standard output", err))
+        .map_err(|err| Failure::local("standard output", err))?;
+    Ok(total)
 }
 
 /// The client error a download stream's `io::Error` carries (a plain I/O error otherwise).
@@ -725,17 +751,43 @@ fn summary(settings: Settings<'_>, line: &str) {
 
 async fn rm(settings: Settings<'_>, url: &FtpUrl, recursive: bool) -> Result<(), Failure> {
     let what = format!("rm {url}");
-    let path = url.dir_path();
-    if path.is_empty() || path == "/" {
-        return Err(Failure::usage(
-            what,
-            "refusing to remove the login directory or the root",
-        ));
+    // Checked and sent normalised (`.`, `..`, `%2E` resolved), so however the login directory
+    // or the root is written, it is what the check sees.
+    let path = url.normalized_path();
+    if url.holds_login_dir() {
+        return Err(refuse_login_dir(what));
     }
     let mut client = open(settings, url).await?;
-    let result = rm_inner(&mut client, &path, recursive, &what).await;
+    let result = async {
+        if path.starts_with('/') && holds_cwd(&mut client, &path).await {
+            return Err(refuse_login_dir(what.clone()));
+        }
+        rm_inner(&mut client, &path, recursive, &what).await
+    }
+    .await;
     finish(client, &result).await;
     result
+}
+
+fn refuse_login_dir(what: String) -> Failure {
+    Failure::usage(
+        what,
+        "refusing to remove the login directory, the root, or a directory above the login \
+         directory",
+    )
+}
+
+/// True when the absolute, normalised `path` is the current (login) directory or one of its
+/// parents, as PWD says. Unknown (no usable PWD) counts as no.
+async fn holds_cwd(client: &mut Client, path: &str) -> bool {
+    let Ok(cwd) = client.pwd().await else {
+        return false;
+    };
+    let cwd = cwd.trim_end_matches('/');
+    cwd == path
+        || cwd
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 async fn rm_inner(

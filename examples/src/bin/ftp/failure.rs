@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use ftp_client_tokio::Error;
 use ftp_client_tokio::ftp_proto::client::{CopyError, TransferError, UsageError};
 
+use crate::output::printable_text;
+
 /// The exit codes, as `--help` lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -23,7 +25,8 @@ pub(crate) enum Exit {
     Local = 6,
 }
 
-/// A failed run: the exit code and `ftp: <what>: <why>`.
+/// A failed run: the exit code and `ftp: <what>: <why>`, shown on one line with control
+/// characters (from a server's reply, say) replaced, so nothing in it can drive the terminal.
 #[derive(Debug)]
 pub(crate) struct Failure {
     exit: Exit,
@@ -69,8 +72,8 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // One line, whatever the server put in its reply.
-        let one_line = |s: &str| s.split(['\r', '\n']).collect::<Vec<_>>().join(" ");
+        // One line, whatever the server put in its reply, and no terminal escapes.
+        let one_line = |s: &str| printable_text(&s.replace(['\r', '\n'], " "));
         write!(f, "ftp: {}: {}", one_line(&self.what), one_line(&self.why))
     }
 }
@@ -152,5 +155,20 @@ mod tests {
         let f = Failure::usage("get x", "a\r\nb");
         assert_eq!(f.to_string(), "ftp: get x: a  b");
         assert_eq!(f.code(), ExitCode::from(2));
+    }
+
+    #[test]
+    fn message_has_no_terminal_escapes() {
+        let reply = Reply::new(
+            ReplyCode::FILE_UNAVAILABLE,
+            "\x1b]0;PWNED\x07\x1b[2J\x1b[31mRED\x08\u{9b}31m text",
+        );
+        let f = Failure::client("get \x1b[1mx", &Error::Reply(reply));
+        let shown = f.to_string();
+        assert_eq!(
+            shown,
+            "ftp: get ?[1mx: server replied 550 ?]0;PWNED??[2J?[31mRED??31m text"
+        );
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
 }

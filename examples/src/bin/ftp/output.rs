@@ -79,8 +79,14 @@ fn rfc3339(t: &Timestamp) -> String {
 /// A name for a terminal: lossy UTF-8, control characters (which could drive the terminal)
 /// replaced by `?`.
 pub(crate) fn printable(name: &[u8]) -> String {
-    String::from_utf8_lossy(name)
-        .chars()
+    printable_text(&String::from_utf8_lossy(name))
+}
+
+/// Text for a terminal (a server's reply in an error message, say): control characters
+/// (C0 such as ESC and BEL, DEL, C1), which could retitle, clear or reprogram the terminal,
+/// replaced by `?`.
+pub(crate) fn printable_text(text: &str) -> String {
+    text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }

@@ -260,6 +260,49 @@ impl FtpUrl {
         }
     }
 
+    /// The path with `.` and empty segments dropped and each `..` taking away the segment
+    /// before it, lexically, after percent-decoding (so `a/%2E%2E/./b/` gives `b`). Empty for
+    /// the login directory, `/` for the root; a relative path that climbs above the login
+    /// directory keeps its leading `..` segments, an absolute one stops at the root. The
+    /// server is never asked: this is what the URL says, not what the server's links make of
+    /// it.
+    pub(crate) fn normalized_path(&self) -> String {
+        let path = self.path();
+        let absolute = path.starts_with('/');
+        let mut kept: Vec<&str> = Vec::new();
+        for segment in path.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => match kept.last() {
+                    Some(&last) if last != ".." => {
+                        kept.pop();
+                    }
+                    // Above the root is the root.
+                    _ if absolute => {}
+                    _ => kept.push(".."),
+                },
+                name => kept.push(name),
+            }
+        }
+        let joined = kept.join("/");
+        if absolute {
+            format!("/{joined}")
+        } else {
+            joined
+        }
+    }
+
+    /// True when the URL's path, normalised ([`FtpUrl::normalized_path`]), is the login
+    /// directory, the root, or a directory above the login directory (`..`): a tree that
+    /// holds the login directory itself.
+    pub(crate) fn holds_login_dir(&self) -> bool {
+        let path = self.normalized_path();
+        path == "/"
+            || path
+                .split('/')
+                .all(|segment| segment.is_empty() || segment == "..")
+    }
+
     /// True when the URL names a directory: its path is empty or ends with `/`.
     pub(crate) fn is_dir(&self) -> bool {
         self.segments.last().is_none_or(String::is_empty)
@@ -478,6 +521,55 @@ mod tests {
         assert_eq!(parse("ftp://h/résumé 1.txt").path(), "résumé 1.txt");
         assert_eq!(parse("ftp://h/what?.txt").path(), "what?.txt");
         assert_eq!(parse("ftp://h/100%25").path(), "100%");
+    }
+
+    #[test]
+    fn normalized_paths() {
+        let cases = [
+            ("ftp://h/", ""),
+            ("ftp://h/.", ""),
+            ("ftp://h/./", ""),
+            ("ftp://h/%2E", ""),
+            ("ftp://h/a/..", ""),
+            ("ftp://h/a/%2E%2E/", ""),
+            ("ftp://h/a%2F..", ""),
+            ("ftp://h/a/./b/../c/", "a/c"),
+            ("ftp://h/..", ".."),
+            ("ftp://h/a/../../..", "../.."),
+            ("ftp://h/../x", "../x"),
+            ("ftp://h/%2F", "/"),
+            ("ftp://h//", "/"),
+            ("ftp://h//.", "/"),
+            ("ftp://h/%2F..", "/"),
+            ("ftp://h/%2F../etc/./x/", "/etc/x"),
+            ("ftp://h/...", "..."),
+            ("ftp://h/.hidden", ".hidden"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).normalized_path(), expected, "{text}");
+        }
+        for text in [
+            "ftp://h/",
+            "ftp://h/.",
+            "ftp://h/%2e/",
+            "ftp://h/a/%2E%2E",
+            "ftp://h/..",
+            "ftp://h/../..",
+            "ftp://h//",
+            "ftp://h/%2F.",
+            "ftp://h/%2F..",
+        ] {
+            assert!(parse(text).holds_login_dir(), "{text}");
+        }
+        for text in [
+            "ftp://h/a",
+            "ftp://h/../x",
+            "ftp://h/%2Fetc",
+            "ftp://h/.../",
+            "ftp://h/.x",
+        ] {
+            assert!(!parse(text).holds_login_dir(), "{text}");
+        }
     }
 
     #[test]
