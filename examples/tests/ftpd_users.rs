@@ -1,7 +1,8 @@
 //! `ftpd user ...` and `ftpd --users-file/--users-db`: users added through the command line
 //! (password on stdin) log in with curl; a wrong password gets 530; `passwd` and `remove` take
 //! effect on the running server; read-only users cannot upload while full users can; the
-//! password never appears in the store.
+//! password never appears in the store; parallel changes are all kept; a rewrite keeps the
+//! file's owner and hides it from others; a missing SQLite file is not created silently.
 
 mod support;
 
@@ -211,8 +212,11 @@ fn users_flags_are_checked_at_start() {
     let root = dir.path().to_str().unwrap();
     let missing = dir.path().join("missing.toml");
     let missing = missing.to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let missing_db = format!("sqlite://{}", dir.path().join("missing.db").display());
+    let cases: [(&[&str], &str); 5] = [
         (&["--users-file", missing], "missing.toml"),
+        // Not a new empty database that refuses every login.
+        (&["--users-db", &missing_db], "no such database file"),
         (
             &["--users-file", missing, "--users-db", "sqlite://x.db"],
             "cannot be used with",
@@ -245,9 +249,161 @@ fn users_flags_are_checked_at_start() {
     let run = ftpd_user(&["user", "list"]);
     assert_ne!(run.code, Some(0), "{}", run.describe());
     assert!(run.stderr.contains("--users-file"), "{}", run.describe());
-    // Listing a users file that does not exist is an error, not an empty list.
+    // Listing a users file or SQLite file that does not exist is an error, not an empty
+    // list, and creates nothing.
     let run = ftpd_user(&["user", "list", "--users-file", missing]);
     assert_ne!(run.code, Some(0), "{}", run.describe());
+    for args in [
+        &["user", "list", "--users-db", &missing_db][..],
+        &["user", "remove", "alice", "--users-db", &missing_db],
+    ] {
+        let run = ftpd_user(args);
+        assert_ne!(run.code, Some(0), "{}", run.describe());
+        assert!(
+            run.stderr.contains("no such database file"),
+            "{}",
+            run.describe()
+        );
+    }
+    assert!(!dir.path().join("missing.db").exists());
+    assert!(!dir.path().join("missing.toml").exists());
+}
+
+/// `ftpd user add` run several times at once on one users file (as a provisioning script
+/// might): every one succeeds and every user is in the file afterwards.
+#[test]
+fn parallel_adds_to_one_users_file_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.toml");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let names: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
+    let adds: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (name, file_arg) = (name.clone(), file_arg.clone());
+            thread::spawn(move || {
+                let args = [
+                    "user",
+                    "add",
+                    &name,
+                    "--home",
+                    "/",
+                    "--users-file",
+                    &file_arg,
+                ];
+                ftpd_with_stdin(&args, "pw\n")
+            })
+        })
+        .collect();
+    for add in adds {
+        add.join().unwrap().assert_success();
+    }
+    let list = ftpd_user(&["user", "list", "--users-file", &file_arg]);
+    list.assert_success();
+    let text = list.stdout_text();
+    let listed: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(listed, names, "{text}");
+    let entries: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["users.toml"], "stray files");
+}
+
+/// A rewrite by `ftpd user` keeps the users file's owner and group (run as root, it must not
+/// take the file away from the account the server runs as) and removes any permission for
+/// others, saying so; the server warns at start about a file others can read.
+#[cfg(unix)]
+#[test]
+fn a_rewrite_keeps_the_owner_and_hides_the_hashes() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // Beside the server's directory, which goes when the server does.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.toml");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let add = |name: &str| {
+        let args = [
+            "user",
+            "add",
+            name,
+            "--home",
+            "/",
+            "--users-file",
+            &file_arg,
+        ];
+        ftpd_with_stdin(&args, "pw\n")
+    };
+    add("alice").assert_success();
+    assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+    let as_root = fs::metadata(&file).unwrap().uid() == 0;
+    if as_root {
+        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    }
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+
+    let ftpd = FtpdBuilder::new().args(["--users-file", &file_arg]).start();
+    assert!(
+        ftpd.log().contains("readable by others"),
+        "no warning\n{}",
+        ftpd.log()
+    );
+    drop(ftpd);
+
+    let run = add("bob");
+    run.assert_success();
+    assert!(
+        run.stderr.contains("removed the permissions others had on"),
+        "{}",
+        run.describe()
+    );
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    if as_root {
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "owner changed");
+    }
+    // Nothing more to remove: no note.
+    let run = add("carol");
+    run.assert_success();
+    assert!(!run.stderr.contains("removed"), "{}", run.describe());
+}
+
+/// A store's error names the store once, not once per layer.
+#[test]
+fn store_errors_name_the_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("users.db");
+    let rwc = format!("sqlite://{}?mode=rwc", db.display());
+    ftpd_with_stdin(
+        &["user", "add", "alice", "--home", "/", "--users-db", &rwc],
+        "pw\n",
+    )
+    .assert_success();
+    let ro = format!("sqlite://{}?mode=ro", db.display());
+    let run = ftpd_with_stdin(
+        &["user", "add", "bob", "--home", "/", "--users-db", &ro],
+        "pw\n",
+    );
+    assert_ne!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(
+        run.stderr.matches("sqlite://").count(),
+        1,
+        "{}",
+        run.describe()
+    );
+}
+
+/// The help of `user remove` and `user disable` says that sessions already logged in go on.
+#[test]
+fn remove_and_disable_say_that_sessions_go_on() {
+    for action in ["remove", "disable"] {
+        let run = ftpd_user(&["user", action, "--help"]);
+        run.assert_success();
+        assert!(
+            run.stdout_text().contains("continue until they end"),
+            "{}",
+            run.describe()
+        );
+    }
 }
 
 /// A virtual user's quota through ftpd and curl: an upload past it fails (552) and, per

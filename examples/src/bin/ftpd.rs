@@ -104,9 +104,9 @@ struct Args {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "user_homes", "users_db", "read_only"])]
     users_file: Option<PathBuf>,
 
-    /// Virtual users from a database: sqlite:///path/users.db?mode=rwc,
-    /// mysql://USER:PASS@HOST/DB or postgres://USER:PASS@HOST/DB. A database that is down
-    /// answers logins with 421.
+    /// Virtual users from a database: sqlite:///path/users.db (?mode=rwc creates a missing
+    /// file), mysql://USER:PASS@HOST/DB or postgres://USER:PASS@HOST/DB. A database that is
+    /// down answers logins with 421.
     #[arg(long, value_name = "URL", conflicts_with_all = ["users", "user_homes", "read_only"])]
     users_db: Option<String>,
 
@@ -382,6 +382,13 @@ async fn serve(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("--users-file: {e}"))?;
         let source = store.describe();
+        if store.others_access() & 0o004 != 0 {
+            tracing::warn!(
+                store = %source,
+                "the users file is readable by others, who can read its password hashes; \
+                 chmod o-rwx it (the next `ftpd user` change does)"
+            );
+        }
         warn_missing_homes(&storage, &store).await;
         let mut users = VirtualUsers::new(store);
         if let Some(policy) = policy {
@@ -577,9 +584,14 @@ async fn require_dir(storage: &FsStorage, dir: &VirtualPath, what: &str) -> Resu
 }
 
 /// Logs a warning for each virtual user whose home is not a directory of the served tree
-/// (their logins would fail); users added later are not checked.
+/// (their logins would fail), or for a store without users; users added later are not
+/// checked.
 async fn warn_missing_homes<U: UserStore>(storage: &FsStorage, store: &U) {
     match store.list().await {
+        Ok(users) if users.is_empty() => tracing::warn!(
+            store = %store.describe(),
+            "no users yet: every password login is refused until `ftpd user add` adds one"
+        ),
         Ok(users) => {
             for user in users {
                 let what = format!("home of {}", user.name);

@@ -1,13 +1,14 @@
 //! Virtual users in an SQL database through sqlx: SQLite (embedded), MySQL/MariaDB, PostgreSQL.
 //!
 //! Owns [`SqlStore`]: choosing the driver from the URL, the connection pool (bounded acquire
-//! timeout, reconnection after an outage), the schema and its migration runner, and the
-//! queries. It does not verify passwords (see [`VirtualUsers`](super::VirtualUsers)). SQL
-//! strings are built at run time (no sqlx macros, no database at build time); values are
-//! always bound, never spliced into the text.
+//! timeout, reconnection after an outage, reopening a replaced SQLite file), the schema and
+//! its migration runner, and the queries. It does not verify passwords (see
+//! [`VirtualUsers`](super::VirtualUsers)). SQL strings are built at run time (no sqlx macros,
+//! no database at build time); values are always bound, never spliced into the text.
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
@@ -17,7 +18,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, OnceCell};
 
 use super::virtual_users::{StoreError, UserStore, VirtualUser, check_user_name, parse_home};
 use super::{HashedPassword, IpNetwork, Permissions};
@@ -36,7 +37,7 @@ pub const SQL_SCHEMA_VERSION: i32 = 1;
 ///
 /// | URL | database | cargo feature |
 /// |---|---|---|
-/// | `sqlite://PATH?mode=rwc`, `sqlite:PATH` | SQLite file (created if missing, mode 0600) | `sqlite` |
+/// | `sqlite://PATH`, `sqlite:PATH` | SQLite file; created if missing (mode 0600) only with `?mode=rwc` | `sqlite` |
 /// | `mysql://USER:PASSWORD@HOST:PORT/DB` | MySQL or MariaDB | `mysql` |
 /// | `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`) | PostgreSQL | `postgres` |
 ///
@@ -70,6 +71,11 @@ pub const SQL_SCHEMA_VERSION: i32 = 1;
 /// before use, so after the database restarts the next lookup opens a fresh connection. A
 /// failed connection or migration is never remembered: the next call tries again.
 ///
+/// An SQLite file is checked (one `stat`) before every call: a missing file is
+/// [`StoreError::NotFound`] unless the URL says `mode=rwc`; once opened, a file that is gone
+/// fails the call ([`StoreError::Io`]: logins answer 421), and a file that was replaced (a
+/// backup moved into place) is reopened, because open connections keep reading the old one.
+///
 /// ```
 /// use ftp_server_tokio::auth::{HashedPassword, SqlStore, UserStore, VirtualUser, parse_home};
 /// # let dir = tempfile::tempdir()?;
@@ -89,9 +95,59 @@ pub const SQL_SCHEMA_VERSION: i32 = 1;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: SqlPool,
     describe: String,
-    schema: std::sync::Arc<OnceCell<()>>,
+    /// The pool in use; replaced when the SQLite file is.
+    current: Arc<Mutex<Current>>,
+    /// For an SQLite file: where it is and how to open it again.
+    #[cfg(feature = "sqlite")]
+    sqlite_file: Option<Arc<SqliteFile>>,
+}
+
+#[derive(Debug)]
+struct Current {
+    pool: SqlPool,
+    /// Whether this pool's database has been migrated (a replacement SQLite file is checked
+    /// again).
+    schema: Arc<OnceCell<()>>,
+    /// The SQLite file the pool was first used with.
+    #[cfg(feature = "sqlite")]
+    opened: Option<FileId>,
+}
+
+/// An SQLite database file.
+#[cfg(feature = "sqlite")]
+#[derive(Debug)]
+struct SqliteFile {
+    path: std::path::PathBuf,
+    /// The URL says `mode=rwc`: a missing file is created at the first call.
+    creates: bool,
+    options: SqliteConnectOptions,
+}
+
+/// Which file a path names: device and inode.
+#[cfg(feature = "sqlite")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(feature = "sqlite")]
+impl FileId {
+    /// The file `path` names now; `None` if there is none.
+    fn of(path: &std::path::Path) -> std::io::Result<Option<Self>> {
+        match std::fs::metadata(path) {
+            #[cfg(unix)]
+            Ok(meta) => Ok(Some(Self {
+                dev: std::os::unix::fs::MetadataExt::dev(&meta),
+                ino: std::os::unix::fs::MetadataExt::ino(&meta),
+            })),
+            #[cfg(not(unix))]
+            Ok(_) => Ok(Some(Self { dev: 0, ino: 0 })),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -334,20 +390,65 @@ fn redact_userinfo(url: &str) -> String {
     }
 }
 
+/// The `mode=` of an SQLite URL, if it has one.
+#[cfg(feature = "sqlite")]
+fn sqlite_mode(url: &str) -> Option<&str> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|param| param.strip_prefix("mode="))
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_pool(options: SqliteConnectOptions) -> SqlPool {
+    SqlPool::Sqlite(
+        SqlitePoolOptions::new()
+            .max_connections(SQL_MAX_CONNECTIONS)
+            .acquire_timeout(SQL_ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options),
+    )
+}
+
+impl SqlPool {
+    /// `text` in this driver's placeholder style: `?` as written, `$1, $2, ...` for
+    /// PostgreSQL.
+    fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self {
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(_) => {
+                let mut out = String::with_capacity(text.len() + 8);
+                let mut n = 0;
+                for c in text.chars() {
+                    if c == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Cow::Owned(out)
+            }
+            #[allow(unreachable_patterns)]
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
 impl SqlStore {
     /// Connects to the database at `url`, creating the schema (and, for SQLite with
-    /// `mode=rwc` or no mode, the file) if needed: a database that cannot be reached or
-    /// migrated is an error now, not at the first login.
+    /// `mode=rwc`, the file) if needed: a database that cannot be reached or migrated is an
+    /// error now, not at the first login.
     ///
     /// # Errors
     ///
     /// [`StoreError::Invalid`] for a URL this build cannot use (unknown scheme, or a driver
-    /// whose cargo feature is off), [`StoreError::Io`] if the database cannot be reached or
-    /// its schema cannot be created, [`StoreError::Malformed`] for a schema newer than this
-    /// code.
+    /// whose cargo feature is off), [`StoreError::NotFound`] for a missing SQLite file without
+    /// `mode=rwc`, [`StoreError::Io`] if the database cannot be reached or its schema cannot
+    /// be created, [`StoreError::Malformed`] for a schema newer than this code.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let store = Self::connect_lazy(url)?;
-        store.ensure_schema().await?;
+        store.ready().await?;
         Ok(store)
     }
 
@@ -361,20 +462,28 @@ impl SqlStore {
         let describe = redact(url);
         let invalid = |err: sqlx::Error| StoreError::Invalid(format!("{describe}: {err}"));
         let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
+        #[cfg(feature = "sqlite")]
+        let mut sqlite_file = None;
         let pool = match scheme.as_str() {
             #[cfg(feature = "sqlite")]
             "sqlite" => {
-                let mut options = SqliteConnectOptions::from_str(url).map_err(invalid)?;
-                if !url.contains("mode=") {
-                    options = options.create_if_missing(true);
+                // sqlx creates the file only for `mode=rwc`: a mistyped path is an error, not
+                // a new empty database that refuses every login.
+                let options = SqliteConnectOptions::from_str(url).map_err(invalid)?;
+                let mode = sqlite_mode(url);
+                let creates = mode == Some("rwc");
+                let path = options.get_filename().to_path_buf();
+                if !url.contains(":memory:") && mode != Some("memory") {
+                    if creates {
+                        precreate_private(&path);
+                    }
+                    sqlite_file = Some(Arc::new(SqliteFile {
+                        path,
+                        creates,
+                        options: options.clone(),
+                    }));
                 }
-                precreate_private(options.get_filename(), url);
-                SqlPool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(SQL_MAX_CONNECTIONS)
-                        .acquire_timeout(SQL_ACQUIRE_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
+                sqlite_pool(options)
             }
             #[cfg(feature = "mysql")]
             "mysql" | "mariadb" => {
@@ -413,60 +522,88 @@ impl SqlStore {
             }
         };
         Ok(Self {
-            pool,
             describe,
-            schema: std::sync::Arc::new(OnceCell::new()),
+            current: Arc::new(Mutex::new(Current {
+                pool,
+                schema: Arc::new(OnceCell::new()),
+                #[cfg(feature = "sqlite")]
+                opened: None,
+            })),
+            #[cfg(feature = "sqlite")]
+            sqlite_file,
         })
-    }
-
-    /// The placeholder style of this driver: `?` as written, `$1, $2, ...` for PostgreSQL.
-    fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match &self.pool {
-            #[cfg(feature = "postgres")]
-            SqlPool::Postgres(_) => {
-                let mut out = String::with_capacity(text.len() + 8);
-                let mut n = 0;
-                for c in text.chars() {
-                    if c == '?' {
-                        n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
-                    } else {
-                        out.push(c);
-                    }
-                }
-                Cow::Owned(out)
-            }
-            #[allow(unreachable_patterns)]
-            _ => Cow::Borrowed(text),
-        }
     }
 
     fn error(&self, err: sqlx::Error) -> StoreError {
         StoreError::Io(format!("{}: {err}", self.describe))
     }
 
-    /// Creates or upgrades the schema once; a failure is not remembered.
-    async fn ensure_schema(&self) -> Result<(), StoreError> {
-        self.schema
-            .get_or_try_init(|| self.migrate())
-            .await
-            .map(|_| ())
+    /// The pool to use, its schema created or upgraded (once per pool; a failure is not
+    /// remembered).
+    async fn ready(&self) -> Result<SqlPool, StoreError> {
+        let (pool, schema) = {
+            #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+            let mut current = self.current.lock().await;
+            #[cfg(feature = "sqlite")]
+            if let Some(file) = &self.sqlite_file {
+                self.check_file(file, &mut current).await?;
+            }
+            (current.pool.clone(), Arc::clone(&current.schema))
+        };
+        schema.get_or_try_init(|| self.migrate(&pool)).await?;
+        Ok(pool)
+    }
+
+    /// Checks that the SQLite file's path still names the file the pool uses (see the type's
+    /// documentation), reopening a replaced one.
+    #[cfg(feature = "sqlite")]
+    async fn check_file(&self, file: &SqliteFile, current: &mut Current) -> Result<(), StoreError> {
+        let now = FileId::of(&file.path)
+            .map_err(|err| StoreError::Io(format!("{}: {err}", self.describe)))?;
+        match (current.opened, now) {
+            (None, Some(id)) => current.opened = Some(id),
+            (None, None) if file.creates => {}
+            (None, None) => {
+                return Err(StoreError::NotFound(format!(
+                    "{}: no such database file (add ?mode=rwc to the URL to create it)",
+                    self.describe
+                )));
+            }
+            (Some(_), None) => {
+                return Err(StoreError::Io(format!(
+                    "{}: the database file is gone",
+                    self.describe
+                )));
+            }
+            (Some(was), Some(id)) if was == id => {}
+            (Some(_), Some(id)) => {
+                tracing::warn!(
+                    store = %self.describe,
+                    "the database file was replaced; reopening it"
+                );
+                let old = std::mem::replace(&mut current.pool, sqlite_pool(file.options.clone()));
+                // The old connections close first, so none of them still writes (or leaves a
+                // journal) by the path once the new file is opened.
+                on_pool!(&old, pool => pool.close().await);
+                current.schema = Arc::new(OnceCell::new());
+                current.opened = Some(id);
+            }
+        }
+        Ok(())
     }
 
     /// The migration runner: see the type's documentation.
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let (statements_of, dialect): (fn(&Migration) -> &'static [&'static str], _) =
-            match &self.pool {
-                #[cfg(feature = "sqlite")]
-                SqlPool::Sqlite(_) => (|m| m.sqlite, "sqlite"),
-                #[cfg(feature = "mysql")]
-                SqlPool::MySql(_) => (|m| m.mysql, "mysql"),
-                #[cfg(feature = "postgres")]
-                SqlPool::Postgres(_) => (|m| m.postgres, "postgres"),
-            };
-        let insert_version = self.sql("INSERT INTO ftp_schema_version (version) VALUES (?)");
-        on_pool!(&self.pool, pool => {
+    async fn migrate(&self, pool: &SqlPool) -> Result<(), StoreError> {
+        let (statements_of, dialect): (fn(&Migration) -> &'static [&'static str], _) = match pool {
+            #[cfg(feature = "sqlite")]
+            SqlPool::Sqlite(_) => (|m| m.sqlite, "sqlite"),
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(_) => (|m| m.mysql, "mysql"),
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(_) => (|m| m.postgres, "postgres"),
+        };
+        let insert_version = pool.sql("INSERT INTO ftp_schema_version (version) VALUES (?)");
+        on_pool!(pool, pool => {
             sqlx::query(SCHEMA_VERSION_TABLE)
                 .execute(pool)
                 .await
@@ -512,10 +649,10 @@ impl SqlStore {
     }
 
     async fn fetch(&self, name: Option<&str>) -> Result<Vec<VirtualUser>, StoreError> {
-        self.ensure_schema().await?;
+        let pool = self.ready().await?;
         // MySQL reports the case-sensitive (binary-collated) name column as VARBINARY, which
         // does not decode as text: read it through a cast.
-        let columns = match &self.pool {
+        let columns = match &pool {
             #[cfg(feature = "mysql")]
             SqlPool::MySql(_) => COLUMNS.replacen(
                 "name",
@@ -529,8 +666,8 @@ impl SqlStore {
             Some(_) => format!("SELECT {columns} FROM ftp_users WHERE name = ?"),
             None => format!("SELECT {columns} FROM ftp_users"),
         };
-        let text = self.sql(&text);
-        let raws: Vec<RawUser> = on_pool!(&self.pool, pool => {
+        let text = pool.sql(&text);
+        let raws: Vec<RawUser> = on_pool!(&pool, pool => {
             let mut query = sqlx::query(&text);
             if let Some(name) = name {
                 query = query.bind(name.to_owned());
@@ -552,9 +689,9 @@ impl SqlStore {
     }
 
     async fn execute(&self, text: &str, binds: Vec<Bound>) -> Result<u64, StoreError> {
-        self.ensure_schema().await?;
-        let text = self.sql(text);
-        on_pool!(&self.pool, pool => {
+        let pool = self.ready().await?;
+        let text = pool.sql(text);
+        on_pool!(&pool, pool => {
             let mut query = sqlx::query(&text);
             for value in binds {
                 query = match value {
@@ -592,10 +729,7 @@ enum Bound {
 /// Creates a missing SQLite file with mode 0600 before SQLite does (it would use 0644 less
 /// the umask): the file holds password hashes.
 #[cfg(feature = "sqlite")]
-fn precreate_private(path: &std::path::Path, url: &str) {
-    if url.contains(":memory:") || url.contains("mode=memory") || url.contains("mode=ro") {
-        return;
-    }
+fn precreate_private(path: &std::path::Path) {
     if path.as_os_str().is_empty() || path.exists() {
         return;
     }
@@ -691,5 +825,73 @@ mod tests {
             redact("sqlite:///var/lib/ftpd/users.db?mode=rwc"),
             "sqlite:///var/lib/ftpd/users.db?mode=rwc"
         );
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod sqlite_tests {
+    use super::*;
+
+    fn url(path: &std::path::Path, query: &str) -> String {
+        format!("sqlite://{}{query}", path.display())
+    }
+
+    async fn add(store: &SqlStore, name: &str) {
+        let password = HashedPassword::hash(b"pw").expect("hash");
+        let home = parse_home("/home").expect("home");
+        let user = VirtualUser::new(name, password, home).expect("user");
+        store.add(user).await.expect("add");
+    }
+
+    /// Without `mode=rwc` a missing SQLite file is an error, and none is created: a mistyped
+    /// path must not become an empty database that refuses every login.
+    #[tokio::test]
+    async fn a_missing_sqlite_file_is_created_only_with_mode_rwc() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("users.db");
+        for query in ["", "?mode=rw"] {
+            let err = SqlStore::connect(&url(&path, query))
+                .await
+                .expect_err("missing file");
+            assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+            let message = err.to_string();
+            assert_eq!(message.matches("sqlite://").count(), 1, "{message}");
+            assert!(!path.exists(), "{query}: created");
+        }
+        let store = SqlStore::connect(&url(&path, "?mode=rwc"))
+            .await
+            .expect("rwc");
+        assert!(path.exists());
+        assert!(store.list().await.expect("list").is_empty());
+    }
+
+    /// A store notices its SQLite file being replaced (it reads the new one) or deleted (its
+    /// lookups fail, which logins answer with 421), though its pool holds the old file open.
+    #[tokio::test]
+    async fn a_replaced_or_deleted_sqlite_file_is_noticed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("users.db");
+        let store = SqlStore::connect(&url(&path, "?mode=rwc"))
+            .await
+            .expect("store");
+        add(&store, "alice").await;
+        assert!(store.find("alice").await.expect("find").is_some());
+
+        // A backup with other users moved into place.
+        let backup = dir.path().join("backup.db");
+        let other = SqlStore::connect(&url(&backup, "?mode=rwc"))
+            .await
+            .expect("other");
+        add(&other, "bob").await;
+        drop(other);
+        std::fs::rename(&backup, &path).expect("rename");
+        assert!(store.find("bob").await.expect("find bob").is_some());
+        assert!(store.find("alice").await.expect("find alice").is_none());
+
+        // The file deleted: the store is unavailable, not empty.
+        std::fs::remove_file(&path).expect("remove");
+        let err = store.find("bob").await.expect_err("gone");
+        assert!(matches!(err, StoreError::Io(_)), "{err:?}");
+        assert!(!path.exists(), "recreated");
     }
 }

@@ -179,6 +179,10 @@ pub enum StoreError {
     /// Reading or writing the store failed (file system, network, database).
     #[error("{0}")]
     Io(String),
+    /// The store does not exist: a users file or SQLite database file that is missing (and
+    /// that was not to be created).
+    #[error("{0}")]
+    NotFound(String),
     /// The store's content is malformed (a users file that does not parse, a bad row).
     #[error("{0}")]
     Malformed(String),

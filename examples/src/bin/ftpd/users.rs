@@ -36,13 +36,15 @@ pub(crate) enum UserAction {
     Add(AddArgs),
     /// List the users (never their password hashes).
     List(StoreArgs),
-    /// Remove a user.
+    /// Remove a user. Sessions the user already has are not ended: they continue until they
+    /// end; only new logins are refused.
     Remove(NameArgs),
     /// Set a user's password (prompt, or the first line of stdin).
     Passwd(NameArgs),
     /// Let a disabled user log in again.
     Enable(NameArgs),
-    /// Refuse a user's logins (530) without removing the account.
+    /// Refuse a user's logins (530) without removing the account. Sessions the user already
+    /// has are not ended: they continue until they end.
     Disable(NameArgs),
 }
 
@@ -50,11 +52,13 @@ pub(crate) enum UserAction {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct StoreArgs {
-    /// A TOML users file (created, mode 0600, by the first `user add`).
+    /// A TOML users file (created, mode 0600, by the first `user add`; a rewrite keeps its
+    /// owner and group and removes any permission for others).
     #[arg(long, value_name = "FILE")]
     users_file: Option<PathBuf>,
-    /// A database URL: sqlite:///path/users.db?mode=rwc, mysql://USER:PASS@HOST/DB or
-    /// postgres://USER:PASS@HOST/DB (tables created on first use).
+    /// A database URL: sqlite:///path/users.db (add ?mode=rwc to create a missing file),
+    /// mysql://USER:PASS@HOST/DB or postgres://USER:PASS@HOST/DB (tables created on first
+    /// use).
     #[arg(long, value_name = "URL")]
     users_db: Option<String>,
 }
@@ -112,13 +116,25 @@ pub(crate) async fn run(command: Command) -> Result<(), String> {
     let create = matches!(action, UserAction::Add(_));
     match (&store_args.users_file, &store_args.users_db) {
         (Some(path), _) => {
+            let path = path.clone();
             let store = if create {
-                FileStore::open_or_create(path).await
+                FileStore::open_or_create(&path).await
             } else {
-                FileStore::open(path).await
+                FileStore::open(&path).await
             };
             let store = store.map_err(|e| format!("--users-file: {e}"))?;
-            act(store, action).await
+            let exposed = store.others_access();
+            act(store.clone(), action).await?;
+            if exposed != 0 && store.others_access() == 0 {
+                let _ = writeln!(
+                    io::stderr(),
+                    "ftpd: note: removed the permissions others had on {} ({}): it holds \
+                     password hashes",
+                    path.display(),
+                    rwx(exposed)
+                );
+            }
+            Ok(())
         }
         (None, Some(url)) => {
             let store = SqlStore::connect(url)
@@ -130,9 +146,28 @@ pub(crate) async fn run(command: Command) -> Result<(), String> {
     }
 }
 
+/// Permission bits `0o7` as `rwx`, `r--`, ...
+fn rwx(bits: u32) -> String {
+    [(0o4, 'r'), (0o2, 'w'), (0o1, 'x')]
+        .iter()
+        .map(|&(bit, c)| if bits & bit != 0 { c } else { '-' })
+        .collect()
+}
+
+/// A store's error as a message that names the store once (most store errors name it
+/// already).
+fn store_failed(where_: &str, err: StoreError) -> String {
+    let message = err.to_string();
+    if message.starts_with(where_) {
+        message
+    } else {
+        format!("{where_}: {message}")
+    }
+}
+
 async fn act<S: UserStore>(store: S, action: UserAction) -> Result<(), String> {
     let where_ = store.describe();
-    let failed = |e: StoreError| format!("{where_}: {e}");
+    let failed = |e: StoreError| store_failed(&where_, e);
     let mut out = io::stdout().lock();
     match action {
         UserAction::Add(args) => {
@@ -181,7 +216,7 @@ async fn act<S: UserStore>(store: S, action: UserAction) -> Result<(), String> {
 
 async fn set_enabled<S: UserStore>(store: &S, name: &str, enabled: bool) -> Result<(), String> {
     let where_ = store.describe();
-    let failed = |e: StoreError| format!("{where_}: {e}");
+    let failed = |e: StoreError| store_failed(&where_, e);
     let Some(mut user) = store.find(name).await.map_err(failed)? else {
         return Err(format!("no user {name:?} in {where_}"));
     };
