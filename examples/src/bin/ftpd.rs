@@ -134,7 +134,8 @@ struct Args {
 
     /// What happens to an upload stopped by a user's quota (552): "delete" removes the
     /// partial file (an APPE or REST upload is cut back to its size before the transfer);
-    /// "keep" leaves the bytes up to the quota.
+    /// "keep" leaves the bytes up to the quota. A STOR over an existing file replaced it as
+    /// the upload began, so its old content is gone under either policy.
     #[arg(long, value_name = "POLICY", default_value = "delete")]
     quota_partial: QuotaPartial,
 
