@@ -267,11 +267,9 @@ impl<S: Storage> Channel<S> {
             return;
         };
         let started = Instant::now();
-        // What a finished download leaves to close; closed after the report (below).
-        let mut spent = None;
         let result = match tls {
             None => {
-                run_job(job, stream, &settings, &progress, &mut spent)
+                run_job(job, stream, &settings, &progress)
                     .instrument(span)
                     .await
             }
@@ -301,13 +299,6 @@ impl<S: Storage> Channel<S> {
             result,
             duration: started.elapsed(),
         });
-        if spent.is_some() {
-            // The client has its EOF (the FIN left with the data); it waits for the final
-            // reply, not for these closes: the session's task, woken by the report, sends it
-            // first, and the socket and the file are closed when this task runs again.
-            tokio::task::yield_now().await;
-            drop(spent);
-        }
     }
 }
 
@@ -507,7 +498,6 @@ async fn run_job<S: Storage>(
     mut stream: TcpStream,
     settings: &DataSettings,
     progress: &Arc<AtomicU64>,
-    spent: &mut Option<(TcpStream, S::Reader)>,
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
     let job = match job {
@@ -534,7 +524,6 @@ async fn run_job<S: Storage>(
             let mut sent = 0;
             if send_file_now(file, &stream, limit, &mut sent, progress).await? {
                 finish(&mut stream, limit).await?;
-                *spent = Some((stream, reader));
                 return Ok(sent);
             }
             Box::pin(send_file_rest(file, stream, settings, sent, progress)).await
