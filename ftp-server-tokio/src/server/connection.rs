@@ -359,14 +359,6 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             return true;
         }
         let limit = self.shared.config.idle_timeout;
-        #[cfg(target_os = "linux")]
-        if self.session.is_closed()
-            && let Control::Plain(stream) = &self.stream
-        {
-            // The last replies (221, 421) leave in one segment with the FIN that `finish`
-            // sends right after; a failure only costs that segment.
-            let _ = rustix::net::sockopt::set_tcp_cork(stream, true);
-        }
         let write = async {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await
