@@ -399,6 +399,19 @@ async fn an_upload_the_server_stops_reading_times_out() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// `download_file` that must fail (within [`LIMIT`]): the error.
+async fn download_err(
+    c: &mut Client,
+    remote: &str,
+    local: &std::path::Path,
+    options: TransferOptions,
+) -> Error {
+    timeout(LIMIT, c.download_file(remote, local, options))
+        .await
+        .unwrap()
+        .unwrap_err()
+}
+
 /// `(bytes, seed)`: deterministic test data.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -424,13 +437,7 @@ async fn a_resume_the_server_sends_from_the_start_is_refused_and_cut_back() {
     let mut partial = remote[..100_000].to_vec();
     partial[0] ^= 0xFF;
     std::fs::write(&local, &partial).unwrap();
-    let err = timeout(
-        LIMIT,
-        c.download_file("f.bin", &local, TransferOptions::new().resume(true)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let err = download_err(&mut c, "f.bin", &local, TransferOptions::new().resume(true)).await;
     assert!(
         matches!(err, Error::RestIgnored { offset: 100_000 }),
         "{err:?}"
@@ -462,13 +469,7 @@ async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
     let dir = tempfile::tempdir().unwrap();
 
     let short = dir.path().join("short.bin");
-    let err = timeout(
-        LIMIT,
-        c.download_file("short.bin", &short, TransferOptions::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let err = download_err(&mut c, "short.bin", &short, TransferOptions::new()).await;
     assert!(
         matches!(
             err,
@@ -485,13 +486,13 @@ async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
     );
 
     let long = dir.path().join("long.bin");
-    let err = timeout(
-        LIMIT,
-        c.download_file("long.bin", &long, TransferOptions::new().remote_size(1000)),
+    let err = download_err(
+        &mut c,
+        "long.bin",
+        &long,
+        TransferOptions::new().remote_size(1000),
     )
-    .await
-    .unwrap()
-    .unwrap_err();
+    .await;
     assert!(
         matches!(
             err,
@@ -506,13 +507,13 @@ async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
     // Resumed from 200 bytes, the server sends 600 more: 800, not 1000; cut back to 200.
     let resumed = dir.path().join("resumed.bin");
     std::fs::write(&resumed, pattern(200, 9)).unwrap();
-    let err = timeout(
-        LIMIT,
-        c.download_file("short.bin", &resumed, TransferOptions::new().resume(true)),
+    let err = download_err(
+        &mut c,
+        "short.bin",
+        &resumed,
+        TransferOptions::new().resume(true),
     )
-    .await
-    .unwrap()
-    .unwrap_err();
+    .await;
     assert!(
         matches!(
             err,
@@ -565,13 +566,7 @@ async fn an_active_download_without_a_data_connection_fails() {
     c.login("u", "p").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("f.bin");
-    let err = timeout(
-        LIMIT,
-        c.download_file("f.bin", &local, TransferOptions::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let err = download_err(&mut c, "f.bin", &local, TransferOptions::new()).await;
     assert!(matches!(err, Error::NoDataConnection(_)), "{err:?}");
     assert!(!local.exists());
     let err = timeout(LIMIT, c.download_to_vec("f.bin"))
