@@ -320,15 +320,16 @@ impl Storage for FsStorage {
             }
             let mut options = OpenOptions::new();
             options.write(true);
+            // Resuming needs the file: REST into a missing one is past its end.
+            let resume = matches!(mode, WriteMode::Replace { offset } if offset > 0);
             match mode {
                 WriteMode::Append => options.append(true).create(true),
-                // Resuming needs the file: REST into a missing one is past its end.
-                WriteMode::Replace { .. } => options.create(options_create(mode)),
+                WriteMode::Replace { .. } => options.create(!resume),
                 // O_EXCL: also refuses a symlink at the name, dangling or not.
                 WriteMode::CreateNew => options.create_new(true),
             };
             let file = match root.open_with(&rel, &options) {
-                Err(err) if err.kind() == io::ErrorKind::NotFound && !options_create(mode) => {
+                Err(err) if resume && err.kind() == io::ErrorKind::NotFound => {
                     return Err(past_end());
                 }
                 opened => opened?,
@@ -586,7 +587,8 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
 {
     match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(|err| fs_error(&err)),
+        // `fs_error_of`: a refusal made here (`past_end`) travels inside the io::Error.
+        Ok(result) => result.map_err(|err| super::fs_error_of(&err)),
         Err(_) => Err(FsError::Local),
     }
 }
@@ -598,9 +600,6 @@ where
 /// `EDQUOT` and `ENAMETOOLONG` arrive as `StorageFull`, `QuotaExceeded` and `InvalidFilename`.
 pub(crate) fn fs_error(err: &io::Error) -> FsError {
     use io::ErrorKind as K;
-    if let Some(fs) = err.get_ref().and_then(|e| e.downcast_ref::<FsError>()) {
-        return fs.clone();
-    }
     match err.kind() {
         K::NotFound => FsError::NotFound,
         K::PermissionDenied | K::ReadOnlyFilesystem => FsError::PermissionDenied,
@@ -617,14 +616,10 @@ pub(crate) fn fs_error(err: &io::Error) -> FsError {
     }
 }
 
-/// A REST offset past the end of the file, carried through `io::Error` to [`fs_error`].
+/// A REST offset past the end of the file, carried through `io::Error` to
+/// [`super::fs_error_of`].
 fn past_end() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, FsError::OffsetPastEnd)
-}
-
-/// Whether `open_write` may create the file in `mode`.
-fn options_create(mode: WriteMode) -> bool {
-    !matches!(mode, WriteMode::Replace { offset } if offset > 0)
+    io::Error::other(FsError::OffsetPastEnd)
 }
 
 /// `Ok` for a regular file; the error to report for anything else.
