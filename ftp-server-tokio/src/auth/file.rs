@@ -250,13 +250,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// The file's text (at most [`MAX_USERS_FILE`] bytes) and stamp; `None` if it does not exist.
 fn read_file(path: &Path) -> Result<Option<(Stamp, String)>, StoreError> {
-    let io_error = |err: io::Error| StoreError::Io(format!("users file {}: {err}", path.display()));
+    let io_error = io_error_at(path);
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(io_error(err)),
     };
-    let meta = file.metadata().map_err(io_error)?;
+    let meta = file.metadata().map_err(&io_error)?;
     let text = read_text(path, &file, &meta)?;
     Ok(Some((Stamp::of(&meta), text)))
 }
@@ -264,7 +264,7 @@ fn read_file(path: &Path) -> Result<Option<(Stamp, String)>, StoreError> {
 /// The text of `file` (opened from `path`, with metadata `meta`), at most [`MAX_USERS_FILE`]
 /// bytes.
 fn read_text(path: &Path, file: &File, meta: &fs::Metadata) -> Result<String, StoreError> {
-    let io_error = |err: io::Error| StoreError::Io(format!("users file {}: {err}", path.display()));
+    let io_error = io_error_at(path);
     if meta.len() > MAX_USERS_FILE {
         return Err(StoreError::Malformed(format!(
             "users file {}: larger than {MAX_USERS_FILE} bytes",
@@ -274,7 +274,7 @@ fn read_text(path: &Path, file: &File, meta: &fs::Metadata) -> Result<String, St
     let mut bytes = Vec::new();
     file.take(MAX_USERS_FILE + 1)
         .read_to_end(&mut bytes)
-        .map_err(io_error)?;
+        .map_err(&io_error)?;
     // The file may have grown between the size check and the read.
     if bytes.len() as u64 > MAX_USERS_FILE {
         return Err(StoreError::Malformed(format!(
@@ -289,6 +289,11 @@ fn read_text(path: &Path, file: &File, meta: &fs::Metadata) -> Result<String, St
             err.utf8_error().valid_up_to()
         ))
     })
+}
+
+/// The I/O errors about the users file at `path`, naming it.
+fn io_error_at(path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
+    move |err| StoreError::Io(format!("users file {}: {err}", path.display()))
 }
 
 /// The "missing users file" error.
@@ -322,7 +327,7 @@ struct Locked {
 /// it was opened: once locked, the path must still name that inode, or another writer
 /// replaced the file meanwhile and the lock is taken again on the new one.
 fn lock_current(path: &Path, must_exist: bool) -> Result<Locked, StoreError> {
-    let io_error = |err: io::Error| StoreError::Io(format!("users file {}: {err}", path.display()));
+    let io_error = io_error_at(path);
     for _ in 0..MAX_REOPENS {
         let (file, created) = match File::open(path) {
             Ok(file) => (file, false),
@@ -337,8 +342,8 @@ fn lock_current(path: &Path, must_exist: bool) -> Result<Locked, StoreError> {
             },
             Err(err) => return Err(io_error(err)),
         };
-        lock_exclusive(&file).map_err(io_error)?;
-        let meta = file.metadata().map_err(io_error)?;
+        lock_exclusive(&file).map_err(&io_error)?;
+        let meta = file.metadata().map_err(&io_error)?;
         let current = match fs::metadata(path) {
             Ok(current) => Some(current),
             Err(err) if err.kind() == io::ErrorKind::NotFound => None,
@@ -452,7 +457,7 @@ fn write_file(
     original: &fs::Metadata,
 ) -> Result<(), StoreError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io_error = |err: io::Error| StoreError::Io(format!("users file {}: {err}", path.display()));
+    let io_error = io_error_at(path);
     let doc = FileDocOut {
         user: users.iter().map(FileUser::from_user).collect(),
     };
@@ -495,7 +500,7 @@ fn write_file(
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
-    result.map_err(io_error)
+    result.map_err(&io_error)
 }
 
 /// Gives the new file `file` the owner, group and mode of the `original` it replaces, less
@@ -612,8 +617,7 @@ impl FileStore {
 
 impl Inner {
     fn load(&self) -> ReadUsers {
-        let io_error =
-            |err: io::Error| StoreError::Io(format!("users file {}: {err}", self.path.display()));
+        let io_error = io_error_at(&self.path);
         let cached = |stamp: Stamp| -> Option<ReadUsers> {
             let cache = self.cache.lock().ok()?;
             let (at, result) = cache.as_ref()?;
