@@ -157,7 +157,11 @@ impl Default for ClientBuilder {
 
 /// The longest timeout [`ClientBuilder`] keeps (one year); longer ones are cut to it, so a
 /// deadline computed from one can never overflow the clock.
-const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+///
+/// ```
+/// assert_eq!(ftp_client_tokio::MAX_TIMEOUT.as_secs(), 31_536_000);
+/// ```
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 impl ClientBuilder {
     /// How long to wait for the TCP connection (default 30 s; at most one year, longer is

@@ -46,7 +46,7 @@ mod ops;
 mod tls;
 mod transfer;
 
-pub use client::{Client, ClientBuilder, ServerAddress};
+pub use client::{Client, ClientBuilder, MAX_TIMEOUT, ServerAddress};
 pub use error::Error;
 pub use files::{TransferOptions, fxp_copy};
 pub use ftp_proto;

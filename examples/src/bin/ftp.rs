@@ -121,8 +121,8 @@ Examples:
   ftp mirror ftp://host/pub/docs ./docs
   ftp mirror --reverse ./site ftp://alice:s3cret@host/www";
 
-/// The longest `--timeout`: one year (longer would overflow the clock's deadlines).
-const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
+/// The longest `--timeout`: the client library's own limit (one year).
+const MAX_TIMEOUT_SECS: u64 = ftp_client_tokio::MAX_TIMEOUT.as_secs();
 
 /// A command-line FTP client.
 #[derive(Debug, Parser)]
