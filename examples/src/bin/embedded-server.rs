@@ -9,6 +9,7 @@ use ftp_server_tokio::storage::memory::MemoryStorage;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().init();
     let storage = MemoryStorage::new().with_file("/report.csv", "day,visits\nmonday,42\n");
     let alice = UserEntry::new("alice", "s3cret", VirtualPath::root(), Permissions::ALL);
     let server = Server::new(storage, StaticUsers::new([alice])?)
@@ -17,7 +18,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .on_event(|event| tracing::info!(?event, "ftp event"))
         .bind()
         .await?;
-    tracing_subscriber::fmt().init();
     let ctrl_c = async { tokio::signal::ctrl_c().await.unwrap_or(()) };
     server.run_until(ctrl_c).await;
     Ok(())
