@@ -92,8 +92,9 @@ enum Telnet {
 ///   validation later refuses it; it never ends a line, so it cannot smuggle a second command.
 /// - IAC IAC is one literal 0xFF byte. IAC followed by a Telnet command (IP, DM, AO, AYT, NOP,
 ///   ...) is removed, as are WILL/WONT/DO/DONT negotiations and subnegotiations. An IAC before
-///   an ordinary byte is dropped and the byte kept (what remains when the urgent DM byte of a
-///   Telnet Synch was taken out of band).
+///   an ordinary byte is kept as a literal 0xFF inside a line (a non-UTF-8 name the client did
+///   not double, as almost none do) and dropped at the start of a line (what remains there
+///   when the urgent DM byte of a Telnet Synch was taken out of band).
 ///
 /// ```
 /// use ftp_proto::{Frame, LineFramer};
@@ -246,7 +247,13 @@ impl LineFramer {
                         None
                     }
                     SE..=255 => None,
-                    _ => self.data(b),
+                    // Inside a line, an IAC before an ordinary byte is a literal 0xFF that the
+                    // client did not double (a non-UTF-8 name: almost no client doubles it).
+                    // At the start of a line it is what a Telnet Synch leaves when its DM
+                    // byte was taken out of band, and it is dropped. Before a bare LF it is
+                    // dropped too, so that the line end is never lost to an overlong line.
+                    _ if self.line.is_empty() || self.discarding || b == b'\n' => self.data(b),
+                    _ => self.data(IAC).or_else(|| self.data(b)),
                 }
             }
             Telnet::Option => {
@@ -450,6 +457,18 @@ mod tests {
         // IAC IP IAC with the DM byte taken out of band: "IAC A" must still read ABOR.
         let mut f = LineFramer::new();
         assert_eq!(lines(&mut f, &[b"\xff\xf4\xffABOR\r\n"]), [line(b"ABOR")]);
+    }
+
+    #[test]
+    fn undoubled_iac_inside_a_line_is_a_literal_ff() {
+        // What curl, wget and ftplib send for a name with a 0xFF byte; a trailing one too.
+        let mut f = LineFramer::new();
+        assert_eq!(
+            lines(&mut f, &[b"SIZE bad\xff.txt\r\n", b"DELE x\xff\r\n"]),
+            [line(b"SIZE bad\xff.txt"), line(b"DELE x\xff")]
+        );
+        // A Telnet command byte after it is still a command (IAC NOP is removed).
+        assert_eq!(lines(&mut f, &[b"NO\xff\xf1OP\r\n"]), [line(b"NOOP")]);
     }
 
     #[test]
