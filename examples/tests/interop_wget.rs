@@ -92,7 +92,10 @@ fn wget_recursive_download_of_names_that_are_not_utf8() {
     let builder = FtpdBuilder::new().arg("--anonymous");
     for (i, name) in names.iter().enumerate() {
         let data = random_bytes(1000 + i, 40 + i as u64);
-        write_file(&builder.root().join("pub").join(OsStr::from_bytes(name)), &data);
+        write_file(
+            &builder.root().join("pub").join(OsStr::from_bytes(name)),
+            &data,
+        );
     }
     let ftpd = builder.start();
     let work = tempfile::tempdir().unwrap();
