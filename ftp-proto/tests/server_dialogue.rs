@@ -1451,7 +1451,7 @@ fn retr_size_appears_in_the_150_reply() {
 fn size_request_says_whether_type_a_is_in_force() {
     let mut h = Harness::logged_in();
     h.cmd("TYPE A");
-    let (_, r) = h.ask("SIZE f");
+    let (t, r) = h.ask("SIZE f");
     assert_eq!(
         r,
         Request::Size {
@@ -1459,6 +1459,21 @@ fn size_request_says_whether_type_a_is_in_force() {
             ascii: true
         }
     );
+    // An application that cannot count the CRLF size refuses it, and the client is told why.
+    h.respond(t, Response::Error(FsError::NotSupported));
+    let r = h.reply();
+    assert_eq!(
+        (r.code().get(), r.first_line()),
+        (
+            550,
+            &b"SIZE not available in ASCII mode (send TYPE I first)"[..]
+        )
+    );
+    // In TYPE I the same error is the generic 504.
+    h.cmd("TYPE I");
+    let (t, _) = h.ask("SIZE f");
+    h.respond(t, Response::Error(FsError::NotSupported));
+    assert_eq!(h.reply_code(), 504);
 }
 
 #[test]

@@ -389,11 +389,17 @@ async fn serve<S: Storage>(
             entry.perm = Some(perm_fact(principal, &path, entry.kind.is_dir()));
             answer(Response::Entry(entry))
         }
-        Request::Size { path, .. } => {
+        Request::Size { path, ascii } => {
             require(principal, Operation::List, &path)?;
             let entry = storage.metadata(&storage_path(home, &path)?).await?;
             if entry.kind.is_dir() {
                 return Err(FsError::IsADirectory);
+            }
+            // In TYPE A the size on the wire (LF sent as CRLF) is only known by reading the
+            // whole file, so it is refused (550, as proftpd and pyftpdlib do) rather than
+            // answered with a size the download will not match (RFC 3659 section 4).
+            if ascii {
+                return Err(FsError::NotSupported);
             }
             answer(Response::Size(entry.size))
         }

@@ -581,6 +581,19 @@ async fn metadata_requests_and_unsupported_ones() {
         .await,
         Response::Error(FsError::IsADirectory)
     );
+    // In TYPE A the size on the wire is not known without reading the file: refused.
+    let ascii_size = |path| Request::Size {
+        path: p(path),
+        ascii: true,
+    };
+    assert_eq!(
+        f.answer(ascii_size("/a.txt")).await,
+        Response::Error(FsError::NotSupported)
+    );
+    assert_eq!(
+        f.answer(ascii_size("/missing.txt")).await,
+        Response::Error(FsError::NotFound)
+    );
     let time = Timestamp::from_unix(1_000_000_000).unwrap();
     let set = Request::SetModificationTime {
         path: p("/a.txt"),

@@ -1605,6 +1605,14 @@ impl Session {
             }
             let code = match pending {
                 P::Host => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                P::Size if self.ascii && *e == FsError::NotSupported => {
+                    // The usual reply of servers that refuse it (proftpd, pyftpdlib).
+                    self.reply(
+                        ReplyCode::FILE_UNAVAILABLE,
+                        "SIZE not available in ASCII mode (send TYPE I first)",
+                    );
+                    return Ok(());
+                }
                 _ => e.reply_code(),
             };
             self.reply(code, capitalized(&e.to_string()));

@@ -134,7 +134,9 @@ pub enum Request {
         /// The file.
         path: VirtualPath,
         /// TYPE A is in force: RFC 3659 section 4 asks for the size as transferred (CRLF line
-        /// ends); an application may also refuse SIZE in ASCII mode with `Error`.
+        /// ends). An application that cannot count it answers `Error(FsError::NotSupported)`,
+        /// which the session sends as 550 "SIZE not available in ASCII mode" (ftp-server-tokio
+        /// does so for every back-end).
         ascii: bool,
     },
     /// MDTM. Answer `Time` or `Error`.
