@@ -167,3 +167,38 @@ fn lftp_rm_recursive_and_mv() {
     assert_ne!(run.code, Some(0), "{}", run.describe());
     assert!(!root.join("other.txt").exists());
 }
+
+#[test]
+fn lftp_chmod_and_mirror_keep_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    if !tool_available("lftp") {
+        return;
+    }
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let ftpd = FtpdBuilder::new().user().start();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("perms");
+    write_file(&source.join("script.sh"), b"#!/bin/sh\necho hi\n");
+    write_file(&source.join("private.txt"), b"mine\n");
+    fs::set_permissions(source.join("script.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        source.join("private.txt"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+
+    // mirror -R sends SITE CHMOD for each file it uploads (cmd:fail-exit stops on an error).
+    let run = lftp(
+        &ftpd,
+        work.path(),
+        &format!("mirror -R {} perms", quoted(&source)),
+    );
+    run.assert_success();
+    let remote = ftpd.root().join("perms");
+    assert_eq!(mode(&remote.join("script.sh")), 0o755);
+    assert_eq!(mode(&remote.join("private.txt")), 0o600);
+
+    let run = lftp(&ftpd, work.path(), "chmod 640 perms/script.sh");
+    run.assert_success();
+    assert_eq!(mode(&remote.join("script.sh")), 0o640);
+}

@@ -882,3 +882,71 @@ fn a_missing_home_refuses_the_login() {
     c.cmd_expect(&format!("USER {USER}"), 331);
     c.cmd_expect(&format!("PASS {PASS}"), 421);
 }
+
+#[test]
+fn site_chmod_sets_permission_bits_inside_the_root_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let base = tempfile::tempdir().unwrap();
+    let outside = base.path().join("outside.txt");
+    write_file(&outside, SECRET);
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o644)).unwrap();
+    let builder =
+        FtpdBuilder::new()
+            .user()
+            .args(["--anonymous", "--anonymous-upload", "/incoming"]);
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("f.txt"), b"content\n");
+    write_file(&root.join("incoming/up.txt"), b"up\n");
+    fs::create_dir(root.join("d")).unwrap();
+    symlink(&outside, root.join("link-out")).unwrap();
+    let ftpd = builder.start();
+
+    let mut c = ftpd.login(USER, PASS);
+    let help = c.cmd("SITE HELP");
+    assert_eq!(help.code, 214);
+    assert!(help.lines.iter().any(|l| l.trim() == "CHMOD"), "{help:?}");
+    c.cmd_expect("SITE CHMOD 640 f.txt", 200);
+    assert_eq!(mode(&root.join("f.txt")), 0o640);
+    c.cmd_expect("site chmod 0700 /d", 200);
+    assert_eq!(mode(&root.join("d")), 0o700);
+    // Set-user-ID, set-group-ID and sticky bits, non-octal modes, a missing path: 501.
+    for bad in [
+        "SITE CHMOD 4755 f.txt",
+        "SITE CHMOD 1777 d",
+        "SITE CHMOD 999 f.txt",
+    ] {
+        c.cmd_expect(bad, 501);
+    }
+    c.cmd_expect("SITE CHMOD 600", 501);
+    assert_eq!(mode(&root.join("f.txt")), 0o640);
+    c.cmd_expect("SITE CHMOD 600 missing.txt", 550);
+    // `..` stops at the root; a symlink out of it is refused and the outside file unchanged.
+    c.cmd_expect("SITE CHMOD 600 ../../../outside.txt", 550);
+    c.cmd_expect("SITE CHMOD 600 link-out", 550);
+    assert_eq!(mode(&outside), 0o644);
+
+    // Anonymous users change nothing, not even their own uploads.
+    let mut anon = ftpd.login("anonymous", "guest@example.com");
+    anon.cmd_expect("SITE CHMOD 777 incoming/up.txt", 550);
+    anon.cmd_expect("SITE CHMOD 777 f.txt", 550);
+    assert_eq!(mode(&root.join("f.txt")), 0o640);
+    assert_ne!(mode(&root.join("incoming/up.txt")), 0o777);
+}
+
+#[test]
+fn site_chmod_needs_write_permission() {
+    use std::os::unix::fs::PermissionsExt;
+    let builder = FtpdBuilder::new().user().arg("--read-only");
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("f.txt"), b"content\n");
+    fs::set_permissions(root.join("f.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    let ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("SITE CHMOD 600 f.txt", 550);
+    let mode = fs::metadata(root.join("f.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+}

@@ -1058,3 +1058,45 @@ async fn root_is_no_file_target() {
     );
     assert!(tmp.path().is_dir());
 }
+
+#[tokio::test]
+async fn set_permissions_changes_files_and_directories_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (tmp, storage) = setup();
+    assert!(storage.features().set_permissions);
+    let mode = |name: &str| {
+        std::fs::metadata(tmp.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    std::fs::write(tmp.path().join("f"), b"x").unwrap();
+    std::fs::create_dir(tmp.path().join("d")).unwrap();
+    storage.set_permissions(&vp("/f"), 0o600).await.unwrap();
+    storage.set_permissions(&vp("/d"), 0o750).await.unwrap();
+    assert_eq!((mode("f"), mode("d")), (0o600, 0o750));
+    // Special bits are refused, as is anything but a file or a directory.
+    assert_eq!(
+        storage.set_permissions(&vp("/f"), 0o4755).await,
+        Err(FsError::NotSupported)
+    );
+    assert_eq!(mode("f"), 0o600);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        tmp.path().join("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        storage.set_permissions(&vp("/fifo"), 0o600).await,
+        Err(FsError::PermissionDenied)
+    );
+    assert_eq!(mode("fifo"), 0o644);
+    assert_eq!(
+        storage.set_permissions(&vp("/missing"), 0o600).await,
+        Err(FsError::NotFound)
+    );
+}

@@ -440,6 +440,7 @@ impl<S: Storage, A: Authenticator> Server<S, A> {
     pub async fn bind(self) -> Result<BoundServer<S, A>, ServerError> {
         let mut config = self.config;
         let features = self.storage.features();
+        config.capabilities.site_commands = crate::handler::site_commands(&features);
         config.capabilities.set_mtime = features.set_modified;
         config.capabilities.checksums = features.checksums;
         config.capabilities.avbl = features.available_space;

@@ -207,6 +207,7 @@ impl Storage for FsStorage {
             set_modified: true,
             checksums: Vec::new(),
             available_space: false,
+            set_permissions: cfg!(unix),
         }
     }
 
@@ -424,6 +425,26 @@ impl Storage for FsStorage {
             }
             let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time));
             root.set_times(&rel, None, Some(mtime))
+        })
+        .await
+    }
+
+    #[cfg(unix)]
+    async fn set_permissions(&self, path: &VirtualPath, mode: u32) -> Result<(), FsError> {
+        use cap_std::fs::PermissionsExt;
+        if mode > 0o777 {
+            return Err(FsError::NotSupported);
+        }
+        let root = Arc::clone(&self.root);
+        let rel = self.relative(path)?;
+        blocking(move || {
+            // Files and directories only: nothing is gained by changing a FIFO or a device,
+            // and a fallback that opens the object could block on a FIFO.
+            let meta = root.metadata(&rel)?;
+            if !meta.is_dir() {
+                ensure_regular(&meta)?;
+            }
+            root.set_permissions(&rel, cap_std::fs::Permissions::from_mode(mode))
         })
         .await
     }

@@ -672,6 +672,8 @@ impl Storage for MemoryStorage {
             set_modified: true,
             checksums: Vec::new(),
             available_space: self.shared.lock().files.space_limit.is_some(),
+            // Modes are fixed (0o644 files, 0o755 directories).
+            set_permissions: false,
         }
     }
 

@@ -47,6 +47,8 @@ pub struct StorageFeatures {
     pub checksums: Vec<HashAlgorithm>,
     /// [`Storage::available_space`] works (AVBL).
     pub available_space: bool,
+    /// [`Storage::set_permissions`] works (`SITE CHMOD`).
+    pub set_permissions: bool,
 }
 
 /// A directory being read, one entry at a time (so listings never hold a whole directory).
@@ -165,6 +167,18 @@ pub trait Storage: Send + Sync + 'static {
         time: Timestamp,
     ) -> impl Future<Output = Result<(), FsError>> + Send {
         let _ = (path, time);
+        async { Err(FsError::NotSupported) }
+    }
+
+    /// Sets the Unix permission bits of a file or directory to `mode` (`SITE CHMOD`; at most
+    /// `0o777`: the server refuses set-user-ID, set-group-ID and sticky bits before asking).
+    /// Default: `NotSupported`.
+    fn set_permissions(
+        &self,
+        path: &VirtualPath,
+        mode: u32,
+    ) -> impl Future<Output = Result<(), FsError>> + Send {
+        let _ = (path, mode);
         async { Err(FsError::NotSupported) }
     }
 
