@@ -340,6 +340,46 @@ fn names_with_cr_lf_nul_are_refused_with_553() {
     assert!(matches!(h.data(), DataAction::Connect { .. }));
 }
 
+#[test]
+fn new_names_with_control_characters_are_refused_with_553() {
+    let mut h = Harness::logged_in();
+    // What could carry a terminal escape sequence into 257 replies, listings and logs.
+    for (line, transfer) in [
+        (&b"MKD esc\x1b]0;title\x07\r\n"[..], false),
+        (b"XMKD dir/\x1b[2J\r\n", false),
+        (b"STOR bell\x07.txt\r\n", true),
+        (b"APPE tab\there\r\n", true),
+        (b"STOU del\x7f\r\n", true),
+    ] {
+        if transfer {
+            assert_eq!(h.cmd("PORT 192,0,2,10,195,80"), 200);
+        }
+        h.send_raw(line);
+        let r = h.reply();
+        assert_eq!(
+            (r.code().get(), r.first_line()),
+            (553, &b"File name not allowed (control characters)"[..]),
+            "{}",
+            line.escape_ascii()
+        );
+        h.assert_quiet();
+        if transfer {
+            // The refused transfer dropped its channel.
+            assert_eq!(h.cmd("RETR x"), 425);
+        }
+    }
+    let (t, _) = h.ask("RNFR plain");
+    h.respond(t, Response::Ok);
+    assert_eq!(h.reply_code(), 350);
+    h.send_raw(b"RNTO \x1b[31mred\r\n");
+    assert_eq!(h.reply_code(), 553);
+    // Existing names are served as they are.
+    assert_eq!(h.cmd("PORT 192,0,2,10,195,80"), 200);
+    h.send_raw(b"RETR old\x1b.txt\r\n");
+    let (_, r) = h.request();
+    assert!(matches!(r, Request::Retrieve { .. }), "{r:?}");
+}
+
 // ---- brute force and user enumeration ------------------------------------------------------
 
 /// PASS with a wrong password, rejected by the application: no answer yet.

@@ -687,6 +687,23 @@ impl Session {
         }
     }
 
+    /// Whether `path` may be created (MKD, STOR, APPE, STOU, RNTO): a name holding a control
+    /// character (0x01 to 0x1F, 0x7F; CR, LF and NUL never get this far) is refused with 553,
+    /// so that no name made here carries terminal escape sequences into replies, listings and
+    /// logs. Existing names are served as they are.
+    fn creatable(&mut self, path: &VirtualPath) -> bool {
+        let control = path
+            .file_name()
+            .is_some_and(|name| name.iter().any(|&b| b < 0x20 || b == 0x7f));
+        if control {
+            self.reply(
+                ReplyCode::FILE_NAME_NOT_ALLOWED,
+                "File name not allowed (control characters)",
+            );
+        }
+        !control
+    }
+
     fn resolve_opt(&mut self, path: Option<&FtpPath>) -> Option<VirtualPath> {
         match path {
             Some(p) => self.resolve(p),
@@ -865,6 +882,10 @@ impl Session {
                         let Some(target) = self.resolve_for_transfer(Some(&p)) else {
                             return;
                         };
+                        if !self.creatable(&target) {
+                            self.close_channel();
+                            return;
+                        }
                         match target.file_name().map(<[u8]>::to_vec) {
                             Some(name) => (target.parent(), Some(name)),
                             None => (target, None),
@@ -933,7 +954,7 @@ impl Session {
                 }
             }
             Command::Mkd(p) | Command::Xmkd(p) => {
-                if let Some(path) = self.resolve(&p) {
+                if let Some(path) = self.resolve(&p).filter(|path| self.creatable(path)) {
                     self.ask(
                         Request::MakeDir { path: path.clone() },
                         Pending::MakeDir(path),
@@ -951,7 +972,7 @@ impl Session {
             Command::Rnto(p) => match rename_from {
                 None => self.reply(ReplyCode::BAD_SEQUENCE, "RNFR required first"),
                 Some(from) => {
-                    if let Some(to) = self.resolve(&p) {
+                    if let Some(to) = self.resolve(&p).filter(|to| self.creatable(to)) {
                         self.ask(Request::Rename { from, to }, Pending::Rename);
                     }
                 }
@@ -1422,6 +1443,10 @@ impl Session {
         let Some(path) = self.resolve_for_transfer(Some(p)) else {
             return;
         };
+        if which != TransferCmd::Retr && !self.creatable(&path) {
+            self.close_channel();
+            return;
+        }
         let (request, pending) = match which {
             TransferCmd::Retr => (
                 Request::Retrieve {
