@@ -569,8 +569,8 @@ mod server_model {
         TlsPolicy, TransferError, UsageError,
     };
     use crate::{
-        Command, EpsvMode, FormatControl, Frame, FtpPath, LineFramer, ParseError, ProtectionLevel,
-        Reply, ReplyCode, ReplyParser, Timestamp, TransferType, VirtualPath,
+        AuthMechanism, Command, EpsvMode, FormatControl, Frame, FtpPath, LineFramer, ParseError,
+        ProtectionLevel, Reply, ReplyCode, ReplyParser, Timestamp, TransferType, VirtualPath,
     };
 
     const MAX_STEPS: usize = 200;
@@ -2072,7 +2072,11 @@ mod server_model {
                     self.channel = Channel::None;
                     self.login_deadline = Some(self.now + self.config.login_timeout);
                 }
-                (Command::Auth(_), 234) => {
+                (Command::Auth(mechanism), 234) => {
+                    // AUTH SSL protects data from the start (no PBSZ/PROT needed).
+                    if *mechanism == AuthMechanism::Ssl {
+                        self.protected = true;
+                    }
                     match self.pop_raw("UpgradeTls after 234") {
                         Ev::Upgrade => {}
                         other => fail!(self, "234 followed by {other:?}"),

@@ -1564,4 +1564,21 @@ fn auth_ssl_is_an_alias_of_auth_tls() {
     h.send("AUTH SSL");
     assert_eq!(h.reply_code(), 234);
     assert_eq!(h.next(), Event::UpgradeTls);
+    h.s.handle_tls_established(h.now);
+    h.drain();
+    // Unlike AUTH TLS (PROT C until PROT P), AUTH SSL protects data without PBSZ and PROT, as
+    // its pre-RFC 4217 clients expect (and vsftpd and proftpd do).
+    h.login();
+    h.epsv();
+    let (id, _) = approved(&mut h, "RETR x", Response::Ok);
+    h.reply();
+    assert!(matches!(h.data(), DataAction::Transfer { protected: true, id: i, .. } if i == id));
+    h.input(DataInput::Finished { id, result: Ok(0) });
+    h.reply();
+    // PROT C still turns it off.
+    assert_eq!(h.cmd("PROT C"), 200);
+    h.epsv();
+    let (id, _) = approved(&mut h, "RETR x", Response::Ok);
+    h.reply();
+    assert!(matches!(h.data(), DataAction::Transfer { protected: false, id: i, .. } if i == id));
 }

@@ -1237,6 +1237,10 @@ impl Session {
             || matches!(mechanism, AuthMechanism::Other(m) if m == "TLS-C")
         {
             let text = if matches!(mechanism, AuthMechanism::Ssl) {
+                // AUTH SSL predates RFC 4217: its clients expect protected data without PBSZ
+                // and PROT (as vsftpd and proftpd give them); PROT C still turns it off.
+                self.pbsz = true;
+                self.prot_private = true;
                 "AUTH SSL successful"
             } else {
                 "AUTH TLS successful"
