@@ -2576,10 +2576,11 @@ mod server_model {
                 Fact::Connected => DataInput::Connected { id },
                 Fact::Failed => DataInput::Failed {
                     id,
-                    error: match arg % 3 {
+                    error: match arg % 4 {
                         0 => DataError::Listen,
                         1 => DataError::Connect,
-                        _ => DataError::Tls,
+                        2 => DataError::Tls,
+                        _ => DataError::TlsNotResumed,
                     },
                 },
                 Fact::Progress => DataInput::Progress { id, bytes: n },
@@ -2668,7 +2669,7 @@ mod server_model {
                         // After 150 (the TLS handshake on the data connection, a drop) the
                         // transfer command still gets its final reply.
                         let code = match (*error, started) {
-                            (DataError::Tls, _) => 522,
+                            (DataError::Tls | DataError::TlsNotResumed, _) => 522,
                             (_, true) => 426,
                             (_, false) => 425,
                         };

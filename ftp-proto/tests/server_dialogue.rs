@@ -1196,14 +1196,24 @@ fn pipelined_commands_are_answered_in_order() {
 
 #[test]
 fn data_tls_failure_after_150_still_gets_a_final_reply() {
-    for (error, code) in [(DataError::Tls, 522), (DataError::Connect, 426)] {
+    for (error, code, text) in [
+        (DataError::Tls, 522, "Data connection TLS handshake failed"),
+        (
+            DataError::TlsNotResumed,
+            522,
+            "Data connection TLS must resume the control connection's TLS session",
+        ),
+        (DataError::Connect, 426, "Can't open data connection"),
+    ] {
         let mut h = Harness::logged_in();
         let (id, _) = approved(&mut h, "RETR f", Response::Ok);
         assert_eq!(h.reply_code(), 125);
         // After the Transfer action the driver owns the ticket: nothing to release.
         assert!(matches!(h.data(), DataAction::Transfer { .. }));
         h.input(DataInput::Failed { id, error });
-        assert_eq!(h.reply_code(), code);
+        let reply = h.reply();
+        assert_eq!(reply.code().get(), code);
+        assert_eq!(reply.first_line(), text.as_bytes(), "{error:?}");
         h.assert_quiet();
         assert_eq!(h.cmd("NOOP"), 200);
     }

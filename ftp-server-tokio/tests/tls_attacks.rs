@@ -320,6 +320,8 @@ async fn data_connection_that_does_not_resume_the_control_session_is_refused() {
         // Download over a data connection with a full handshake: refused, no byte moved.
         let (moved, (code, text)) = transfer(&mut control, &fresh, "RETR x", None).await;
         assert_eq!(code, 522, "{versions:?}: {text}");
+        // The reply names the cause (the handshake itself succeeded).
+        assert!(text.contains("must resume"), "{versions:?}: {text}");
         if let Ok(bytes) = &moved {
             assert!(
                 bytes.is_empty(),

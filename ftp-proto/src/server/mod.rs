@@ -1984,10 +1984,15 @@ impl Session {
     }
 
     fn on_failed(&mut self, now: Instant, id: DataId, error: DataError) {
-        let (code, text) = if error == DataError::Tls {
+        let (code, text) = if error == DataError::TlsNotResumed {
             (
                 ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
-                "Data connection TLS failed (it must resume the control session)",
+                "Data connection TLS must resume the control connection's TLS session",
+            )
+        } else if error.is_tls() {
+            (
+                ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
+                "Data connection TLS handshake failed",
             )
         } else {
             (
@@ -2011,7 +2016,7 @@ impl Session {
                 }
                 // After 150 (e.g. the TLS handshake on the data connection failed) the transfer
                 // command still needs its final reply.
-                let code = if t.started && error != DataError::Tls {
+                let code = if t.started && !error.is_tls() {
                     ReplyCode::CONNECTION_CLOSED
                 } else {
                     code

@@ -490,9 +490,21 @@ pub enum DataError {
     /// The active connection failed or was refused.
     #[error("cannot connect")]
     Connect,
-    /// TLS on the data connection failed or did not resume the control session.
+    /// The TLS handshake on the data connection failed (522).
     #[error("data connection security failed")]
     Tls,
+    /// The data connection's TLS handshake did not resume the control connection's TLS
+    /// session, and the server requires it (522): proof that the data connection comes from
+    /// the client on the control connection.
+    #[error("data connection did not resume the control connection's TLS session")]
+    TlsNotResumed,
+}
+
+impl DataError {
+    /// A failure of the data connection's TLS (522), either kind.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::Tls | Self::TlsNotResumed)
+    }
 }
 
 /// How a transfer ended badly.

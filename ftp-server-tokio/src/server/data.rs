@@ -460,7 +460,7 @@ async fn protect(
             handshake = ?kind,
             "data connection refused: it did not resume the control connection's TLS session"
         );
-        return Err(DataError::Tls);
+        return Err(DataError::TlsNotResumed);
     }
     sessions.commit();
     debug!(handshake = ?kind, "data connection protected");
