@@ -125,3 +125,17 @@ fn ftplib_twenty_concurrent_sessions() {
         assert_eq!(*node, support::Node::File(1024 * 1024));
     }
 }
+
+#[test]
+fn ftplib_nlst_wildcards_for_a_multiple_get() {
+    if !tool_available("python3") {
+        return;
+    }
+    let ftpd = server(|root| {
+        for name in ["a.txt", "b.txt", "c.log", ".hidden.txt"] {
+            write_file(&root.join("docs").join(name), name.as_bytes());
+        }
+        write_file(&root.join("top.txt"), b"top\n");
+    });
+    scenario(&ftpd, "mget");
+}

@@ -248,6 +248,32 @@ def scenario_concurrent(args):
     check(not errors, f"{len(errors)} of {count} workers failed")
 
 
+def scenario_mget(args):
+    """docs/a.txt, docs/b.txt, docs/c.log, docs/.hidden.txt, top.txt: what a multiple get
+    (`mget docs/*.txt` in the classic ftp clients) asks NLST for, then fetches each name."""
+    ftp = connect(args)
+    names = sorted(ftp.nlst("docs/*.txt"))
+    check(names == ["docs/a.txt", "docs/b.txt"], f"NLST docs/*.txt: {names!r}")
+    for name in names:
+        data = retr(ftp, "RETR " + name)
+        check(data == on_disk(args, name), f"RETR {name}")
+    # NLST of a directory names its entries below it; without an argument, bare names.
+    names = sorted(ftp.nlst("docs"))
+    check(names == ["docs/.hidden.txt", "docs/a.txt", "docs/b.txt", "docs/c.log"],
+          f"NLST docs: {names!r}")
+    check(sorted(ftp.nlst("*.txt")) == ["top.txt"], "NLST *.txt in the cwd")
+    check(ftp.nlst("docs/a.txt") == ["docs/a.txt"], "NLST of a file names it as given")
+    ftp.cwd("docs")
+    check(sorted(ftp.nlst()) == [".hidden.txt", "a.txt", "b.txt", "c.log"], "bare NLST")
+    check(ftp.nlst("?.log") == ["c.log"], "NLST ?.log")
+    check(ftp.nlst("*.none") == [], "a pattern matching nothing lists nothing")
+    lines = []
+    ftp.retrlines("LIST [ab].txt", lines.append)
+    check(len(lines) == 2 and all(l.endswith((" a.txt", " b.txt")) for l in lines),
+          f"LIST [ab].txt: {lines!r}")
+    ftp.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")

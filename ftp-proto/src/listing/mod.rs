@@ -59,6 +59,7 @@
 //!   target that is not a valid fact value (empty, or holding `;`, a space or a control byte)
 //!   is left out.
 
+mod glob;
 mod ls;
 mod mlsx;
 mod parse;
@@ -66,6 +67,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use glob::{glob_match, has_wildcards};
 pub use ls::{list_line, nlst_line};
 pub use mlsx::{Fact, Facts, mlst_line, mlsx_line};
 pub(crate) use parse::parse_facts_line;

@@ -186,6 +186,7 @@ enum Pending {
     List {
         kind: ListKind,
         path: VirtualPath,
+        select: Select,
     },
     Facts(VirtualPath),
     Size,
@@ -905,7 +906,8 @@ impl Session {
             ),
             Command::Stat(None) => self.cmd_status(),
             Command::Stat(Some(args)) => {
-                if let Some(path) = self.resolve_opt(args.path.as_ref()) {
+                let (dir, select) = Select::split(args.path.as_ref(), ListKind::Stat);
+                if let Some(path) = self.resolve_opt(dir.as_ref()) {
                     self.ask(
                         Request::List {
                             path: path.clone(),
@@ -915,6 +917,7 @@ impl Session {
                         Pending::List {
                             kind: ListKind::Stat,
                             path,
+                            select,
                         },
                     );
                 }
@@ -1480,7 +1483,8 @@ impl Session {
         if !self.data_ready() {
             return;
         }
-        let Some(path) = self.resolve_for_transfer(args.path.as_ref()) else {
+        let (dir, select) = Select::split(args.path.as_ref(), kind);
+        let Some(path) = self.resolve_for_transfer(dir.as_ref()) else {
             return;
         };
         self.ask(
@@ -1489,7 +1493,7 @@ impl Session {
                 options: args.options,
                 kind,
             },
-            Pending::List { kind, path },
+            Pending::List { kind, path, select },
         );
     }
 
@@ -1730,19 +1734,20 @@ impl Session {
                 );
             }
             (
-                P::List { kind, path },
+                P::List { kind, path, select },
                 R::Entries {
                     entries,
                     now: clock,
                 },
             ) => {
-                self.answer_listing(now, kind, &path, &entries, clock);
+                // One entry named like the path and not a directory: the path was a file.
+                let file = matches!(entries.as_slice(), [only]
+                    if !only.kind.is_dir() && path.file_name() == Some(only.name.as_slice()));
+                let format = select.format(kind, self.facts, !file);
+                self.answer_listing(now, &format, &path, &entries, clock);
             }
-            (P::List { kind, path }, R::Ok) if kind != ListKind::Stat => {
-                let format = ListFormat {
-                    kind,
-                    facts: self.facts,
-                };
+            (P::List { kind, path, select }, R::Ok) if kind != ListKind::Stat => {
+                let format = select.format(kind, self.facts, true);
                 self.start_transfer(
                     now,
                     Payload::Stream { ticket, format },
@@ -1819,7 +1824,7 @@ impl Session {
     fn answer_listing(
         &mut self,
         now: Instant,
-        kind: ListKind,
+        format: &ListFormat,
         path: &VirtualPath,
         entries: &[Entry],
         clock: Timestamp,
@@ -1827,13 +1832,9 @@ impl Session {
         let mut bytes = Vec::new();
         for entry in entries {
             // An entry whose name cannot be put on a line (CR, LF, NUL) is left out.
-            let _ = match kind {
-                ListKind::List | ListKind::Stat => listing::list_line(entry, clock, &mut bytes),
-                ListKind::Nlst => listing::nlst_line(entry, &mut bytes),
-                ListKind::Mlsd => listing::mlsx_line(entry, self.facts, &mut bytes),
-            };
+            let _ = format.write(entry, clock, &mut bytes);
         }
-        if kind == ListKind::Stat {
+        if format.kind == ListKind::Stat {
             let mut lines: Vec<Vec<u8>> = vec![format!("Status of {path}:").into_bytes()];
             lines.extend(
                 bytes
@@ -2064,6 +2065,76 @@ enum TransferCmd {
     Retr,
     Stor,
     Appe,
+}
+
+/// What a LIST, NLST or STAT argument selects beyond its directory: a wildcard pattern in its
+/// last segment, and for NLST the argument as the client wrote it, to name entries the way it
+/// can RETR them.
+#[derive(Debug, Clone, Default)]
+struct Select {
+    /// The last segment's pattern (`*.txt` of `NLST dir/*.txt`).
+    pattern: Option<Arc<[u8]>>,
+    /// NLST: the argument as given (`dir/*.txt`, `dir`); `None` without one.
+    arg: Option<Vec<u8>>,
+}
+
+impl Select {
+    /// Splits a listing argument into the path to list and the selection. A last segment with
+    /// wildcards (`*`, `?`, `[`) lists its directory filtered by it; MLSD never expands them
+    /// (RFC 3659 section 7.1: its argument names a directory).
+    fn split(path: Option<&FtpPath>, kind: ListKind) -> (Option<FtpPath>, Self) {
+        let Some(path) = path else {
+            return (None, Self::default());
+        };
+        let bytes = path.as_bytes();
+        let arg =
+            (kind == ListKind::Nlst && !matches!(bytes, b"." | b"./")).then(|| bytes.to_vec());
+        let (dir, last) = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(slash) => (
+                bytes.get(..=slash).unwrap_or_default(),
+                bytes.get(slash + 1..),
+            ),
+            None => (&[][..], Some(bytes)),
+        };
+        match last {
+            Some(last) if kind != ListKind::Mlsd && listing::has_wildcards(last) => {
+                let dir = (!dir.is_empty()).then(|| FtpPath::from(dir));
+                let select = Self {
+                    pattern: Some(last.into()),
+                    arg,
+                };
+                (dir, select)
+            }
+            _ => (Some(path.clone()), Self { pattern: None, arg }),
+        }
+    }
+
+    /// The format for the listing. `is_dir`: the listed path is a directory (its entries
+    /// are named below it), not a file (named as the argument names it).
+    fn format(&self, kind: ListKind, facts: Facts, is_dir: bool) -> ListFormat {
+        let prefix = self.arg.as_deref().and_then(|arg| {
+            let base: &[u8] = if self.pattern.is_some() || !is_dir {
+                // The directory part, slash included: `dir/` of `dir/*.txt` or `dir/a.txt`.
+                arg.iter()
+                    .rposition(|&b| b == b'/')
+                    .and_then(|slash| arg.get(..=slash))
+                    .unwrap_or_default()
+            } else {
+                arg
+            };
+            match base {
+                [] => None,
+                [.., b'/'] => Some(Arc::from(base)),
+                _ => Some(Arc::from([base, b"/"].concat())),
+            }
+        });
+        ListFormat {
+            kind,
+            facts,
+            pattern: self.pattern.clone(),
+            prefix,
+        }
+    }
 }
 
 fn is_immediate_in_transfer(cmd: &Command) -> bool {

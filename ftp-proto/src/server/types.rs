@@ -323,13 +323,22 @@ pub enum Family {
     Ipv6,
 }
 
-/// How a streamed listing is written: which form and which MLSx facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a streamed listing is written: which form, which MLSx facts, which names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListFormat {
     /// LIST, NLST or MLSD.
     pub kind: ListKind,
     /// The MLSx facts selected with OPTS MLST (used for MLSD).
     pub facts: crate::listing::Facts,
+    /// Only entries whose name matches this wildcard pattern are written
+    /// ([`glob_match`](crate::listing::glob_match)): the last segment of a LIST, NLST or STAT
+    /// argument such as `*.txt`. `None`: every entry.
+    pub pattern: Option<std::sync::Arc<[u8]>>,
+    /// NLST: written before each name. The directory as the client named it (`dir/` for
+    /// `NLST dir` or `NLST dir/*.txt`), so that each line is a path the client can RETR for a
+    /// multiple get, as vsftpd and proftpd answer; `None` without an argument.
+    pub prefix: Option<std::sync::Arc<[u8]>>,
 }
 
 impl ListFormat {
@@ -342,9 +351,18 @@ impl ListFormat {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Result<(), crate::listing::UnrepresentableName> {
+        if let Some(pattern) = &self.pattern
+            && !crate::listing::glob_match(pattern, &entry.name)
+        {
+            return Ok(());
+        }
         match self.kind {
             ListKind::List | ListKind::Stat => crate::listing::list_line(entry, now, out),
-            ListKind::Nlst => crate::listing::nlst_line(entry, out),
+            ListKind::Nlst => {
+                let start = out.len();
+                out.extend_from_slice(self.prefix.as_deref().unwrap_or_default());
+                crate::listing::nlst_line(entry, out).inspect_err(|_| out.truncate(start))
+            }
             ListKind::Mlsd => crate::listing::mlsx_line(entry, self.facts, out),
         }
     }
