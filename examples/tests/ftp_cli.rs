@@ -713,6 +713,15 @@ fn tls_certificate_checks_and_insecure() {
     );
     run.assert_success();
     assert_eq!(run.stdout, b"checked\n");
+    // -k, curl's short form, anywhere on the line.
+    for args in [
+        ["-k", "--tls", "get", &url, "-o", "-"],
+        ["--tls", "get", "-k", &url, "-o", "-"],
+    ] {
+        let run = ftp(local.path(), args);
+        run.assert_success();
+        assert_eq!(run.stdout, b"checked\n");
+    }
 }
 
 #[test]

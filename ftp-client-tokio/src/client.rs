@@ -171,15 +171,18 @@ impl ClientBuilder {
         self
     }
 
-    /// How long the server may take to answer a command or send its greeting (default 60 s;
-    /// at most one year, longer is taken as one year).
+    /// How long the server may take to answer a command, send its greeting, or show that a
+    /// transfer started (see [`Client::retr`]) (default 60 s; at most one year, longer is taken
+    /// as one year).
     pub fn reply_timeout(mut self, timeout: Duration) -> Self {
         self.session.reply_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// How long opening a data connection, and any pause in its data, may take (default 30 s;
-    /// at most one year, longer is taken as one year).
+    /// How long opening a data connection (connecting to a passive port, or the server's
+    /// connection to an active-mode listener), and any pause in its data, may take (default
+    /// 30 s; at most one year, longer is taken as one year). After a pause that long, the
+    /// server's final reply is awaited for up to the reply timeout.
     pub fn data_timeout(mut self, timeout: Duration) -> Self {
         self.data_timeout = timeout.min(MAX_TIMEOUT);
         self

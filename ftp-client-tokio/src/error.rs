@@ -2,13 +2,17 @@
 
 use std::io;
 
-use ftp_proto::client::{SessionError, TransferError, UsageError};
+use ftp_proto::client::{CopyError, DataError, SessionError, TransferError, UsageError};
 use ftp_proto::{Reply, ReplyCode};
 
 /// Why a client operation failed.
 ///
 /// [`Error::code`] gives the server's reply code when there is one, so callers can tell a
-/// missing file (550) from a full disk (552) without matching every variant.
+/// missing file (550) from a full disk (552) without matching every variant;
+/// [`Error::is_transient`] and [`Error::is_permanent`] sort replies by their first digit,
+/// [`Error::is_timeout`] finds every timeout and [`Error::is_fatal`] says when to reconnect.
+/// As an [`io::Error`] (what [`crate::RetrStream`] yields), every timeout has the kind
+/// [`io::ErrorKind::TimedOut`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -81,6 +85,16 @@ pub enum Error {
         /// The resume offset, the local file's length before and after.
         offset: u64,
     },
+    /// No data moved on a transfer's data connection for longer than the data timeout (after
+    /// `bytes` bytes), and the server did not send its final reply within the reply timeout
+    /// after that either: the server stalled, and the session has ended ([`Error::is_fatal`]).
+    /// (When the server does answer, the error is [`Error::Transfer`] with
+    /// [`CopyError::TimedOut`], and the session goes on.)
+    #[error("data connection timed out after {bytes} bytes, and the server did not reply in time")]
+    DataTimeout {
+        /// Bytes moved over the data connection before it stalled.
+        bytes: u64,
+    },
     /// The server reported a download complete but no data connection was ever made (active
     /// mode: nothing connected back, or only a foreign address, which is refused).
     #[error("no data connection: the server replied {} but never connected", show(.0))]
@@ -147,10 +161,95 @@ impl Error {
         }
     }
 
-    /// True when the server said the file or directory does not exist or is not accessible
-    /// (550).
+    /// True when the server answered 550: the file or directory is **not found or not
+    /// accessible**. FTP uses this one code for a path that does not exist, for one the user
+    /// may not read or change ("Permission denied") and for a directory that cannot be
+    /// removed ("Directory not empty"); only the reply text, which no standard fixes, tells
+    /// them apart. Show [`Error::reply`]'s text to a person; do not take this as proof that
+    /// the path is absent.
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// use ftp_client_tokio::ftp_proto::{Reply, ReplyCode};
+    /// let missing = Error::Reply(Reply::new(ReplyCode::FILE_UNAVAILABLE, "No such file"));
+    /// let denied = Error::Reply(Reply::new(ReplyCode::FILE_UNAVAILABLE, "Permission denied"));
+    /// assert!(missing.is_not_found() && denied.is_not_found());
+    /// let full = Error::Reply(Reply::new(ReplyCode::EXCEEDED_STORAGE, "Quota exceeded"));
+    /// assert!(!full.is_not_found());
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(ReplyCode::FILE_UNAVAILABLE)
+    }
+
+    /// True when the server refused with a transient negative reply (4yz: 421, 425, 426,
+    /// 450, 451, 452 ...): the same request may work if tried again later (after
+    /// reconnecting when [`Error::is_fatal`]). Errors without a reply (a timeout, a lost
+    /// connection) are neither transient nor permanent: see [`Error::is_timeout`] and
+    /// [`Error::is_fatal`].
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// use ftp_client_tokio::ftp_proto::{Reply, ReplyCode};
+    /// let busy = Error::Reply(Reply::new(ReplyCode::FILE_ACTION_NOT_TAKEN, "File busy"));
+    /// assert!(busy.is_transient() && !busy.is_permanent());
+    /// let missing = Error::Reply(Reply::new(ReplyCode::FILE_UNAVAILABLE, "No such file"));
+    /// assert!(!missing.is_transient());
+    /// assert!(!Error::Timeout("connecting").is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        self.code().is_some_and(ReplyCode::is_transient_negative)
+    }
+
+    /// True when the server refused with a permanent negative reply (5yz: 500, 530, 550,
+    /// 552, 553 ...): trying the same request again will fail the same way.
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// use ftp_client_tokio::ftp_proto::{Reply, ReplyCode};
+    /// let denied = Error::Reply(Reply::new(ReplyCode::FILE_UNAVAILABLE, "Permission denied"));
+    /// assert!(denied.is_permanent() && !denied.is_transient());
+    /// let login = Error::Reply(Reply::new(ReplyCode::NOT_LOGGED_IN, "Login incorrect"));
+    /// assert!(login.is_permanent());
+    /// let aborted = Error::Reply(Reply::new(ReplyCode::CONNECTION_CLOSED, "Transfer aborted"));
+    /// assert!(!aborted.is_permanent());
+    /// ```
+    pub fn is_permanent(&self) -> bool {
+        self.code().is_some_and(ReplyCode::is_permanent_negative)
+    }
+
+    /// True when something did not happen in time: connecting, a reply (the reply timeout),
+    /// data on a data connection or the server's connection to an active-mode listener (the
+    /// data timeout), or the start of a transfer. Converted to an [`io::Error`], these have
+    /// the kind [`io::ErrorKind::TimedOut`].
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// use ftp_client_tokio::ftp_proto::client::SessionError;
+    /// let stalled = Error::DataTimeout { bytes: 1000 };
+    /// assert!(stalled.is_timeout());
+    /// assert_eq!(std::io::Error::from(stalled).kind(), std::io::ErrorKind::TimedOut);
+    /// // The reply timeout too (also what a stalled transfer's server ends with).
+    /// let no_reply = Error::Session(SessionError::Timeout);
+    /// assert!(no_reply.is_timeout());
+    /// assert_eq!(std::io::Error::from(no_reply).kind(), std::io::ErrorKind::TimedOut);
+    /// assert!(!Error::Session(SessionError::ConnectionClosed).is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout(_)
+            | Self::DataTimeout { .. }
+            | Self::Session(SessionError::Timeout)
+            | Self::Transfer(
+                TransferError::Session(SessionError::Timeout)
+                | TransferError::Data(DataError::Accept)
+                | TransferError::Copy {
+                    error: CopyError::TimedOut,
+                    ..
+                },
+            ) => true,
+            Self::Connect(e) | Self::Io(e) | Self::Tls(e) => e.kind() == io::ErrorKind::TimedOut,
+            _ => false,
+        }
     }
 
     /// True when the control connection can no longer be used: reconnect.
@@ -161,6 +260,7 @@ impl Error {
                 | Self::Io(_)
                 | Self::Tls(_)
                 | Self::Session(_)
+                | Self::DataTimeout { .. }
                 | Self::Transfer(TransferError::Session(_))
         ) || matches!(self, Self::Usage(UsageError::Closed))
     }
@@ -175,11 +275,15 @@ impl From<TransferError> for Error {
     }
 }
 
+/// The client error inside an [`io::Error`] (get it back with [`io::Error::get_ref`] and
+/// `downcast_ref::<Error>()`); its kind is [`io::ErrorKind::TimedOut`] for every timeout
+/// ([`Error::is_timeout`]), [`io::ErrorKind::Other`] otherwise. [`Error::Io`] gives its own
+/// error back.
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::Io(e) => e,
-            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, error),
+            timeout if timeout.is_timeout() => io::Error::new(io::ErrorKind::TimedOut, timeout),
             other => io::Error::other(other),
         }
     }

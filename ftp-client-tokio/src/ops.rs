@@ -37,6 +37,14 @@ fn last_segment(path: &[u8]) -> &[u8] {
         .unwrap_or(trimmed)
 }
 
+/// An NLST line naming a directory itself or its parent: its last path component (after a
+/// trailing `/`, if any) is `.` or `..`.
+fn is_dot_entry(line: &[u8]) -> bool {
+    let trimmed = line.strip_suffix(b"/").unwrap_or(line);
+    let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed);
+    last == b"." || last == b".."
+}
+
 fn opt_path(path: &str) -> Option<ftp_proto::FtpPath> {
     (!path.is_empty()).then(|| path.into())
 }
@@ -319,7 +327,10 @@ impl Client {
         .await
     }
 
-    /// Names in a directory (NLST).
+    /// Names in a directory (NLST), as the server gives them: bare names, or paths such as
+    /// `dir/a.txt` when `path` names a directory (servers differ). Entries whose last path
+    /// component is `.` or `..` (pure-ftpd names `.` and `..`, or `dir/.` and `dir/..`) are
+    /// left out, as [`Client::list`] leaves them out; empty lines too.
     pub async fn nlst(&mut self, path: &str) -> Result<Vec<String>, Error> {
         let bytes = self
             .read_listing(Command::Nlst(ListArgs {
@@ -330,7 +341,7 @@ impl Client {
         Ok(bytes
             .split(|&b| b == b'\n')
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .filter(|line| !line.is_empty())
+            .filter(|line| !line.is_empty() && !is_dot_entry(line))
             .map(|line| String::from_utf8_lossy(line).into_owned())
             .collect())
     }

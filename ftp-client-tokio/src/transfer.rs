@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ftp_proto::ascii::{FromWire, ToWire};
 use ftp_proto::client::{
-    CommandHandle, CopyError, DataError, DataId, DataInput, Event, TransferDone,
+    CommandHandle, CopyError, DataError, DataId, DataInput, Event, SessionError, TransferDone,
 };
 use ftp_proto::{Command, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -18,8 +18,11 @@ use crate::Error;
 use crate::client::{Client, Data, tls_handshake};
 use crate::tls::Stream;
 
-/// How long to wait for a 150/125 after the data connection is up before reading anyway
-/// (servers that skip the preliminary reply; lftp waits the same).
+/// How long a protected (PROT P) transfer waits for its 150/125 once the data connection is
+/// up before starting the data connection's TLS handshake anyway: some servers send the
+/// preliminary reply only after that handshake (lftp waits the same). At most half the reply
+/// timeout, which leaves the handshake the other half. A plain transfer needs no such wait:
+/// its first data bytes show that it started.
 const WAIT_PRELIMINARY: Duration = Duration::from_secs(5);
 
 /// How long an active-mode listener waits for a connection once the server has sent its
@@ -48,6 +51,17 @@ pub(crate) enum Open {
     Done(TransferDone),
 }
 
+/// What ended a wait for a plain transfer to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// Bytes arrived on the data connection.
+    Data,
+    /// The data connection ended or broke before its first byte.
+    DataEnded,
+    /// The control connection was read, or the deadline passed.
+    Other,
+}
+
 impl Client {
     /// Starts a transfer and waits until its data may flow.
     pub(crate) async fn open_transfer(
@@ -60,12 +74,26 @@ impl Client {
         self.open_started(handle).await
     }
 
+    /// Waits until the transfer `handle` may copy: its data connection is open and the server
+    /// has shown that the transfer started. From the moment the transfer command is out, the
+    /// server has the reply timeout to show it: a 150/125 or final reply, or, from servers that
+    /// skip the preliminary reply, data on a plain data connection or a finished TLS handshake
+    /// on a protected one. Otherwise the transfer is aborted (ABOR goes out before the next
+    /// command) and the error is [`Error::Timeout`]. An active-mode server must also connect
+    /// within the data timeout.
     pub(crate) async fn open_started(&mut self, handle: CommandHandle) -> Result<Open, Error> {
         self.orphan = Some(handle);
         self.copy = None;
+        let reply_timeout = self.options.session.reply_timeout;
         let mut preliminary: Option<Reply> = None;
-        let mut wait_preliminary: Option<Instant> = None;
         let accept_deadline = Instant::now() + self.options.data_timeout;
+        // When the server must have shown that the transfer started (set once the transfer
+        // command is out: the session keeps no reply deadline of its own from then on).
+        let mut start_deadline: Option<Instant> = None;
+        let mut tls_fallback: Option<Instant> = None;
+        // The plain data connection ended (or broke) before its first byte: only the control
+        // connection can tell an empty file from a refusal now.
+        let mut data_ended = false;
         loop {
             self.run_outputs().await?;
             while let Some(event) = self.events.pop_front() {
@@ -82,58 +110,146 @@ impl Client {
                     _ => {}
                 }
             }
+            if start_deadline.is_none() && self.awaiting_start() {
+                start_deadline = Some(Instant::now() + reply_timeout);
+            }
+            let started = preliminary.is_some() || self.session.transfer_replied();
+            let deadline = start_deadline.filter(|_| !started);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.start_timed_out());
+            }
             let order = self.copy.filter(|c| Some(c.id) == self.data_id());
             if let (Some(order), Data::Connected { .. }) = (order, &self.data) {
-                let go = preliminary.is_some()
-                    || self.session.transfer_replied()
-                    || wait_preliminary.is_some_and(|t| Instant::now() >= t);
-                if go {
-                    let Data::Connected { id, stream } =
-                        core::mem::replace(&mut self.data, Data::None)
-                    else {
-                        unreachable!("matched above");
-                    };
-                    let stream = if order.protected {
-                        match self.protect(handle, id, stream).await? {
-                            Some(stream) => stream,
-                            // The handshake failed (reported to the session): wait for the
-                            // transfer's end.
-                            None => continue,
-                        }
-                    } else {
-                        Stream::Plain(stream)
-                    };
-                    return Ok(Open::Streaming(Opened {
-                        handle,
-                        id,
-                        ascii: order.ascii,
-                        stream,
-                        size_hint: preliminary.as_ref().and_then(ftp_proto::client::size_hint),
-                    }));
+                let mut go = started;
+                if !go && order.protected {
+                    let fallback = *tls_fallback.get_or_insert_with(|| {
+                        Instant::now() + WAIT_PRELIMINARY.min(reply_timeout / 2)
+                    });
+                    if Instant::now() < fallback {
+                        let until = deadline.map_or(fallback, |d| d.min(fallback));
+                        self.control_until(Some(until)).await?;
+                        continue;
+                    }
+                    go = true;
                 }
-                let until = *wait_preliminary.get_or_insert(Instant::now() + WAIT_PRELIMINARY);
-                tokio::select! {
-                    r = self.read_control() => r?,
-                    () = sleep_until(until) => {}
+                if !go && !data_ended {
+                    match self.control_or_data(deadline).await? {
+                        Wake::Data => go = true,
+                        Wake::DataEnded => data_ended = true,
+                        Wake::Other => {}
+                    }
                 }
-                continue;
+                if !go {
+                    if data_ended {
+                        self.control_until(deadline).await?;
+                    }
+                    continue;
+                }
+                let Data::Connected { id, stream } = core::mem::replace(&mut self.data, Data::None)
+                else {
+                    unreachable!("matched above");
+                };
+                let stream = if order.protected {
+                    match self.protect(handle, id, stream, deadline).await? {
+                        Some(stream) => stream,
+                        // The handshake failed (reported to the session): wait for the
+                        // transfer's end.
+                        None => continue,
+                    }
+                } else {
+                    Stream::Plain(stream)
+                };
+                if preliminary.is_none() {
+                    preliminary = self.take_preliminary(handle);
+                }
+                return Ok(Open::Streaming(Opened {
+                    handle,
+                    id,
+                    ascii: order.ascii,
+                    stream,
+                    size_hint: preliminary.as_ref().and_then(ftp_proto::client::size_hint),
+                }));
             }
             if matches!(self.data, Data::Listening { .. }) {
-                self.accept_or_control(accept_deadline).await?;
+                self.accept_or_control(accept_deadline, deadline).await?;
                 continue;
             }
-            self.read_control().await?;
+            self.control_until(deadline).await?;
         }
+    }
+
+    /// The transfer command is out and the session waits for the driver: it keeps no reply
+    /// deadline while a data connection is (or is about to be) in use.
+    fn awaiting_start(&self) -> bool {
+        self.session.in_transfer()
+            && !self.session.is_closed()
+            && self.session.poll_timeout().is_none()
+    }
+
+    /// The server did not show in time that the transfer started: the transfer is aborted
+    /// (ABOR goes out before the next command, see `Client::settle`) and the error returned.
+    fn start_timed_out(&mut self) -> Error {
+        self.data = Data::None;
+        self.copy = None;
+        let _ = self.session.abort(Self::now());
+        self.drain_sync();
+        Error::Timeout("waiting for the transfer to start (no 150 reply and no data)")
+    }
+
+    /// A preliminary reply to `handle` still among the events (it came during a TLS
+    /// handshake), taken out.
+    fn take_preliminary(&mut self, handle: CommandHandle) -> Option<Reply> {
+        let at = self
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::Preliminary { handle: h, .. } if *h == handle))?;
+        match self.events.remove(at) {
+            Some(Event::Preliminary { reply, .. }) => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// Reads the control connection once, or waits until `deadline` passes.
+    async fn control_until(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        tokio::select! {
+            r = self.read_control() => r,
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Ok(()),
+        }
+    }
+
+    /// Reads the control connection once, or waits for the first byte (or the end) of the
+    /// plain data connection, or until `deadline` passes.
+    async fn control_or_data(&mut self, deadline: Option<Instant>) -> Result<Wake, Error> {
+        let Data::Connected { id, stream } = core::mem::replace(&mut self.data, Data::None) else {
+            return Ok(Wake::Other);
+        };
+        let mut probe = [0u8; 1];
+        let woke = tokio::select! {
+            r = stream.peek(&mut probe) => Ok(match r {
+                Ok(n) if n > 0 => Wake::Data,
+                _ => Wake::DataEnded,
+            }),
+            r = self.read_control() => r.map(|()| Wake::Other),
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                Ok(Wake::Other)
+            }
+        };
+        // Put back before anything else: the session may close the channel (drain_sync).
+        self.data = Data::Connected { id, stream };
+        woke
     }
 
     /// The TLS handshake on a data connection (PROT P), resuming the control connection's
     /// session, while the control connection is watched (a server that gives up ends it).
-    /// `None` when it failed; the session has been told.
+    /// `None` when it failed; the session has been told. `start_deadline`: the transfer has
+    /// not been seen to start yet, and must be by then (or it is aborted with
+    /// [`Error::Timeout`]).
     async fn protect(
         &mut self,
         handle: CommandHandle,
         id: DataId,
         tcp: TcpStream,
+        mut start_deadline: Option<Instant>,
     ) -> Result<Option<Stream>, Error> {
         let Some(tls) = self.tls.clone() else {
             // PROT P without TLS on the control connection (sent by hand): cannot be done.
@@ -161,6 +277,16 @@ impl Client {
                     if ended || self.copy.is_none() {
                         break None;
                     }
+                    let preliminary = self.events.iter().any(
+                        |e| matches!(e, Event::Preliminary { handle: h, .. } if *h == handle),
+                    );
+                    if preliminary || self.session.transfer_replied() {
+                        start_deadline = None;
+                    }
+                }
+                () = sleep_until(start_deadline.unwrap_or_else(Instant::now)),
+                    if start_deadline.is_some() => {
+                    return Err(self.start_timed_out());
                 }
             }
         };
@@ -192,8 +318,13 @@ impl Client {
     }
 
     /// Active mode: waits for the server's connection (only from the control peer's address)
-    /// while still reading the control connection.
-    async fn accept_or_control(&mut self, deadline: Instant) -> Result<(), Error> {
+    /// while still reading the control connection, until `deadline` (then the session hears
+    /// that the server never connected) or `start_deadline` (then the caller aborts).
+    async fn accept_or_control(
+        &mut self,
+        deadline: Instant,
+        start_deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         let Data::Listening { id, listener } = core::mem::replace(&mut self.data, Data::None)
         else {
             return Ok(());
@@ -218,6 +349,11 @@ impl Client {
             } => Some(r),
             r = self.read_control() => { r?; None }
             () = sleep_until(deadline) => Some(None),
+            () = sleep_until(start_deadline.unwrap_or(deadline)), if start_deadline.is_some() => {
+                // The caller sees the deadline passed and aborts the transfer.
+                self.data = Data::Listening { id, listener };
+                return Ok(());
+            }
         };
         match accepted {
             Some(Some(stream)) => {
@@ -251,6 +387,25 @@ impl Client {
     /// Retrieves `path`: the returned stream yields the file's bytes and completes the transfer
     /// when read to its end (the server's final reply is checked then: a 451 after the data
     /// becomes a read error). Dropping it early aborts the transfer before the next command.
+    ///
+    /// `retr` returns once the server has shown that the download started: a 150/125 reply,
+    /// the final reply, or, from servers that send no 150, the first data bytes (on a
+    /// TLS-protected data connection: a finished handshake, which the client starts without
+    /// a 150 after 5 s or half the reply timeout, whichever is shorter). A refusal (550 ...)
+    /// is an error of `retr` itself.
+    ///
+    /// How long it may wait: the reply timeout for each control step (TYPE when the type
+    /// changes, EPSV/PASV or EPRT/PORT, REST); the data timeout for connecting to a passive
+    /// port; then the reply timeout, counted from the RETR command, for the start. A server
+    /// that shows nothing by then has the transfer aborted (ABOR goes out before the next
+    /// command) and `retr` fails with [`Error::Timeout`]; the client stays usable. In active
+    /// mode the server must also connect within the data timeout (counted from the start of
+    /// the transfer); if it has sent its 150 and never connects, its final reply decides,
+    /// within the reply timeout after that. [`Client::stor`], [`Client::append`] and the
+    /// listings open their transfers the same way (an upload always waits for the 150).
+    ///
+    /// Once data flows, a pause longer than the data timeout ends the read with an error of
+    /// kind [`io::ErrorKind::TimedOut`] (see [`RetrStream`]).
     ///
     /// ```no_run
     /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -291,6 +446,11 @@ impl Client {
     }
 
     /// Stores `reader`'s bytes as `path` (STOR); returns the bytes sent.
+    ///
+    /// The transfer opens as [`Client::retr`] describes (within the reply timeout of the
+    /// STOR command, the server must send its 150). A server that stops reading for longer
+    /// than the data timeout, and then does not reply within the reply timeout, fails it with
+    /// [`Error::DataTimeout`].
     pub async fn stor<R: AsyncRead + Unpin>(
         &mut self,
         path: &str,
@@ -429,7 +589,11 @@ impl Client {
                 result,
             },
         );
-        let done = self.wait_transfer(handle).await;
+        let stalled = result == Err(CopyError::TimedOut);
+        let done = self
+            .wait_transfer(handle)
+            .await
+            .map_err(|e| after_copy(e, stalled, sent));
         self.orphan = None;
         if done.is_ok()
             && let Some(path) = refill
@@ -581,6 +745,13 @@ async fn copy_to_data<R: AsyncRead + Unpin>(
 /// while data flows, so a server that gives up mid-transfer ends the read with an error
 /// instead of a hang. Dropping the stream before the end aborts the transfer (ABOR) before the
 /// client's next command; the client stays usable.
+///
+/// Read errors carry the client's [`Error`] (`get_ref()` and `downcast_ref::<Error>()`), with
+/// the kind [`io::ErrorKind::TimedOut`] for every timeout. Data that stops for longer than
+/// the data timeout ends the copy; the server's final reply is then awaited for up to the
+/// reply timeout: a stall therefore fails after the data timeout plus the reply timeout, with
+/// [`Error::DataTimeout`] when the server stays silent (the session has ended), or
+/// [`Error::Transfer`] with the server's reply when it answers.
 #[derive(Debug)]
 pub struct RetrStream<'a> {
     client: &'a mut Client,
@@ -599,6 +770,8 @@ pub struct RetrStream<'a> {
     timer: Pin<Box<Sleep>>,
     /// How the transfer ended; the error is handed out once (then a generic one).
     outcome: Option<Result<TransferDone, Option<Error>>>,
+    /// The data connection stalled (the data timeout ended it).
+    stalled: bool,
 }
 
 impl<'a> RetrStream<'a> {
@@ -619,6 +792,7 @@ impl<'a> RetrStream<'a> {
             last_data: Instant::now(),
             timer: Box::pin(sleep(idle)),
             outcome: None,
+            stalled: false,
         };
         match open {
             Open::Done(done) => this.outcome = Some(Ok(done)),
@@ -662,6 +836,7 @@ impl<'a> RetrStream<'a> {
     /// Reports the data connection's end to the session.
     fn data_ended(&mut self, result: Result<(), CopyError>) {
         self.stream = None;
+        self.stalled = result == Err(CopyError::TimedOut);
         if let Some(id) = self.id {
             self.client.session.handle_data(
                 Client::now(),
@@ -691,15 +866,15 @@ impl<'a> RetrStream<'a> {
         if let Some(result) = found {
             self.client.orphan = None;
             self.stream = None;
-            self.outcome = Some(result.map_err(|e| Some(Error::from(e))));
+            let (stalled, bytes) = (self.stalled, self.bytes);
+            self.outcome =
+                Some(result.map_err(|e| Some(after_copy(Error::from(e), stalled, bytes))));
         } else if self.client.copy.is_none() {
             // The session closed the data channel (the server failed the transfer).
             self.stream = None;
         }
         if self.client.session.is_closed() && self.outcome.is_none() {
-            self.outcome = Some(Err(Some(Error::Session(
-                ftp_proto::client::SessionError::ConnectionClosed,
-            ))));
+            self.outcome = Some(Err(Some(Error::Session(SessionError::ConnectionClosed))));
         }
     }
 
@@ -1132,6 +1307,16 @@ impl Drop for RetrStream<'_> {
             // command (see `Client::settle`).
             self.stream = None;
         }
+    }
+}
+
+/// The error of a transfer that ended with `error` after its data connection `stalled` (the
+/// data timeout ended the copy after `bytes` bytes): when the session then timed out waiting
+/// for the final reply, the stall came first and is what the error names.
+fn after_copy(error: Error, stalled: bool, bytes: u64) -> Error {
+    match error {
+        Error::Session(SessionError::Timeout) if stalled => Error::DataTimeout { bytes },
+        other => other,
     }
 }
 

@@ -12,6 +12,10 @@
 //! Attacks: AUTH TLS refused (500, 502) or answered 234 followed by plaintext, or by silence:
 //! the client fails closed and the server never receives USER or PASS; a certificate from an
 //! unknown CA is refused unless `danger_accept_invalid_certs` is set.
+//!
+//! A scripted FTPS server for protected transfers that start late or never: one that sends
+//! its 150 only after the data connection's TLS handshake, and one that never answers RETR
+//! nor accepts the data connection.
 
 mod support;
 
@@ -433,4 +437,173 @@ async fn auth_tls_refused_on_demand_leaves_a_plain_usable_connection() {
     // The caller chose explicit AUTH (not required TLS): going on in clear is its decision.
     assert_eq!(c.quote_line("NOOP").await.unwrap().code().get(), 200);
     assert!(received.lock().unwrap().ends_with(b"AUTH TLS\r\nNOOP\r\n"));
+}
+
+/// What the scripted FTPS server does with RETR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsRetr {
+    /// Accept the data connection, finish its TLS handshake, and only then send 150; the
+    /// data, close_notify, 226.
+    PreliminaryAfterHandshake(&'static [u8]),
+    /// Nothing: no reply, and the passive listener never accepts (the client's connection
+    /// completes in the kernel's queue) until ABOR, which gets 426 + 226.
+    Silent,
+}
+
+/// A scripted FTPS server (explicit TLS, `PROT P` data) answering RETR as `retr` says;
+/// returns its address and the command lines it received.
+async fn scripted_tls_server(
+    pki: &TestPki,
+    retr: TlsRetr,
+) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let certs = vec![CertificateDer::from_pem_slice(pki.cert_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let (acceptor, log) = (acceptor.clone(), log2.clone());
+            tokio::spawn(async move {
+                tcp.write_all(b"220 Scripted FTPS\r\n").await?;
+                let mut plain = BufReader::new(tcp);
+                let mut line = String::new();
+                plain.read_line(&mut line).await?;
+                plain.get_mut().write_all(b"234 Go ahead\r\n").await?;
+                // The client says nothing more in clear: the buffer holds nothing.
+                let tls = acceptor.accept(plain.into_inner()).await?;
+                let (read, mut write) = tokio::io::split(tls);
+                let mut lines = BufReader::new(read).lines();
+                let mut passive: Option<TcpListener> = None;
+                let mut silent: Option<TcpListener> = None;
+                while let Some(line) = lines.next_line().await? {
+                    log.lock().unwrap().push(line.clone());
+                    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "USER" => b"331 Password\r\n",
+                        "PASS" => b"230 Hello\r\n",
+                        "FEAT" => b"211-Features:\r\n EPSV\r\n211 End\r\n",
+                        "QUIT" => b"221 Bye\r\n",
+                        "ABOR" if silent.take().is_some() => b"426 Aborted\r\n226 ABOR done\r\n",
+                        "ABOR" => b"226 ABOR done\r\n",
+                        "EPSV" => {
+                            let l = TcpListener::bind("127.0.0.1:0").await?;
+                            let port = l.local_addr()?.port();
+                            passive = Some(l);
+                            let reply = format!("229 Extended Passive Mode (|||{port}|)\r\n");
+                            write.write_all(reply.as_bytes()).await?;
+                            continue;
+                        }
+                        "RETR" => {
+                            match retr {
+                                TlsRetr::Silent => silent = passive.take(),
+                                TlsRetr::PreliminaryAfterHandshake(bytes) => {
+                                    let Some(l) = passive.take() else {
+                                        write.write_all(b"425 No data connection\r\n").await?;
+                                        continue;
+                                    };
+                                    let (data, _) = l.accept().await?;
+                                    let mut data = acceptor.accept(data).await?;
+                                    write.write_all(b"150 Here it comes\r\n").await?;
+                                    data.write_all(bytes).await?;
+                                    data.shutdown().await?;
+                                    drop(data);
+                                    write.write_all(b"226 Done\r\n").await?;
+                                }
+                            }
+                            continue;
+                        }
+                        _ => b"200 OK\r\n",
+                    };
+                    write.write_all(reply).await?;
+                }
+                Ok::<(), std::io::Error>(())
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// A client of the scripted FTPS server, logged in, with these timeouts.
+async fn scripted_tls_client(
+    addr: SocketAddr,
+    pki: &TestPki,
+    reply: Duration,
+    data: Duration,
+) -> Client {
+    let tls = TlsConfig::new()
+        .add_root_pem(pki.ca_pem.as_bytes())
+        .unwrap();
+    let mut c = Client::builder()
+        .reply_timeout(reply)
+        .data_timeout(data)
+        .tls(tls)
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    c
+}
+
+/// A server that sends its 150 only once the data connection's TLS handshake is done: the
+/// client starts the handshake without the 150 after a short wait (at most half the reply
+/// timeout) and the download succeeds.
+#[tokio::test]
+async fn a_protected_download_whose_150_follows_the_handshake_succeeds() {
+    let pki = TestPki::new(&["127.0.0.1"]);
+    let (addr, _) =
+        scripted_tls_server(&pki, TlsRetr::PreliminaryAfterHandshake(b"late but fine")).await;
+    let mut c =
+        scripted_tls_client(addr, &pki, Duration::from_secs(2), Duration::from_secs(5)).await;
+    let started = Instant::now();
+    let got = timeout(LIMIT, c.download_to_vec("f"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, b"late but fine");
+    // The wait for the 150 is half the 2 s reply timeout here, not a fixed 5 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+}
+
+/// A server that never answers RETR nor accepts the (protected) data connection: `retr`
+/// fails itself within the reply timeout, with a timeout error, and the session goes on
+/// after the abort.
+#[tokio::test]
+async fn a_protected_download_the_server_never_starts_fails_within_the_reply_timeout() {
+    let pki = TestPki::new(&["127.0.0.1"]);
+    let (addr, log) = scripted_tls_server(&pki, TlsRetr::Silent).await;
+    let reply = Duration::from_millis(1000);
+    let mut c = scripted_tls_client(addr, &pki, reply, Duration::from_secs(4)).await;
+    let started = Instant::now();
+    let err = timeout(LIMIT, c.retr("f"))
+        .await
+        .unwrap()
+        .map(|_| ())
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(err.is_timeout() && !err.is_fatal(), "{err:?}");
+    // TYPE and EPSV, then the reply timeout for the start.
+    assert!(took >= reply && took < reply * 3, "{took:?}");
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+    assert!(log.lock().unwrap().iter().any(|l| l == "ABOR"));
 }

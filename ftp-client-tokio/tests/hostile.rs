@@ -29,6 +29,14 @@ enum Script {
     /// 150, send the bytes over the data connection, then hold it open without a final
     /// reply until ABOR (which closes it and gets 426 + 226).
     Stall(Vec<u8>),
+    /// Nothing at all: no reply, and the passive listener is kept but never accepts (the
+    /// client's connection completes in the kernel's queue) until ABOR (426 + 226).
+    Silent,
+    /// No 150: accept, send the bytes, close the data connection, then 226.
+    DataWithoutPreliminary(Vec<u8>),
+    /// Close the passive listener (resetting the client's queued connection), wait a moment,
+    /// then send these bytes.
+    RefuseAfterReset(Vec<u8>),
 }
 
 /// Scripted server settings: replies by verb (and by `VERB arg` for data commands).
@@ -87,6 +95,7 @@ impl Hostile {
         write.write_all(b"220 Hostile server\r\n").await?;
         let mut passive: Option<TcpListener> = None;
         let mut held: Option<TcpStream> = None;
+        let mut silent: Option<TcpListener> = None;
         while let Some(line) = lines.next_line().await? {
             log.lock().unwrap().push(line.clone());
             let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
@@ -96,10 +105,7 @@ impl Hostile {
                 .or_else(|| self.scripts.get(&verb))
                 .cloned()
                 .unwrap_or(Script::Reply(b"502 Not scripted\r\n".to_vec()));
-            if verb == "ABOR"
-                && let Some(data) = held.take()
-            {
-                drop(data);
+            if verb == "ABOR" && (held.take().is_some() || silent.take().is_some()) {
                 write.write_all(b"426 Aborted\r\n").await?;
             }
             match script {
@@ -113,6 +119,25 @@ impl Hostile {
                     write.write_all(b"150 Here it comes\r\n").await?;
                     data.write_all(&bytes).await?;
                     held = Some(data);
+                }
+                Script::Silent => silent = passive.take(),
+                Script::DataWithoutPreliminary(bytes) => {
+                    let Some(l) = passive.take() else {
+                        write.write_all(b"425 No data connection\r\n").await?;
+                        continue;
+                    };
+                    let (mut data, _) = l.accept().await?;
+                    data.write_all(&bytes).await?;
+                    data.shutdown().await?;
+                    drop(data);
+                    // After the data, as servers that skip 150 do.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    write.write_all(b"226 Done\r\n").await?;
+                }
+                Script::RefuseAfterReset(bytes) => {
+                    drop(passive.take());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    write.write_all(&bytes).await?;
                 }
                 Script::ReplyAndClose(bytes) => {
                     write.write_all(&bytes).await?;
@@ -717,4 +742,192 @@ async fn listing_a_file_on_an_mlsd_server_uses_mlst() {
     assert!(!entries[0].kind.is_dir());
     let err = timeout(LIMIT, c.list("nope")).await.unwrap().unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
+}
+
+/// A server that answers PASV but then neither replies to the transfer command (no 150, no
+/// final reply) nor accepts the data connection (the client's connection completes in the
+/// kernel's queue all the same): `retr`, `list` and `stor` fail themselves, with a timeout,
+/// within the reply timeout (not after a fixed wait, with a stream that fails later, or
+/// never); the transfer is aborted and the session goes on.
+#[tokio::test]
+async fn a_transfer_the_server_never_starts_fails_within_the_reply_timeout() {
+    let (addr, log) = Hostile::new()
+        .on("RETR f", Script::Silent)
+        .on("LIST -a", Script::Silent)
+        .on("LIST", Script::Silent)
+        .on("STOR up", Script::Silent)
+        .start()
+        .await;
+    let reply = Duration::from_millis(800);
+    // The data timeout is longer: the reply timeout alone bounds the wait.
+    let mut c = login_with(addr, reply, Duration::from_secs(3)).await;
+    // Each operation may take the reply timeout for its control steps (TYPE, PASV), then the
+    // reply timeout for the transfer to start.
+    let bound = reply * 3 + Duration::from_millis(700);
+
+    let started = std::time::Instant::now();
+    let err = timeout(LIMIT, c.retr("f"))
+        .await
+        .unwrap()
+        .map(|_| ())
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(err.is_timeout() && !err.is_fatal(), "{err:?}");
+    assert!(err.to_string().contains("transfer to start"), "{err}");
+    assert!(took >= reply && took < bound, "{took:?}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::TimedOut
+    );
+    // ABOR before the next command; the server answers it and the session goes on.
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+    assert!(log.lock().unwrap().iter().any(|l| l == "ABOR"));
+
+    let started = std::time::Instant::now();
+    let err = timeout(LIMIT, c.list("")).await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+
+    let started = std::time::Instant::now();
+    let err = timeout(LIMIT, c.stor("up", &b"data"[..]))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+}
+
+/// A server that sends no 150 but the data (then 226): the data shows the transfer started,
+/// so the download goes ahead at once, with no fixed wait for the missing reply. The file is
+/// larger than the sockets' buffers, so the server's 226 waits for the client to read. An
+/// empty file the same way.
+#[tokio::test]
+async fn data_without_a_preliminary_reply_starts_the_download_at_once() {
+    let (addr, _) = Hostile::new()
+        .on(
+            "RETR f",
+            Script::DataWithoutPreliminary(pattern(16 << 20, 5)),
+        )
+        .on("RETR empty", Script::DataWithoutPreliminary(Vec::new()))
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let started = std::time::Instant::now();
+    let got = timeout(LIMIT, c.download_to_vec("f"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got == pattern(16 << 20, 5), "{} bytes", got.len());
+    let empty = timeout(LIMIT, c.download_to_vec("empty"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(empty.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A refusal whose data connection is reset before the 550 arrives is still a refusal of
+/// `retr` itself (a missing file), not a stream that fails when read.
+#[tokio::test]
+async fn a_refusal_after_the_data_connection_is_reset_fails_retr() {
+    let (addr, _) = Hostile::new()
+        .on(
+            "RETR nope",
+            Script::RefuseAfterReset(b"550 No such file\r\n".to_vec()),
+        )
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let err = timeout(LIMIT, c.retr("nope"))
+        .await
+        .unwrap()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.is_not_found() && err.is_permanent(), "{err:?}");
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+}
+
+/// A download whose data stalls (150, some bytes, then nothing, and no final reply): read as
+/// an `AsyncRead`, it fails with `io::ErrorKind::TimedOut`, and the error names the data
+/// connection, not the control reply. The same for an upload the server stops reading.
+#[tokio::test]
+async fn a_stalled_transfer_is_a_timed_out_io_error_naming_the_data_connection() {
+    use tokio::io::AsyncReadExt;
+
+    let (addr, _) = Hostile::new()
+        .on("RETR stall.bin", Script::Stall(vec![7u8; 1000]))
+        .on("STOR stall.bin", Script::Stall(Vec::new()))
+        .start()
+        .await;
+    let short = Duration::from_millis(400);
+    let mut c = login_with(addr, short, short).await;
+    let mut stream = timeout(LIMIT, c.retr("stall.bin")).await.unwrap().unwrap();
+    let mut got = Vec::new();
+    let err = timeout(LIMIT, stream.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err:?}");
+    assert!(
+        err.to_string().contains("data connection timed out"),
+        "{err}"
+    );
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<Error>())
+        .expect("the client error inside");
+    assert!(
+        matches!(inner, Error::DataTimeout { bytes: 1000 }),
+        "{inner:?}"
+    );
+    assert!(inner.is_timeout() && inner.is_fatal());
+    drop(stream);
+
+    let mut c = login_with(addr, short, short).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    std::fs::write(&local, vec![1u8; 64 << 20]).unwrap();
+    let err = timeout(
+        LIMIT,
+        c.upload_file(&local, "stall.bin", TransferOptions::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(err, Error::DataTimeout { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("data connection timed out"),
+        "{err}"
+    );
+}
+
+/// NLST's `.` and `..` entries, bare or as the last component of a path (pure-ftpd answers
+/// `NLST dir` with `dir/.` and `dir/..`), are left out, as `list` leaves them out; names that
+/// only start with dots are kept.
+#[tokio::test]
+async fn nlst_leaves_out_dot_and_dot_dot() {
+    let (addr, _) = Hostile::new()
+        .on(
+            "NLST dir",
+            Script::Data(b"dir/.\r\ndir/..\r\ndir/a.txt\r\ndir/.hidden\r\ndir/..b\r\n".to_vec()),
+        )
+        .on(
+            "NLST",
+            Script::Data(b".\r\n..\r\n./\r\nx\r\n...\r\n".to_vec()),
+        )
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let names = timeout(LIMIT, c.nlst("dir")).await.unwrap().unwrap();
+    assert_eq!(names, ["dir/a.txt", "dir/.hidden", "dir/..b"]);
+    let names = timeout(LIMIT, c.nlst("")).await.unwrap().unwrap();
+    assert_eq!(names, ["x", "..."]);
 }

@@ -29,7 +29,7 @@
 //! (exit code 3). Either way the data connections are protected too (`PBSZ 0`, `PROT P`)
 //! and resume the control connection's TLS session. The server's certificate is checked
 //! against the system's trusted roots, or only against the CA certificates in the PEM file
-//! given with `--ca-file FILE`; `--insecure` accepts any certificate (self-signed test
+//! given with `--ca-file FILE`; `-k`/`--insecure` accepts any certificate (self-signed test
 //! servers: still encrypted, but not authenticated).
 //!
 //! **URLs** follow RFC 1738: `ftp://[user[:password]@]host[:port][/path][;type=a|i|d]`, with
@@ -102,7 +102,7 @@ URLs: ftp://[USER[:PASSWORD]@]HOST[:PORT][/PATH][;type=a|i|d] (RFC 1738, percent
   No USER: anonymous login. PATH is relative to the login directory; a leading %2F makes it
   absolute. ;type=a: ASCII transfers; ;type=d: `ls` lists names only.
   ftps://...: implicit TLS (port 990 by default). --tls: explicit TLS (AUTH TLS), required.
-  Certificates are checked against the system roots, or --ca-file; --insecure skips that.
+  Certificates are checked against the system roots, or --ca-file; -k/--insecure skips that.
 
 Exit codes:
   0  success
@@ -155,9 +155,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     ca_file: Option<PathBuf>,
 
-    /// Accept any server certificate (self-signed test servers): still encrypted, but
-    /// anyone in the middle could read and change everything, password included.
-    #[arg(long, global = true, conflicts_with = "ca_file")]
+    /// Accept any server certificate (self-signed test servers; -k as in curl): still
+    /// encrypted, but anyone in the middle could read and change everything, password
+    /// included.
+    #[arg(short = 'k', long, global = true, conflicts_with = "ca_file")]
     insecure: bool,
 }
 
@@ -851,6 +852,24 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn k_is_insecure_anywhere_on_the_line() {
+        for args in [
+            &["ftp", "-k", "--tls", "ls", "ftp://h/"][..],
+            &["ftp", "--tls", "ls", "-k", "ftp://h/"][..],
+            &["ftp", "--insecure", "--tls", "ls", "ftp://h/"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.insecure, "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["ftp", "--tls", "ls", "ftp://h/"]).unwrap();
+        assert!(!cli.insecure);
+        // Like --insecure, -k cannot go with --ca-file.
+        assert!(
+            Cli::try_parse_from(["ftp", "-k", "--ca-file", "ca.pem", "ls", "ftp://h/"]).is_err()
+        );
     }
 
     #[test]
