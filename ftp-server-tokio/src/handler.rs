@@ -379,9 +379,19 @@ async fn serve<S: Storage>(
             let created = session_path(home, &created)?;
             Ok((Response::Created(created), Some(Opened::Writer(writer))))
         }
-        Request::List { path, kind, .. } => {
+        Request::List {
+            path,
+            kind,
+            options,
+        } => {
             require(principal, Operation::List, &path)?;
-            list(storage, &storage_path(home, &path)?, kind).await
+            let target = storage_path(home, &path)?;
+            // `ls -d`: the directory itself, not its contents (LIST, NLST and STAT).
+            if kind != ListKind::Mlsd && options.as_deref().is_some_and(lists_itself) {
+                let entry = storage.metadata(&target).await?;
+                return answer(entries_now(vec![entry]));
+            }
+            list(storage, &target, kind).await
         }
         Request::Facts { path } => {
             require(principal, Operation::List, &path)?;
@@ -520,6 +530,13 @@ async fn serve<S: Storage>(
         // Other SITE commands, and requests added to the vocabulary later, are not served here.
         _ => Err(FsError::NotSupported),
     }
+}
+
+/// Whether `ls` options (`-ld`, `-l -d`) ask for a directory's own entry.
+fn lists_itself(options: &str) -> bool {
+    options
+        .split(' ')
+        .any(|word| word.starts_with('-') && !word.starts_with("--") && word.contains('d'))
 }
 
 /// The SITE commands [`RequestHandler`] serves when the storage can (`SITE HELP` lists them).

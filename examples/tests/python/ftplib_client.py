@@ -263,6 +263,12 @@ def scenario_mget(args):
           f"NLST docs: {names!r}")
     check(sorted(ftp.nlst("*.txt")) == ["top.txt"], "NLST *.txt in the cwd")
     check(ftp.nlst("docs/a.txt") == ["docs/a.txt"], "NLST of a file names it as given")
+    # `ls -d`: the directory itself, not its contents.
+    lines = []
+    ftp.retrlines("LIST -ld docs", lines.append)
+    check(len(lines) == 1 and lines[0].startswith("d") and lines[0].endswith(" docs"),
+          f"LIST -ld docs: {lines!r}")
+    check(ftp.nlst("-d", "docs") == ["docs"], "NLST -d docs")
     ftp.cwd("docs")
     check(sorted(ftp.nlst()) == [".hidden.txt", "a.txt", "b.txt", "c.log"], "bare NLST")
     check(ftp.nlst("?.log") == ["c.log"], "NLST ?.log")

@@ -1740,10 +1740,11 @@ impl Session {
                     now: clock,
                 },
             ) => {
-                // One entry named like the path and not a directory: the path was a file.
-                let file = matches!(entries.as_slice(), [only]
-                    if !only.kind.is_dir() && path.file_name() == Some(only.name.as_slice()));
-                let format = select.format(kind, self.facts, !file);
+                // One entry named like the path: the path itself was listed (a file, or a
+                // directory with `ls -d`), and NLST names it as the argument does.
+                let itself = matches!(entries.as_slice(), [only]
+                    if path.file_name() == Some(only.name.as_slice()));
+                let format = select.format(kind, self.facts, !itself);
                 self.answer_listing(now, &format, &path, &entries, clock);
             }
             (P::List { kind, path, select }, R::Ok) if kind != ListKind::Stat => {
