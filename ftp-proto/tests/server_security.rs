@@ -677,6 +677,13 @@ fn epsv_all_refuses_port_pasv_eprt() {
     h.respond(t, Response::Ok);
     assert_eq!(h.reply_code(), 125);
     assert!(matches!(h.data(), DataAction::Transfer { id: i, .. } if i == id));
+    h.input(DataInput::Finished { id, result: Ok(0) });
+    assert_eq!(h.reply_code(), 226);
+    // It binds the whole connection: REIN and a new login do not lift it.
+    assert_eq!(h.cmd("REIN"), 220);
+    h.login();
+    assert_eq!(h.cmd("PASV"), 503);
+    assert_eq!(h.cmd("PORT 192,0,2,10,195,80"), 503);
 }
 
 #[test]

@@ -1080,11 +1080,12 @@ impl Session {
         self.ascii = false;
         self.rest = None;
         self.rename_from = None;
-        self.epsv_all = false;
         self.facts = Facts::default();
         self.hash = preferred_hash(&self.config.capabilities.checksums);
         self.login_deadline = after(now, self.config.login_timeout);
-        // TLS, PBSZ and PROT stay: REIN never drops protection.
+        // TLS, PBSZ and PROT stay: REIN never drops protection. EPSV ALL stays too: a NAT
+        // device that saw it has stopped translating PORT and PASV for this connection
+        // (RFC 2428 section 4).
         self.reply(ReplyCode::SERVICE_READY, "Service ready for new user");
     }
 
