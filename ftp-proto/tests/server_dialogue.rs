@@ -830,6 +830,13 @@ fn mlst_over_control() {
     assert_eq!(r.lines().len(), 3);
     assert!(r.lines()[1].starts_with(b" type=file;size=10;"), "{r:?}");
     assert!(r.lines()[1].ends_with(b" /a.txt"), "{r:?}");
+    // A name that is not UTF-8 is the same bytes on both lines.
+    h.send_raw(b"MLST caf\xe9\r\n");
+    let (t, _) = h.request();
+    h.respond(t, Response::Entry(Entry::file(b"caf\xe9".to_vec(), 1)));
+    let r = h.reply();
+    assert_eq!(r.lines()[0], b"Listing /caf\xe9");
+    assert!(r.lines()[1].ends_with(b" /caf\xe9"), "{r:?}");
     assert_eq!(
         ask_reply(&mut h, "MLST nope", Response::Error(FsError::NotFound))
             .code()

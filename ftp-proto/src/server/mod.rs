@@ -1763,8 +1763,9 @@ impl Session {
                     self.reply(ReplyCode::FILE_UNAVAILABLE, "Name cannot be represented");
                     return Ok(());
                 }
+                // The path byte for byte, as the fact line has it (not a lossy UTF-8 form).
                 let lines: Vec<Vec<u8>> = vec![
-                    format!("Listing {path}").into_bytes(),
+                    [&b"Listing "[..], path.as_bytes()].concat(),
                     line,
                     b"End".to_vec(),
                 ];
@@ -1837,7 +1838,8 @@ impl Session {
             let _ = format.write(entry, clock, &mut bytes);
         }
         if format.kind == ListKind::Stat {
-            let mut lines: Vec<Vec<u8>> = vec![format!("Status of {path}:").into_bytes()];
+            let mut lines: Vec<Vec<u8>> =
+                vec![[&b"Status of "[..], path.as_bytes(), b":"].concat()];
             lines.extend(
                 bytes
                     .split(|&b| b == b'\n')
