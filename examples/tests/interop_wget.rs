@@ -11,6 +11,21 @@ use support::{
     tool_available, write_file,
 };
 
+/// `wget -r` of `dir` on `ftpd` (anonymous) into `dest`, names kept byte for byte, with
+/// `home` as `$HOME`; asserts success.
+fn wget_recursive(ftpd: &support::Ftpd, dir: &str, dest: &std::path::Path, home: &std::path::Path) {
+    let mut command = Command::new("wget");
+    command
+        .args(["-r", "-nH", "-q", "--tries=1", "--timeout=10"])
+        .arg("--restrict-file-names=nocontrol")
+        .arg("--no-proxy")
+        .arg("-P")
+        .arg(dest)
+        .arg(ftpd.url(dir))
+        .env("HOME", home);
+    run(&mut command, Duration::from_secs(120)).assert_success();
+}
+
 #[test]
 fn wget_recursive_download_of_a_directory() {
     if !tool_available("wget") {
@@ -23,16 +38,7 @@ fn wget_recursive_download_of_a_directory() {
     let ftpd = builder.start();
     let work = tempfile::tempdir().unwrap();
     let dest = work.path().join("dest");
-    let mut command = Command::new("wget");
-    command
-        .args(["-r", "-nH", "-q", "--tries=1", "--timeout=10"])
-        .arg("--restrict-file-names=nocontrol")
-        .arg("--no-proxy")
-        .arg("-P")
-        .arg(&dest)
-        .arg(ftpd.url("/pub/"))
-        .env("HOME", work.path());
-    run(&mut command, Duration::from_secs(120)).assert_success();
+    wget_recursive(&ftpd, "/pub/", &dest, work.path());
     // wget removes its .listing files; what is left must be exactly the served tree.
     assert_same_tree(&dest.join("pub"), &ftpd.root().join("pub"));
     assert!(
@@ -100,16 +106,7 @@ fn wget_recursive_download_of_names_that_are_not_utf8() {
     let ftpd = builder.start();
     let work = tempfile::tempdir().unwrap();
     let dest = work.path().join("dest");
-    let mut command = Command::new("wget");
-    command
-        .args(["-r", "-nH", "-q", "--tries=1", "--timeout=10"])
-        .arg("--restrict-file-names=nocontrol")
-        .arg("--no-proxy")
-        .arg("-P")
-        .arg(&dest)
-        .arg(ftpd.url("/pub/"))
-        .env("HOME", work.path());
-    run(&mut command, Duration::from_secs(120)).assert_success();
+    wget_recursive(&ftpd, "/pub/", &dest, work.path());
     assert_same_tree(&dest.join("pub"), &ftpd.root().join("pub"));
     for (i, name) in names.iter().enumerate() {
         let fetched = dest.join("pub").join(OsStr::from_bytes(name));

@@ -418,11 +418,8 @@ impl Storage for FsStorage {
         let root = Arc::clone(&self.root);
         let rel = self.relative(path)?;
         blocking(move || {
-            let meta = root.metadata(&rel)?;
-            if !meta.is_dir() {
-                // Setting times opens the file, which could block on a FIFO.
-                ensure_regular(&meta)?;
-            }
+            // Setting times opens the file, which could block on a FIFO.
+            ensure_file_or_dir(&root, &rel)?;
             let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time));
             root.set_times(&rel, None, Some(mtime))
         })
@@ -438,12 +435,9 @@ impl Storage for FsStorage {
         let root = Arc::clone(&self.root);
         let rel = self.relative(path)?;
         blocking(move || {
-            // Files and directories only: nothing is gained by changing a FIFO or a device,
-            // and a fallback that opens the object could block on a FIFO.
-            let meta = root.metadata(&rel)?;
-            if !meta.is_dir() {
-                ensure_regular(&meta)?;
-            }
+            // Nothing is gained by changing a FIFO or a device, and a fallback that opens the
+            // object could block on a FIFO.
+            ensure_file_or_dir(&root, &rel)?;
             root.set_permissions(&rel, cap_std::fs::Permissions::from_mode(mode))
         })
         .await
@@ -644,6 +638,17 @@ fn past_end() -> io::Error {
 }
 
 /// `Ok` for a regular file; the error to report for anything else.
+/// Refuses anything at `rel` but a regular file or a directory (the metadata call follows
+/// links beneath the root, as the change that comes next does).
+fn ensure_file_or_dir(root: &Dir, rel: &Path) -> io::Result<()> {
+    let meta = root.metadata(rel)?;
+    if meta.is_dir() {
+        Ok(())
+    } else {
+        ensure_regular(&meta)
+    }
+}
+
 fn ensure_regular(meta: &Metadata) -> io::Result<()> {
     if meta.is_file() {
         Ok(())
