@@ -4,8 +4,8 @@
 #   bash scripts/test.sh            # every crate, unit + property + integration + doc tests
 #   bash scripts/test.sh -p ftp-proto   # extra arguments go to `cargo test`
 #
-# The integration tests drive `ftpd` with FTP programs we did not write: curl, lftp, wget and
-# Python's ftplib (python3). On Debian/Ubuntu the missing ones are installed with apt-get
+# The integration tests drive `ftpd` with FTP programs we did not write: curl, lftp, wget,
+# Python's ftplib (python3) and tnftp (the classic BSD ftp client). On Debian/Ubuntu the missing ones are installed with apt-get
 # (as root, or through sudo), so a fresh machine needs nothing but this command. Elsewhere,
 # install them yourself; a test whose tool is missing says SKIPPED loudly (and fails in CI,
 # where CI=true is set: nothing may be skipped there).
@@ -29,7 +29,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # Debian package that provides each command the tests run.
-declare -A packages=([curl]=curl [lftp]=lftp [wget]=wget [python3]=python3)
+declare -A packages=([curl]=curl [lftp]=lftp [wget]=wget [python3]=python3 [tnftp]=tnftp)
 missing=()
 for tool in "${!packages[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${packages[$tool]}")
