@@ -586,7 +586,7 @@ mod tls_support {
     pub(crate) mod foreign;
 }
 
-use tls_support::foreign::{ForeignServer, ServerKind, TlsSetup};
+use tls_support::foreign::{ForeignServer, ServerKind, TestPki, TlsSetup};
 
 /// `ftp://ftprs:PASSWORD@127.0.0.1:PORT/` + `path` for a foreign server, with `scheme`.
 fn foreign_url(server: &ForeignServer, scheme: &str, path: &str) -> String {
@@ -765,6 +765,168 @@ fn ftps_url_is_implicit_tls() {
     )
     .assert_success();
     assert_same_bytes(&server.read_file("u.bin"), &data[..1000], "u.bin");
+}
+
+// ---------------------------------------------------------------------------------------------
+// FTPS with our own ftpd: self-signed certificates as people make them, and what the common
+// mistakes say.
+// ---------------------------------------------------------------------------------------------
+
+/// `ftpd` with alice, `f.txt` in its root, and TLS with `pki`'s certificate on the explicit
+/// port and on an implicit-TLS one (`implicit_tls_addrs[0]`).
+fn own_tls_server(pki: &TestPki) -> Ftpd {
+    let builder = FtpdBuilder::new().user();
+    write_file(&builder.root().join("f.txt"), b"over TLS\n");
+    let (cert, key) = (
+        builder.base().join("cert.pem"),
+        builder.base().join("key.pem"),
+    );
+    fs::write(&cert, &pki.cert_pem).unwrap();
+    fs::write(&key, &pki.key_pem).unwrap();
+    builder
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .args(["--implicit-tls-listen", "127.0.0.1:0"])
+        .start()
+}
+
+/// Runs `ftp --timeout SECS ARGS` in `cwd` with `SSL_CERT_FILE=roots`: the "system" roots
+/// that `--tls` trusts without `--ca-file`, so no test depends on the machine's.
+fn ftp_with_roots(cwd: &Path, roots: &Path, secs: u32, args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ftp"));
+    command
+        .current_dir(cwd)
+        .env("SSL_CERT_FILE", roots)
+        .args(["--timeout", &secs.to_string()])
+        .args(args);
+    run(&mut command, LIMIT)
+}
+
+/// A self-signed certificate marked as a CA (OpenSSL's default for `req -x509`) is trusted
+/// when `--ca-file` gives that very certificate, explicit and implicit; the same certificate
+/// among the system roots does not make it the server's own (refused, with the way out).
+#[test]
+fn ca_file_trusts_a_self_signed_ca_certificate() {
+    let pki = TestPki::self_signed_ca(&["127.0.0.1", "localhost"]);
+    let ftpd = own_tls_server(&pki);
+    let local = tempfile::tempdir().unwrap();
+    let cert = local.path().join("server.pem");
+    fs::write(&cert, &pki.cert_pem).unwrap();
+    let cert = cert.to_str().unwrap();
+    let implicit = format!("ftps://{USER}:{PASS}@{}/f.txt", ftpd.implicit_tls_addrs[0]);
+    for args in [
+        &[
+            "--tls",
+            "--ca-file",
+            cert,
+            "get",
+            &url(&ftpd, "f.txt"),
+            "-o",
+            "-",
+        ][..],
+        &["--ca-file", cert, "get", &implicit, "-o", "-"],
+    ] {
+        let run = ftp(local.path(), args);
+        run.assert_success();
+        assert_eq!(run.stdout, b"over TLS\n", "{}", run.describe());
+    }
+
+    let run = ftp_with_roots(
+        local.path(),
+        Path::new(cert),
+        20,
+        &["--tls", "ls", &url(&ftpd, "")],
+    );
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains(
+            "TLS: the server's certificate is not trusted (it is marked as a CA certificate, as \
+             self-signed ones often are): give that certificate with --ca-file, or --insecure \
+             for a test server"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(!ftpd.log().contains("USER alice"), "{}", ftpd.log());
+}
+
+/// The common TLS mistakes say what happened and what to do, in one line each.
+#[test]
+fn tls_mistakes_say_what_to_do() {
+    let pki = TestPki::self_signed_ca(&["127.0.0.1", "localhost"]);
+    let ftpd = own_tls_server(&pki);
+    let local = tempfile::tempdir().unwrap();
+    let roots = local.path().join("roots.pem");
+    fs::write(&roots, &pki.cert_pem).unwrap();
+    let expect = |run: &Run, message: &str| {
+        run.assert_code(3);
+        assert_eq!(run.stderr.trim_end(), message, "{}", run.describe());
+    };
+
+    // A self-signed certificate that is not a CA, given nowhere: an unknown issuer.
+    let plain = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let other = own_tls_server(&TestPki {
+        ca_pem: plain.cert.pem(),
+        cert_pem: plain.cert.pem(),
+        key_pem: plain.signing_key.serialize_pem(),
+    });
+    expect(
+        &ftp_with_roots(local.path(), &roots, 20, &["--tls", "ls", &url(&other, "")]),
+        &format!(
+            "ftp: cannot connect to {}: TLS: the server's certificate is not trusted (self-signed \
+             or unknown issuer): give its CA with --ca-file, or --insecure for a test server",
+            other.addr()
+        ),
+    );
+
+    // Implicit TLS (ftps://) on the explicit port: the server greets in clear.
+    let explicit_port = format!("ftps://{USER}:{PASS}@{}/", ftpd.addr());
+    expect(
+        &ftp_with_roots(
+            local.path(),
+            &roots,
+            20,
+            &["--insecure", "ls", &explicit_port],
+        ),
+        &format!(
+            "ftp: cannot connect to {}: TLS: the server did not answer with TLS: is this an \
+             explicit-TLS (AUTH TLS) port? use ftp:// with --tls",
+            ftpd.addr()
+        ),
+    );
+
+    // Explicit TLS on the implicit port: the server waits for a handshake, and never greets.
+    let implicit = ftpd.implicit_tls_addrs[0];
+    let implicit_port = format!("ftp://{USER}:{PASS}@{implicit}/");
+    expect(
+        &ftp_with_roots(local.path(), &roots, 1, &["--tls", "ls", &implicit_port]),
+        &format!(
+            "ftp: cannot connect to {implicit}: no greeting from the server within the timeout: \
+             is this an implicit-TLS port? use ftps://"
+        ),
+    );
+    // The same where the server closes first (ftpd does after its 10 s handshake limit).
+    let closing = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closing.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in closing.incoming() {
+            drop(tcp);
+        }
+    });
+    expect(
+        &ftp_with_roots(
+            local.path(),
+            &roots,
+            20,
+            &["--tls", "ls", &format!("ftp://{addr}/")],
+        ),
+        &format!(
+            "ftp: cannot connect to {addr}: the server closed the connection before its \
+             greeting: is this an implicit-TLS port? use ftps://"
+        ),
+    );
 }
 
 /// `--timeout` takes 1 to 31536000 seconds (one year): a larger value is a usage error, not

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ftp_proto::client::{
     CommandHandle, Config, DataAction, DataError, DataId, DataInput, Event, Output,
-    PasvAddressPolicy, Session, TransferDone,
+    PasvAddressPolicy, Session, SessionError, TransferDone,
 };
 use ftp_proto::{AuthMechanism, Command, Reply, ReplyCode, TransferType};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -425,7 +425,18 @@ impl Client {
             file_type: TransferType::Image,
             features: None,
         };
-        let reply = client.wait_reply(CommandHandle::GREETING).await?;
+        // Nothing at all before a close or the timeout is worth its own error: a client
+        // waiting in clear on an implicit-TLS port sees exactly that.
+        let in_clear = !client.control.is_tls();
+        let reply = client
+            .wait_reply(CommandHandle::GREETING)
+            .await
+            .map_err(|e| match e {
+                Error::Session(
+                    error @ (SessionError::ConnectionClosed | SessionError::Timeout),
+                ) => Error::NoGreeting { error, in_clear },
+                other => other,
+            })?;
         if reply.code() != ReplyCode::SERVICE_READY {
             return Err(Error::Reply(reply));
         }

@@ -1,9 +1,10 @@
 //! The client's error type.
 
+use std::fmt;
 use std::io;
 
 use ftp_proto::client::{CopyError, DataError, SessionError, TransferError, UsageError};
-use ftp_proto::{Reply, ReplyCode};
+use ftp_proto::{Reply, ReplyCode, Timestamp};
 
 /// Why a client operation failed.
 ///
@@ -35,6 +36,31 @@ pub enum Error {
     /// sent something that is not FTP).
     #[error("session: {0}")]
     Session(#[from] SessionError),
+    /// The server sent no greeting: right after the client connected, it closed the
+    /// connection ([`SessionError::ConnectionClosed`]) or stayed silent for the reply timeout
+    /// ([`SessionError::Timeout`]). A port that expects TLS from the first byte (implicit
+    /// FTPS, conventionally 990) does this to a client that waits for the greeting in clear
+    /// (plain FTP or [`crate::ClientBuilder::tls`]), so the message then asks whether it is
+    /// one.
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// use ftp_client_tokio::ftp_proto::client::SessionError;
+    /// let err = Error::NoGreeting { error: SessionError::ConnectionClosed, in_clear: true };
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "the server closed the connection before its greeting: is this an implicit-TLS port?"
+    /// );
+    /// assert!(err.is_fatal() && !err.is_timeout());
+    /// ```
+    #[error("{}", no_greeting(.error, *.in_clear))]
+    NoGreeting {
+        /// The connection closed, or the reply timeout passed.
+        #[source]
+        error: SessionError,
+        /// The client waited for the greeting in clear, not after an implicit-TLS handshake.
+        in_clear: bool,
+    },
     /// The command cannot be sent (a CR, LF or NUL in an argument, for instance).
     #[error("{0}")]
     Usage(#[from] UsageError),
@@ -112,8 +138,8 @@ pub enum Error {
     /// The TLS handshake on the control connection failed (an untrusted certificate, a name
     /// that does not match, no common protocol version, plaintext where TLS was due ...), or
     /// the server accepted AUTH while no TLS configuration was given. The connection is
-    /// closed.
-    #[error("TLS: {0}")]
+    /// closed. [`Error::tls_problem`] names the common causes, and the message explains them.
+    #[error("TLS: {}", tls_reason(.0))]
     Tls(#[source] io::Error),
     /// The TLS settings cannot be used (a PEM file without certificates, an invalid server
     /// name).
@@ -130,6 +156,126 @@ pub enum Error {
 
 fn show(reply: &Reply) -> String {
     format!("{} {}", reply.code(), reply.text())
+}
+
+fn no_greeting(error: &SessionError, in_clear: bool) -> String {
+    let what = match error {
+        SessionError::ConnectionClosed => {
+            "the server closed the connection before its greeting".to_owned()
+        }
+        SessionError::Timeout => "no greeting from the server within the timeout".to_owned(),
+        other => format!("no greeting: {other}"),
+    };
+    if in_clear {
+        format!("{what}: is this an implicit-TLS port?")
+    } else {
+        what
+    }
+}
+
+/// [`Error::Tls`]'s message: the common causes explained, with what to do about an
+/// untrusted certificate; rustls's own words for the rest.
+fn tls_reason(error: &io::Error) -> String {
+    match crate::tls::problem(error) {
+        Some(problem @ TlsProblem::UntrustedCertificate) => {
+            format!("{problem}: add its CA certificate to the trusted roots")
+        }
+        Some(problem @ TlsProblem::UntrustedCaCertificate) => {
+            format!("{problem}: add that certificate itself to the trusted roots")
+        }
+        Some(problem @ TlsProblem::NotTls) => {
+            format!("{problem} (what it sent is not a TLS record)")
+        }
+        Some(problem) => problem.to_string(),
+        None => error.to_string(),
+    }
+}
+
+/// The common causes of a failed TLS handshake ([`Error::tls_problem`]), the ones a user
+/// can do something about. Its `Display` says what happened, without advice: [`Error`]'s
+/// message adds the library's, and a program can add its own (the `ftp` CLI names its
+/// flags).
+///
+/// ```
+/// use ftp_client_tokio::TlsProblem;
+/// assert_eq!(
+///     TlsProblem::UntrustedCertificate.to_string(),
+///     "the server's certificate is not trusted (self-signed or unknown issuer)"
+/// );
+/// let not_after = ftp_client_tokio::ftp_proto::Timestamp::from_unix(978_307_200);
+/// assert_eq!(
+///     TlsProblem::Expired { not_after }.to_string(),
+///     "the server's certificate has expired (valid until 2001-01-01 00:00:00 UTC)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate does not chain to a trusted root: it is self-signed, or
+    /// signed by a CA that was not added.
+    UntrustedCertificate,
+    /// The server's certificate is marked as a CA certificate (basicConstraints cA=TRUE, as
+    /// the self-signed certificates `openssl req -x509` makes are) and was not itself added
+    /// as trusted. Adding it makes it acceptable (see [`crate::TlsConfig`]).
+    UntrustedCaCertificate,
+    /// The server's certificate has expired.
+    Expired {
+        /// The end of its validity period, when rustls said.
+        not_after: Option<Timestamp>,
+    },
+    /// The server's certificate is not valid yet (or the local clock is behind).
+    NotYetValid {
+        /// The start of its validity period, when rustls said.
+        not_before: Option<Timestamp>,
+    },
+    /// The server did not answer with TLS: its first bytes are not a TLS record. With
+    /// implicit TLS ([`crate::ClientBuilder::implicit_tls`]) this is usually a port for
+    /// plain FTP or explicit TLS (`AUTH TLS`), which greets in clear.
+    NotTls,
+}
+
+impl fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let utc = |t: &Timestamp| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        };
+        match self {
+            Self::UntrustedCertificate => f.write_str(
+                "the server's certificate is not trusted (self-signed or unknown issuer)",
+            ),
+            Self::UntrustedCaCertificate => f.write_str(
+                "the server's certificate is not trusted (it is marked as a CA certificate, as \
+                 self-signed ones often are)",
+            ),
+            Self::Expired { not_after: None } => {
+                f.write_str("the server's certificate has expired")
+            }
+            Self::Expired { not_after: Some(t) } => write!(
+                f,
+                "the server's certificate has expired (valid until {})",
+                utc(t)
+            ),
+            Self::NotYetValid { not_before: None } => {
+                f.write_str("the server's certificate is not valid yet")
+            }
+            Self::NotYetValid {
+                not_before: Some(t),
+            } => write!(
+                f,
+                "the server's certificate is not valid yet (valid from {})",
+                utc(t)
+            ),
+            Self::NotTls => f.write_str("the server did not answer with TLS"),
+        }
+    }
 }
 
 impl Error {
@@ -157,6 +303,22 @@ impl Error {
             | Self::Transfer(TransferError::Session(SessionError::ServiceClosing(reply))) => {
                 Some(reply)
             }
+            _ => None,
+        }
+    }
+
+    /// What went wrong in a failed TLS handshake ([`Error::Tls`]), when it is one of the
+    /// common causes a user can act on; `None` for other errors and rarer causes (a name the
+    /// certificate does not cover, for instance, which rustls explains itself).
+    ///
+    /// ```
+    /// use ftp_client_tokio::Error;
+    /// let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out");
+    /// assert_eq!(Error::Tls(timed_out).tls_problem(), None);
+    /// ```
+    pub fn tls_problem(&self) -> Option<TlsProblem> {
+        match self {
+            Self::Tls(e) => crate::tls::problem(e),
             _ => None,
         }
     }
@@ -239,6 +401,10 @@ impl Error {
             Self::Timeout(_)
             | Self::DataTimeout { .. }
             | Self::Session(SessionError::Timeout)
+            | Self::NoGreeting {
+                error: SessionError::Timeout,
+                ..
+            }
             | Self::Transfer(
                 TransferError::Session(SessionError::Timeout)
                 | TransferError::Data(DataError::Accept)
@@ -260,6 +426,7 @@ impl Error {
                 | Self::Io(_)
                 | Self::Tls(_)
                 | Self::Session(_)
+                | Self::NoGreeting { .. }
                 | Self::DataTimeout { .. }
                 | Self::Transfer(TransferError::Session(_))
         ) || matches!(self, Self::Usage(UsageError::Closed))

@@ -47,7 +47,7 @@ mod tls;
 mod transfer;
 
 pub use client::{Client, ClientBuilder, MAX_TIMEOUT, ServerAddress};
-pub use error::Error;
+pub use error::{Error, TlsProblem};
 pub use files::{TransferOptions, fxp_copy};
 pub use ftp_proto;
 pub use tls::{ALPN_FTP, TlsConfig, TlsInfo, TlsVersions};

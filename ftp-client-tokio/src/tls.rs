@@ -14,22 +14,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use rustls::NamedGroup;
+use ftp_proto::Timestamp;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
-    Tls13ClientSessionValue,
+    Tls13ClientSessionValue, WebPkiServerVerifier, verify_server_name,
 };
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, InvalidMessage,
+    NamedGroup, RootCertStore, SignatureScheme,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::Error;
+use crate::error::TlsProblem;
 
 /// The ALPN protocol id the client offers on every TLS connection (IANA's registry: "ftp"),
 /// which lets a server refuse cross-protocol connections (ALPACA). A server that ignores
@@ -83,6 +88,12 @@ pub enum TlsVersions {
 /// Data connections are protected (PBSZ 0, PROT P) unless [`TlsConfig::protect_data`] turns
 /// it off.
 ///
+/// A certificate added with `add_root_*` is also accepted as the server's own certificate when
+/// the server presents exactly it, byte for byte, even if it is marked as a CA certificate
+/// (as the self-signed certificates `openssl req -x509` makes are): giving a self-signed
+/// server's certificate is how to trust that server. Its names and validity period are still
+/// checked. The system's roots ([`TlsConfig::with_system_roots`]) only ever act as issuers.
+///
 /// Give it to [`crate::ClientBuilder::tls`] (explicit FTPS: `AUTH TLS` right after the
 /// greeting, required), [`crate::ClientBuilder::implicit_tls`] (TLS from the first byte,
 /// usually port 990) or [`crate::Client::auth_tls`].
@@ -100,6 +111,9 @@ pub enum TlsVersions {
 #[derive(Clone)]
 pub struct TlsConfig {
     roots: RootCertStore,
+    /// The certificates the caller added itself (not the system's), which a server may also
+    /// present as its own.
+    given: Vec<CertificateDer<'static>>,
     insecure: bool,
     server_name: Option<ServerName<'static>>,
     versions: TlsVersions,
@@ -110,6 +124,7 @@ impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
             .field("roots", &self.roots.len())
+            .field("given", &self.given.len())
             .field("insecure", &self.insecure)
             .field("server_name", &self.server_name)
             .field("versions", &self.versions)
@@ -129,6 +144,7 @@ impl TlsConfig {
     pub fn new() -> Self {
         Self {
             roots: RootCertStore::empty(),
+            given: Vec::new(),
             insecure: false,
             server_name: None,
             versions: TlsVersions::Both,
@@ -145,7 +161,7 @@ impl TlsConfig {
     /// let config = ftp_client_tokio::TlsConfig::new().with_system_roots()?;
     /// # Ok(()) }
     /// ```
-    pub fn with_system_roots(mut self) -> Result<Self, Error> {
+    pub fn with_system_roots(self) -> Result<Self, Error> {
         let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
         let path = match from_env {
             Some(path) => path,
@@ -160,9 +176,15 @@ impl TlsConfig {
                     )
                 })?,
         };
+        self.add_issuer_bundle(&path)
+    }
+
+    /// Trusts the certificates in the PEM bundle at `path` as issuers only (never as a
+    /// server's own certificate): what [`TlsConfig::with_system_roots`] reads.
+    fn add_issuer_bundle(mut self, path: &Path) -> Result<Self, Error> {
         // A bundle may hold certificates webpki does not accept (old or unusual ones): those
         // are skipped, as other TLS stacks do, rather than failing the whole bundle.
-        let pem = std::fs::read(&path).map_err(|e| Error::Local {
+        let pem = std::fs::read(path).map_err(|e| Error::Local {
             path: path.display().to_string(),
             source: e,
         })?;
@@ -177,15 +199,13 @@ impl TlsConfig {
         Ok(self)
     }
 
-    /// Trusts every certificate in the PEM text `pem`; fails when it holds none or one does
-    /// not parse.
+    /// Trusts every certificate in the PEM text `pem` (as issuers, and each as a server's own
+    /// certificate); fails when it holds none or one does not parse.
     pub fn add_root_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| Error::TlsConfig(format!("PEM certificate: {e}")))?;
-            self.roots
-                .add(cert)
-                .map_err(|e| Error::TlsConfig(format!("root certificate: {e}")))?;
+            self = self.add_given(cert)?;
             added += 1;
         }
         if added == 0 {
@@ -206,11 +226,17 @@ impl TlsConfig {
         })
     }
 
-    /// Trusts one DER-encoded certificate.
-    pub fn add_root_der(mut self, der: &[u8]) -> Result<Self, Error> {
+    /// Trusts one DER-encoded certificate (as an issuer, and as a server's own certificate).
+    pub fn add_root_der(self, der: &[u8]) -> Result<Self, Error> {
+        self.add_given(CertificateDer::from(der.to_vec()))
+    }
+
+    /// Trusts `cert`, which the caller gave: as a root, and as a server's own certificate.
+    fn add_given(mut self, cert: CertificateDer<'static>) -> Result<Self, Error> {
         self.roots
-            .add(CertificateDer::from(der.to_vec()))
+            .add(cert.clone())
             .map_err(|e| Error::TlsConfig(format!("root certificate: {e}")))?;
+        self.given.push(cert);
         Ok(self)
     }
 
@@ -265,15 +291,15 @@ impl TlsConfig {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(versions)
             .map_err(|e| Error::TlsConfig(e.to_string()))?;
-        let mut config = if self.insecure {
-            builder
+        let mut config = match self.verifier(&provider)? {
+            Some(verifier) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-                .with_no_client_auth()
-        } else {
-            builder
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            // No roots at all: rustls's own webpki verifier, which refuses every server.
+            None => builder
                 .with_root_certificates(self.roots.clone())
-                .with_no_client_auth()
+                .with_no_client_auth(),
         };
         config.alpn_protocols = vec![ALPN_FTP.to_vec()];
         let store = Arc::new(CountingStore::new());
@@ -291,6 +317,34 @@ impl TlsConfig {
             stats: TlsInfo::default(),
             store,
         })
+    }
+
+    /// The certificate verifier these settings call for: anything when insecure, webpki over
+    /// the roots, and [`GivenCertVerifier`] around it when the caller gave certificates of its
+    /// own. `None` when there are no roots (webpki's builder refuses an empty store).
+    fn verifier(
+        &self,
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Option<Arc<dyn ServerCertVerifier>>, Error> {
+        if self.insecure {
+            return Ok(Some(Arc::new(AcceptAnyCert(provider.clone()))));
+        }
+        if self.roots.is_empty() {
+            return Ok(None);
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.roots.clone()),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| Error::TlsConfig(e.to_string()))?;
+        if self.given.is_empty() {
+            return Ok(Some(webpki));
+        }
+        Ok(Some(Arc::new(GivenCertVerifier {
+            webpki,
+            given: self.given.clone(),
+        })))
     }
 }
 
@@ -426,6 +480,125 @@ impl ServerCertVerifier for AcceptAnyCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The verifier of a [`TlsConfig`] with certificates the caller added itself: webpki's, and
+/// where webpki refuses a server certificate only because it is marked as a CA certificate
+/// (basicConstraints cA=TRUE, what `openssl req -x509` puts in self-signed certificates), it
+/// is accepted all the same when it is byte for byte one of those given certificates, and
+/// names the server. Giving a self-signed certificate is how a user says "this server";
+/// curl's `--cacert` and lftp's `ssl:ca-file` accept it so too. A certificate that only
+/// chains to a system root never gets this: those are not in `given`.
+///
+/// The validity period is checked too: webpki checks the end entity's validity before its
+/// basic constraints, so when the refusal is for the CA mark, the dates were fine (the tests
+/// with an expired certificate hold webpki to that order). Handshake signatures are webpki's
+/// own business, as for every other certificate.
+#[derive(Debug)]
+struct GivenCertVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    given: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for GivenCertVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refusal = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(refusal) => refusal,
+        };
+        let given = self.given.iter().any(|c| c.as_ref() == end_entity.as_ref());
+        if !given || !is_ca_used_as_end_entity(&refusal) {
+            return Err(refusal);
+        }
+        verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
+        self.webpki.root_hint_subjects()
+    }
+}
+
+/// webpki refused a CA certificate (basicConstraints cA=TRUE) as the server's own. rustls
+/// passes this refusal on untyped (`CertificateError::Other` around webpki's error, whose
+/// text is its variant's name) and webpki is not a direct dependency, so it is recognised by
+/// that name. Should the text ever change, this fails closed: such certificates are refused
+/// again, as before, and the tests say so.
+fn is_ca_used_as_end_entity(error: &rustls::Error) -> bool {
+    matches!(
+        error,
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if other.to_string() == "CaUsedAsEndEntity"
+    )
+}
+
+/// The common cause of a failed handshake, read from the rustls error inside `error` (how
+/// tokio-rustls reports them); `None` for any other error.
+pub(crate) fn problem(error: &io::Error) -> Option<TlsProblem> {
+    let error = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let at = |time: &UnixTime| {
+        i64::try_from(time.as_secs())
+            .ok()
+            .and_then(Timestamp::from_unix)
+    };
+    match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            // Not `BadSignature`: rustls reports a bad handshake signature (a server without
+            // the certificate's key) in the same words as a bad signature on the certificate.
+            CertificateError::UnknownIssuer => Some(TlsProblem::UntrustedCertificate),
+            CertificateError::Expired => Some(TlsProblem::Expired { not_after: None }),
+            CertificateError::ExpiredContext { not_after, .. } => Some(TlsProblem::Expired {
+                not_after: at(not_after),
+            }),
+            CertificateError::NotValidYet => Some(TlsProblem::NotYetValid { not_before: None }),
+            CertificateError::NotValidYetContext { not_before, .. } => {
+                Some(TlsProblem::NotYetValid {
+                    not_before: at(not_before),
+                })
+            }
+            _ if is_ca_used_as_end_entity(error) => Some(TlsProblem::UntrustedCaCertificate),
+            _ => None,
+        },
+        rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
+            Some(TlsProblem::NotTls)
+        }
+        _ => None,
     }
 }
 
@@ -584,5 +757,173 @@ impl ClientSessionStore for CountingStore {
                 });
         }
         ticket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The verifier's decisions without a handshake: which certificates a server may present
+    //! as its own, for which names and dates, and what a refusal says.
+
+    use super::*;
+
+    /// A self-signed certificate for `127.0.0.1` and `localhost` marked as a CA, as
+    /// `openssl req -x509` makes them, valid from 1 January `from` to 1 January `until`.
+    fn self_signed_ca(from: i32, until: i32) -> rcgen::Certificate {
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(until, 1, 1);
+        params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+    }
+
+    /// What `config`'s verifier says of a server presenting `cert` alone, reached as `name`.
+    fn verify(
+        config: &TlsConfig,
+        cert: &rcgen::Certificate,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = config.verifier(&provider).unwrap().expect("some roots");
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        verifier
+            .verify_server_cert(cert.der(), &[], &name, &[], UnixTime::now())
+            .map(|_| ())
+    }
+
+    /// The client error a refusal becomes (tokio-rustls wraps it in an `io::Error`).
+    fn as_client_error(refusal: rustls::Error) -> Error {
+        Error::Tls(io::Error::new(io::ErrorKind::InvalidData, refusal))
+    }
+
+    fn given(cert: &rcgen::Certificate) -> TlsConfig {
+        TlsConfig::new()
+            .add_root_pem(cert.pem().as_bytes())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_given_self_signed_ca_certificate_is_the_servers_own_for_its_names() {
+        let cert = self_signed_ca(2020, 2100);
+        let der = TlsConfig::new().add_root_der(cert.der()).unwrap();
+        for config in [given(&cert), der] {
+            verify(&config, &cert, "localhost").unwrap();
+            verify(&config, &cert, "127.0.0.1").unwrap();
+            let refusal = verify(&config, &cert, "ftp.example.net").unwrap_err();
+            assert!(
+                matches!(
+                    refusal,
+                    rustls::Error::InvalidCertificate(
+                        CertificateError::NotValidForNameContext { .. }
+                    )
+                ),
+                "{refusal:?}"
+            );
+            assert!(
+                as_client_error(refusal)
+                    .to_string()
+                    .contains("not valid for name \"ftp.example.net\"")
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_certificate_not_given_itself_is_refused() {
+        let cert = self_signed_ca(2020, 2100);
+        // Another certificate of the same kind given, and the same one trusted only as an
+        // issuer from a bundle, as the system's roots are.
+        let bundle = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(bundle.path(), cert.pem()).unwrap();
+        let issuer_only = TlsConfig::new().add_issuer_bundle(bundle.path()).unwrap();
+        for config in [given(&self_signed_ca(2020, 2100)), issuer_only] {
+            let refusal = verify(&config, &cert, "localhost").unwrap_err();
+            assert!(is_ca_used_as_end_entity(&refusal), "{refusal:?}");
+            let err = as_client_error(refusal);
+            assert_eq!(err.tls_problem(), Some(TlsProblem::UntrustedCaCertificate));
+            assert_eq!(
+                err.to_string(),
+                "TLS: the server's certificate is not trusted (it is marked as a CA certificate, \
+                 as self-signed ones often are): add that certificate itself to the trusted roots"
+            );
+        }
+    }
+
+    #[test]
+    fn a_given_certificate_out_of_its_dates_is_refused() {
+        let expired = self_signed_ca(2000, 2001);
+        let refusal = verify(&given(&expired), &expired, "localhost").unwrap_err();
+        let err = as_client_error(refusal);
+        let not_after = Timestamp::from_unix(978_307_200);
+        assert_eq!(err.tls_problem(), Some(TlsProblem::Expired { not_after }));
+        assert_eq!(
+            err.to_string(),
+            "TLS: the server's certificate has expired (valid until 2001-01-01 00:00:00 UTC)"
+        );
+
+        let early = self_signed_ca(2090, 2100);
+        let refusal = verify(&given(&early), &early, "localhost").unwrap_err();
+        let err = as_client_error(refusal);
+        assert!(
+            matches!(
+                err.tls_problem(),
+                Some(TlsProblem::NotYetValid { not_before: Some(t) }) if t.year() == 2090
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "TLS: the server's certificate is not valid yet (valid from 2090-01-01 00:00:00 UTC)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_issuer_reads_as_untrusted() {
+        // A self-signed certificate that is not a CA (and has another name than the given
+        // one: under the same name, webpki would check its signature against the given key).
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let config = given(&self_signed_ca(2020, 2100));
+        let refusal = verify(&config, &cert.cert, "localhost").unwrap_err();
+        assert_eq!(
+            refusal,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+        );
+        let err = as_client_error(refusal);
+        assert_eq!(err.tls_problem(), Some(TlsProblem::UntrustedCertificate));
+        assert_eq!(
+            err.to_string(),
+            "TLS: the server's certificate is not trusted (self-signed or unknown issuer): add \
+             its CA certificate to the trusted roots"
+        );
+    }
+
+    #[test]
+    fn insecure_still_accepts_anything() {
+        let cert = self_signed_ca(2000, 2001);
+        let config = given(&self_signed_ca(2020, 2100)).danger_accept_invalid_certs();
+        verify(&config, &cert, "ftp.example.net").unwrap();
+    }
+
+    #[test]
+    fn plain_text_where_tls_was_due_reads_as_not_tls() {
+        let err = as_client_error(rustls::Error::InvalidMessage(
+            InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(err.tls_problem(), Some(TlsProblem::NotTls));
+        assert_eq!(
+            err.to_string(),
+            "TLS: the server did not answer with TLS (what it sent is not a TLS record)"
+        );
+        // Other failures keep rustls's words.
+        let other = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
+        assert_eq!(
+            Error::Tls(other).to_string(),
+            "TLS: TLS handshake timed out"
+        );
     }
 }

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ftp_client_tokio::ftp_proto::VirtualPath;
-use ftp_client_tokio::{Client, Error, TlsConfig, TlsVersions};
+use ftp_client_tokio::ftp_proto::client::SessionError;
+use ftp_client_tokio::{Client, Error, TlsConfig, TlsProblem, TlsVersions};
 use ftp_server_tokio::auth::{Permissions, StaticUsers, UserEntry};
 use ftp_server_tokio::server::Server;
 use ftp_server_tokio::storage::fs::FsStorage;
@@ -212,6 +213,156 @@ async fn a_certificate_for_another_name_is_refused() {
     let mut client = Client::builder().tls(tls).connect(addr).await.unwrap();
     client.login("alice", "secret").await.unwrap();
     client.quit().await.unwrap();
+}
+
+/// A self-signed server certificate marked as a CA, as `openssl req -x509` makes them: when
+/// the client was given that very certificate, it is accepted for the names it holds, on
+/// the explicit and the implicit port, for the control and the data connections; it is
+/// refused for another name, and when it was not given.
+#[tokio::test]
+async fn a_self_signed_ca_certificate_given_as_the_root_is_accepted_for_its_names() {
+    let pki = TestPki::self_signed_ca(&["127.0.0.1", "localhost"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (explicit, implicit) = serve_tls(dir.path(), &pki, TlsVersions::Both).await;
+    let given = || client_tls(&pki, TlsVersions::Both);
+    for (tag, builder, addr) in [
+        ("explicit", Client::builder().tls(given()), explicit),
+        (
+            "explicit-localhost",
+            Client::builder().tls(given().server_name("localhost").unwrap()),
+            explicit,
+        ),
+        (
+            "implicit",
+            Client::builder().implicit_tls(given()),
+            implicit,
+        ),
+    ] {
+        let mut client = timeout(LIMIT, builder.connect(addr))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{tag}: {e}"));
+        client.login("alice", "secret").await.unwrap();
+        let bytes = random_bytes(100_000, 7);
+        let name = format!("{tag}.bin");
+        client.stor(&name, &bytes[..]).await.unwrap();
+        assert!(
+            client.download_to_vec(&name).await.unwrap() == bytes,
+            "{tag}"
+        );
+        client.quit().await.unwrap();
+    }
+
+    // Another name than the certificate's.
+    let err = Client::builder()
+        .tls(given().server_name("ftp.example.net").unwrap())
+        .connect(explicit)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("not valid for name \"ftp.example.net\""),
+        "{err}"
+    );
+
+    // Not given: another CA instead.
+    let other = TestPki::new(&["127.0.0.1"]);
+    let err = Client::builder()
+        .tls(client_tls(&other, TlsVersions::Both))
+        .connect(explicit)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.tls_problem(),
+        Some(TlsProblem::UntrustedCaCertificate),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not trusted"), "{err}");
+}
+
+/// The two wrong-port mistakes say what they are. Implicit TLS on the explicit port: the
+/// server greets in clear, which is not TLS. Explicit TLS (or plain FTP) on the implicit
+/// port: the server waits for a handshake and never greets, until the reply timeout or the
+/// server's own handshake limit closes the connection.
+#[tokio::test]
+async fn the_wrong_kind_of_port_says_so() {
+    let pki = TestPki::new(&["127.0.0.1", "localhost"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (explicit, implicit) = serve_tls(dir.path(), &pki, TlsVersions::Both).await;
+
+    let err = timeout(
+        LIMIT,
+        Client::builder()
+            .implicit_tls(client_tls(&pki, TlsVersions::Both))
+            .connect(explicit),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(err.tls_problem(), Some(TlsProblem::NotTls), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "TLS: the server did not answer with TLS (what it sent is not a TLS record)"
+    );
+
+    let err = timeout(
+        LIMIT,
+        Client::builder()
+            .reply_timeout(Duration::from_millis(500))
+            .tls(client_tls(&pki, TlsVersions::Both))
+            .connect(implicit),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NoGreeting {
+                error: SessionError::Timeout,
+                in_clear: true
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_timeout() && err.is_fatal());
+    assert_eq!(
+        err.to_string(),
+        "no greeting from the server within the timeout: is this an implicit-TLS port?"
+    );
+
+    // A server that closes before any greeting, as ours does when its handshake limit passes.
+    let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closing.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = closing.accept().await {
+            drop(tcp);
+        }
+    });
+    for builder in [
+        Client::builder().tls(client_tls(&pki, TlsVersions::Both)),
+        Client::builder(),
+    ] {
+        let err = timeout(LIMIT, builder.connect(addr))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NoGreeting {
+                    error: SessionError::ConnectionClosed,
+                    in_clear: true
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the server closed the connection before its greeting: is this an implicit-TLS port?"
+        );
+    }
 }
 
 /// Uploads get no TLS 1.3 tickets from our server (a client that does not read them would lose

@@ -28,9 +28,13 @@
 //! required: if the server refuses it, `ftp` stops before sending the user name or password
 //! (exit code 3). Either way the data connections are protected too (`PBSZ 0`, `PROT P`)
 //! and resume the control connection's TLS session. The server's certificate is checked
-//! against the system's trusted roots, or only against the CA certificates in the PEM file
-//! given with `--ca-file FILE`; `-k`/`--insecure` accepts any certificate (self-signed test
-//! servers: still encrypted, but not authenticated).
+//! against the system's trusted roots, or only against the certificates in the PEM file
+//! given with `--ca-file FILE` (a CA's, or a self-signed server's own certificate, even one
+//! marked as a CA as `openssl req -x509` makes them: its names and dates are still checked);
+//! `-k`/`--insecure` accepts any certificate (self-signed test servers: still encrypted, but
+//! not authenticated). A failed handshake says why in plain words and names the flag or URL
+//! that helps (an untrusted certificate, `ftps://` on an explicit-TLS port, `--tls` on an
+//! implicit-TLS one).
 //!
 //! **URLs** follow RFC 1738: `ftp://[user[:password]@]host[:port][/path][;type=a|i|d]`, with
 //! percent-encoding (`a%20b.txt`). Without a user the login is `anonymous` / `anonymous@`.
@@ -151,7 +155,8 @@ struct Cli {
     #[arg(long, global = true)]
     tls: bool,
 
-    /// Trust only the CA certificates in this PEM file (instead of the system's roots).
+    /// Trust only the certificates in this PEM file (instead of the system's roots): a CA's,
+    /// or a self-signed server's own certificate.
     #[arg(long, global = true, value_name = "FILE")]
     ca_file: Option<PathBuf>,
 
@@ -354,16 +359,7 @@ async fn open(settings: Settings<'_>, url: &FtpUrl) -> Result<Client, Failure> {
     let mut client = builder
         .connect((url.host.as_str(), url.port))
         .await
-        .map_err(|err| {
-            Failure::new(
-                Exit::Connection,
-                format!("cannot connect to {}", url.authority()),
-                match &err {
-                    Error::Connect(io) => io.to_string(),
-                    other => other.to_string(),
-                },
-            )
-        })?;
+        .map_err(|err| Failure::connect(&url.authority(), &err, url.implicit_tls))?;
     let (user, password) = url.login();
     if let Err(err) = client.login(user, password).await {
         return Err(Failure::new(

@@ -132,6 +132,27 @@ impl TestPki {
             key_pem: key.serialize_pem(),
         }
     }
+
+    /// A self-signed server certificate for `names`, marked as a CA (basicConstraints
+    /// cA=TRUE, critical), as `openssl req -x509` makes them by default; what clients trust is
+    /// the certificate itself.
+    pub(crate) fn self_signed_ca(names: &[&str]) -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("test"));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        TestPki {
+            ca_pem: cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
 }
 
 /// The user every foreign server knows; vsftpd and pure-ftpd run its sessions as the system

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use ftp_client_tokio::Error;
 use ftp_client_tokio::ftp_proto::client::{CopyError, TransferError, UsageError};
+use ftp_client_tokio::{Error, TlsProblem};
 
 use crate::output::printable_text;
 
@@ -57,6 +57,17 @@ impl Failure {
     /// A client error met while doing `what`, classified by [`exit_for`].
     pub(crate) fn client(what: impl Into<String>, error: &Error) -> Self {
         Self::new(exit_for(error), what, reason(error))
+    }
+
+    /// A failed connection (TLS set-up and greeting included) to `authority`, over
+    /// implicit TLS (an `ftps://` URL) or not: exit code 3, and for the common TLS mistakes
+    /// the flag or URL that would help.
+    pub(crate) fn connect(authority: &str, error: &Error, implicit_tls: bool) -> Self {
+        Self::new(
+            Exit::Connection,
+            format!("cannot connect to {authority}"),
+            connect_reason(error, implicit_tls),
+        )
     }
 
     /// The exit code.
@@ -114,6 +125,27 @@ fn reason(error: &Error) -> String {
     }
 }
 
+/// The "why" part of a failed connection: the library's message, with this CLI's flags and
+/// URL schemes in the advice for the mistakes that have one.
+fn connect_reason(error: &Error, implicit_tls: bool) -> String {
+    match error.tls_problem() {
+        Some(problem @ TlsProblem::UntrustedCertificate) => {
+            format!("TLS: {problem}: give its CA with --ca-file, or --insecure for a test server")
+        }
+        Some(problem @ TlsProblem::UntrustedCaCertificate) => format!(
+            "TLS: {problem}: give that certificate with --ca-file, or --insecure for a test server"
+        ),
+        Some(problem @ TlsProblem::NotTls) if implicit_tls => format!(
+            "TLS: {problem}: is this an explicit-TLS (AUTH TLS) port? use ftp:// with --tls"
+        ),
+        // The library's message ends by asking whether this is an implicit-TLS port.
+        _ if matches!(error, Error::NoGreeting { in_clear: true, .. }) => {
+            format!("{error} use ftps://")
+        }
+        _ => reason(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;
@@ -147,6 +179,30 @@ mod tests {
         assert_eq!(
             login_exit(&Error::Session(SessionError::Timeout)),
             Exit::Connection
+        );
+    }
+
+    #[test]
+    fn no_greeting_in_clear_suggests_ftps() {
+        let closed = Error::NoGreeting {
+            error: SessionError::ConnectionClosed,
+            in_clear: true,
+        };
+        let f = Failure::connect("h:21", &closed, false);
+        assert_eq!(f.exit(), Exit::Connection);
+        assert_eq!(
+            f.to_string(),
+            "ftp: cannot connect to h:21: the server closed the connection before its greeting: \
+             is this an implicit-TLS port? use ftps://"
+        );
+        // After an implicit-TLS handshake the port was right: no advice.
+        let after_tls = Error::NoGreeting {
+            error: SessionError::Timeout,
+            in_clear: false,
+        };
+        assert_eq!(
+            Failure::connect("h:990", &after_tls, true).to_string(),
+            "ftp: cannot connect to h:990: no greeting from the server within the timeout"
         );
     }
 
