@@ -136,6 +136,7 @@ fn ftplib_nlst_wildcards_for_a_multiple_get() {
             write_file(&root.join("docs").join(name), name.as_bytes());
         }
         write_file(&root.join("top.txt"), b"top\n");
+        write_file(&root.join("q?dir/in.txt"), b"in\n");
     });
     scenario(&ftpd, "mget");
 }

@@ -1525,6 +1525,82 @@ fn streamed_listing_when_the_application_answers_ok() {
     assert_eq!(h.reply_code(), 226);
 }
 
+/// The lines a streamed listing's format writes for `names` (files).
+fn listed(format: &ftp_proto::server::ListFormat, names: &[&str]) -> String {
+    let mut out = Vec::new();
+    for name in names {
+        let _ = format.write(&Entry::file(name.as_bytes().to_vec(), 1), clock(), &mut out);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn wildcards_list_the_directory_only_when_nothing_has_the_name() {
+    // `NLST docs/*.txt`: first the path as written; nothing there, so its directory, with the
+    // options left out and the pattern in force; NLST names entries as the argument does.
+    let mut h = Harness::logged_in();
+    let id = h.epsv();
+    let (t, r) = h.ask("NLST -d docs/*.txt");
+    assert_eq!(
+        r,
+        Request::List {
+            path: vp("/docs/*.txt"),
+            options: Some("-d".into()),
+            kind: ListKind::Nlst
+        }
+    );
+    h.respond(t, Response::Error(FsError::NotFound));
+    let (t, r) = h.request();
+    assert_eq!(
+        r,
+        Request::List {
+            path: vp("/docs"),
+            options: None,
+            kind: ListKind::Nlst
+        }
+    );
+    h.respond(t, Response::Ok);
+    h.input(DataInput::Connected { id });
+    assert_eq!(h.reply_code(), 150);
+    let DataAction::StreamListing { format, .. } = h.data() else {
+        panic!()
+    };
+    assert_eq!(
+        listed(&format, &["a.txt", "b.log", ".h.txt", "c.txt"]),
+        "docs/a.txt\r\ndocs/c.txt\r\n"
+    );
+    h.input(DataInput::Finished { id, result: Ok(1) });
+    assert_eq!(h.reply_code(), 226);
+
+    // A directory whose name has wildcards lists its contents, unfiltered.
+    let id = h.epsv();
+    let (t, r) = h.ask("NLST q?dir");
+    assert!(
+        matches!(r, Request::List { ref path, .. } if *path == vp("/q?dir")),
+        "{r:?}"
+    );
+    h.respond(t, Response::Ok);
+    h.input(DataInput::Connected { id });
+    h.reply();
+    let DataAction::StreamListing { format, .. } = h.data() else {
+        panic!()
+    };
+    assert_eq!(listed(&format, &["in.txt"]), "q?dir/in.txt\r\n");
+    h.input(DataInput::Finished { id, result: Ok(1) });
+    h.reply();
+
+    // Anything but "not found" is the answer: no second request.
+    h.epsv();
+    let (t, _) = h.ask("LIST secret/*");
+    h.respond(t, Response::Error(FsError::PermissionDenied));
+    assert_eq!(h.code_after_close(), 550);
+    // MLSD never expands wildcards.
+    h.epsv();
+    let (t, _) = h.ask("MLSD d*");
+    h.respond(t, Response::Error(FsError::NotFound));
+    assert_eq!(h.code_after_close(), 550);
+}
+
 #[test]
 fn huge_timeouts_mean_never_and_do_not_panic() {
     let mut c = Config::default();

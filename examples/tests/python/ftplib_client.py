@@ -269,6 +269,15 @@ def scenario_mget(args):
     check(len(lines) == 1 and lines[0].startswith("d") and lines[0].endswith(" docs"),
           f"LIST -ld docs: {lines!r}")
     check(ftp.nlst("-d", "docs") == ["docs"], "NLST -d docs")
+    # A wildcard pattern with -d lists the matching entries themselves.
+    lines = []
+    ftp.retrlines("LIST -ld do*", lines.append)
+    check(len(lines) == 1 and lines[0].endswith(" docs"), f"LIST -ld do*: {lines!r}")
+    # A directory whose name has wildcard characters lists its contents.
+    check(ftp.nlst("q?dir") == ["q?dir/in.txt"], "NLST q?dir")
+    lines = []
+    ftp.retrlines("LIST q?dir", lines.append)
+    check(len(lines) == 1 and lines[0].endswith(" in.txt"), f"LIST q?dir: {lines!r}")
     ftp.cwd("docs")
     check(sorted(ftp.nlst()) == [".hidden.txt", "a.txt", "b.txt", "c.log"], "bare NLST")
     check(ftp.nlst("?.log") == ["c.log"], "NLST ?.log")

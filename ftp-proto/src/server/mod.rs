@@ -906,8 +906,8 @@ impl Session {
             ),
             Command::Stat(None) => self.cmd_status(),
             Command::Stat(Some(args)) => {
-                let (dir, select) = Select::split(args.path.as_ref(), ListKind::Stat);
-                if let Some(path) = self.resolve_opt(dir.as_ref()) {
+                let select = Select::of(args.path.as_ref(), ListKind::Stat);
+                if let Some(path) = self.resolve_opt(args.path.as_ref()) {
                     self.ask(
                         Request::List {
                             path: path.clone(),
@@ -1484,8 +1484,8 @@ impl Session {
         if !self.data_ready() {
             return;
         }
-        let (dir, select) = Select::split(args.path.as_ref(), kind);
-        let Some(path) = self.resolve_for_transfer(dir.as_ref()) else {
+        let select = Select::of(args.path.as_ref(), kind);
+        let Some(path) = self.resolve_for_transfer(args.path.as_ref()) else {
             return;
         };
         self.ask(
@@ -1627,6 +1627,27 @@ impl Session {
                 self.out
                     .push_back(Output::Data(DataAction::Release { ticket }));
             }
+            return Ok(());
+        }
+        if let (P::List { kind, select, .. }, R::Error(FsError::NotFound)) = (&pending, &response)
+            && let Some((dir, expanded)) = select.expanded()
+            && let Ok(dir) = dir.map_or(Ok(self.cwd.clone()), |dir| self.cwd.resolve(&dir))
+        {
+            // Nothing is named like the pattern: list its directory, filtered by it. The
+            // options are left out: `LIST -ld *.txt` lists the matching entries themselves.
+            let kind = *kind;
+            self.ask(
+                Request::List {
+                    path: dir.clone(),
+                    options: None,
+                    kind,
+                },
+                Pending::List {
+                    kind,
+                    path: dir,
+                    select: expanded,
+                },
+            );
             return Ok(());
         }
         if let R::Error(e) = &response {
@@ -2071,24 +2092,29 @@ enum TransferCmd {
     Appe,
 }
 
-/// What a LIST, NLST or STAT argument selects beyond its directory: a wildcard pattern in its
-/// last segment, and for NLST the argument as the client wrote it, to name entries the way it
-/// can RETR them.
+/// What a LIST, NLST or STAT argument selects beyond its path: a wildcard pattern in its last
+/// segment, and for NLST the argument as the client wrote it, to name entries the way it can
+/// RETR them.
 #[derive(Debug, Clone, Default)]
 struct Select {
-    /// The last segment's pattern (`*.txt` of `NLST dir/*.txt`).
+    /// The argument's last segment has wildcards: if the path does not exist as written, its
+    /// directory is listed instead, filtered by the pattern (`dir` and `*.txt` of
+    /// `NLST dir/*.txt`).
+    glob: Option<(Option<FtpPath>, Arc<[u8]>)>,
+    /// The pattern in force: set for the listing of the directory.
     pattern: Option<Arc<[u8]>>,
     /// NLST: the argument as given (`dir/*.txt`, `dir`); `None` without one.
     arg: Option<Vec<u8>>,
 }
 
 impl Select {
-    /// Splits a listing argument into the path to list and the selection. A last segment with
-    /// wildcards (`*`, `?`, `[`) lists its directory filtered by it; MLSD never expands them
-    /// (RFC 3659 section 7.1: its argument names a directory).
-    fn split(path: Option<&FtpPath>, kind: ListKind) -> (Option<FtpPath>, Self) {
+    /// The selection of a listing argument. A path is first listed as written (a directory
+    /// named `q?dir` lists its contents); a last segment with wildcards (`*`, `?`, `[`) that
+    /// names nothing lists its directory filtered by it. MLSD never expands them (RFC 3659
+    /// section 7.1: its argument names a directory).
+    fn of(path: Option<&FtpPath>, kind: ListKind) -> Self {
         let Some(path) = path else {
-            return (None, Self::default());
+            return Self::default();
         };
         let bytes = path.as_bytes();
         let arg =
@@ -2096,21 +2122,29 @@ impl Select {
         let (dir, last) = match bytes.iter().rposition(|&b| b == b'/') {
             Some(slash) => (
                 bytes.get(..=slash).unwrap_or_default(),
-                bytes.get(slash + 1..),
+                bytes.get(slash + 1..).unwrap_or_default(),
             ),
-            None => (&[][..], Some(bytes)),
+            None => (&[][..], bytes),
         };
-        match last {
-            Some(last) if kind != ListKind::Mlsd && listing::has_wildcards(last) => {
-                let dir = (!dir.is_empty()).then(|| FtpPath::from(dir));
-                let select = Self {
-                    pattern: Some(last.into()),
-                    arg,
-                };
-                (dir, select)
-            }
-            _ => (Some(path.clone()), Self { pattern: None, arg }),
+        let glob = (kind != ListKind::Mlsd && listing::has_wildcards(last))
+            .then(|| ((!dir.is_empty()).then(|| FtpPath::from(dir)), last.into()));
+        Self {
+            glob,
+            pattern: None,
+            arg,
         }
+    }
+
+    /// For a path that does not exist as written: the directory to list and the selection
+    /// with its pattern in force; `None` without wildcards.
+    fn expanded(&self) -> Option<(Option<FtpPath>, Self)> {
+        let (dir, pattern) = self.glob.clone()?;
+        let select = Self {
+            glob: None,
+            pattern: Some(pattern),
+            arg: self.arg.clone(),
+        };
+        Some((dir, select))
     }
 
     /// The format for the listing. `is_dir`: the listed path is a directory (its entries
