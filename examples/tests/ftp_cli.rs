@@ -128,6 +128,32 @@ fn ls_prints_one_line_per_entry_and_json() {
         "{}",
         run.describe()
     );
+    // A subdirectory lists bare names (CWD, then NLST), with or without the trailing slash;
+    // the root written as an absolute path lists the same names as the login directory.
+    write_file(&ftpd.root().join("sub/x.log"), b"x");
+    for path in ["sub/;type=d", "sub;type=d"] {
+        let run = ftp(local.path(), ["ls", &url(&ftpd, path)]);
+        run.assert_success();
+        assert_eq!(
+            run.stdout_text(),
+            "inner.bin\nx.log\n",
+            "{path}: {}",
+            run.describe()
+        );
+    }
+    let run = ftp(local.path(), ["ls", "--json", &url(&ftpd, "sub/;type=d")]);
+    run.assert_success();
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON: {e}\n{}", run.describe()));
+    assert_eq!(json, serde_json::json!(["inner.bin", "x.log"]));
+    let run = ftp(local.path(), ["ls", &url(&ftpd, "%2F;type=d")]);
+    run.assert_success();
+    assert_eq!(
+        run.stdout_text(),
+        "a b.txt\nempty\nrésumé.pdf\nsub\n",
+        "{}",
+        run.describe()
+    );
 }
 
 #[test]
@@ -433,6 +459,38 @@ fn type_a_converts_line_ends() {
     );
     run.assert_success();
     assert_eq!(run.stdout, b"one\ntwo\n", "{}", run.describe());
+
+    // An ASCII download resumes at the wire offset: each local LF was CRLF on the wire.
+    write_file(&ftpd.root().join("lines.txt"), b"line1\nline2\nline3\n");
+    let part = local.path().join("lines.txt");
+    write_file(&part, b"line1\n");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("get"),
+            "-q".into(),
+            url(&ftpd, "lines.txt;type=a").into(),
+            "-o".into(),
+            part.clone().into(),
+            "--resume".into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&part, b"line1\nline2\nline3\n");
+    // A partial copy that ends between the CR and the LF of a CRLF drops that CR.
+    write_file(&part, b"one\r");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("get"),
+            url(&ftpd, "text.txt;type=a").into(),
+            "-o".into(),
+            part.clone().into(),
+            "--resume".into(),
+        ],
+    );
+    run.assert_success();
+    assert_file(&part, b"one\ntwo\n");
 
     let file = local.path().join("up.txt");
     write_file(&file, b"x\r\ny\n");

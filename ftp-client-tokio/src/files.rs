@@ -56,6 +56,10 @@ impl TransferOptions {
     /// Continue a partial file instead of starting over: a download appends to the local
     /// file from its current length (REST); an upload sends only what the server lacks
     /// (SIZE, then REST + STOR when the server advertises `REST STREAM`, APPE otherwise).
+    ///
+    /// In ASCII mode a download's REST marker counts the octets of the CRLF stream on the
+    /// wire (RFC 3659 section 5), so the local file is read once to turn its length into
+    /// that count (see [`Client::download_file`]).
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
         self
@@ -162,6 +166,11 @@ impl Client {
     /// downloaded fails the same way. Servers without SIZE, and ASCII mode (where sizes
     /// differ by the line ends), are not checked.
     ///
+    /// A resumed ASCII download restarts at the wire position of the local data: its length
+    /// plus one for every LF, each of which arrived as CRLF. A local file that ends in CR may
+    /// have been cut between the CR and the LF of a CRLF, so that CR is dropped and fetched
+    /// again. This assumes the server ends every line in CRLF, as TYPE A requires.
+    ///
     /// ```no_run
     /// use ftp_client_tokio::TransferOptions;
     /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
@@ -190,7 +199,10 @@ impl Client {
         mut options: TransferOptions,
     ) -> Result<u64, Error> {
         // The remote size: to resume, and in binary mode to check the length at the end.
+        // `size` asks in binary mode, so in ASCII mode too it is the file's length on the
+        // server, which the local copy (CRLF made LF) can reach but never exceed.
         let binary = self.file_type == ftp_proto::TransferType::Image;
+        let ascii = matches!(self.file_type, ftp_proto::TransferType::Ascii(_));
         let remote_size = match options.remote_size {
             Some(size) => Some(size),
             None if binary || options.resume => self.size(remote).await.ok(),
@@ -198,7 +210,9 @@ impl Client {
         };
         // Decide the offset from what is on disk, but open (and truncate) the local file only
         // once the server has accepted RETR: a refused download leaves the file as it was.
+        // `offset`: the local bytes kept; `rest`: the REST marker, which differs in ASCII mode.
         let mut offset = 0;
+        let mut rest = 0;
         let mut restart = false;
         if options.resume {
             let have = match tokio::fs::metadata(local).await {
@@ -212,10 +226,16 @@ impl Client {
             // A local file longer than the remote one is not a prefix of it: start over.
             restart = remote_size.is_some_and(|size| size < have);
             if !restart {
-                offset = have;
+                (offset, rest) = if ascii && have > 0 {
+                    ascii_resume_point(local).await?
+                } else {
+                    (have, have)
+                };
             }
+            // Nothing kept of a non-empty file (a lone CR in ASCII mode): open it truncated.
+            restart |= offset == 0 && have > 0;
         }
-        let mut stream = self.retr_from(remote, offset).await?;
+        let mut stream = self.retr_from(remote, rest).await?;
         let mut open = OpenOptions::new();
         open.create(true)
             .write(true)
@@ -231,6 +251,11 @@ impl Client {
         // On error, dropping the stream aborts the transfer before the next command.
         let mut file = opened.map_err(|e| local_err(local, e))?;
         if offset > 0 {
+            if ascii {
+                file.set_len(offset)
+                    .await
+                    .map_err(|e| local_err(local, e))?;
+            }
             file.seek(std::io::SeekFrom::Start(offset))
                 .await
                 .map_err(|e| local_err(local, e))?;
@@ -502,6 +527,35 @@ impl tokio::io::AsyncRead for PrefetchReader {
             }
         }
     }
+}
+
+/// Where a resumed TYPE A download of `local` continues: the local bytes to keep and the
+/// REST marker for them, the octets they took on the wire (RFC 3659 section 5).
+///
+/// The inverse of the [`ftp_proto::ascii::FromWire`] transcoder that wrote the file: it turns
+/// each CRLF into LF and keeps every other byte, a bare CR included, so every local LF was
+/// two wire octets (a local CR LF was CR CR LF) and every other byte one. Only a CR at the
+/// very end is uncertain: it may be a bare CR or the first half of a CRLF whose LF was cut
+/// off, so it is not kept; fetched again, it comes back as whichever it was. The file is
+/// read in chunks: memory stays bounded whatever its size.
+async fn ascii_resume_point(local: &Path) -> Result<(u64, u64), Error> {
+    use tokio::io::AsyncReadExt;
+    let mut file = File::open(local).await.map_err(|e| local_err(local, e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    let mut line_feeds = 0u64;
+    let mut last = None;
+    loop {
+        let n = file.read(&mut buf).await.map_err(|e| local_err(local, e))?;
+        let Some(chunk) = buf.get(..n).filter(|chunk| !chunk.is_empty()) else {
+            break;
+        };
+        len += n as u64;
+        line_feeds += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        last = chunk.last().copied();
+    }
+    let keep = if last == Some(b'\r') { len - 1 } else { len };
+    Ok((keep, keep + line_feeds))
 }
 
 /// Size of the chunks a download hands to the file-writing thread (small enough to stay in

@@ -316,6 +316,48 @@ async fn ascii_type_converts_line_ends() {
     assert_eq!(std::fs::read(root.join("t.txt")).unwrap(), b"x\r\ny\n");
 }
 
+/// A TYPE A download resumed from any local prefix ends up as the full ASCII download: the
+/// REST marker counts the CRLF line ends on the wire (RFC 3659 section 5), not the local LFs.
+#[tokio::test]
+async fn ascii_resume_counts_the_wire_line_ends() {
+    let (dir, mut c) = setup().await;
+    let root = dir.path();
+    // LF lines, a CRLF line, a bare CR, and a CR before a CRLF (a CR LF in the local file).
+    std::fs::write(
+        root.join("text.txt"),
+        b"line1\nline2\r\nbare\rcr\r\r\n\nlast line\n",
+    )
+    .unwrap();
+    c.set_type(TransferType::Ascii(Default::default()))
+        .await
+        .unwrap();
+    let full = c.download_to_vec("text.txt").await.unwrap();
+    assert_eq!(full, b"line1\nline2\nbare\rcr\r\n\nlast line\n");
+    let local = root.join("partial.txt");
+    for cut in 0..=full.len() {
+        std::fs::write(&local, &full[..cut]).unwrap();
+        timeout(
+            LIMIT,
+            c.download_file("text.txt", &local, TransferOptions::new().resume(true)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&std::fs::read(&local).unwrap()),
+            String::from_utf8_lossy(&full),
+            "resumed after {cut} local bytes"
+        );
+    }
+    // A download cut between the CR and the LF of a CRLF leaves a CR at the end: it is
+    // fetched again, not kept before the LF.
+    std::fs::write(&local, b"line1\r").unwrap();
+    c.download_file("text.txt", &local, TransferOptions::new().resume(true))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), full);
+}
+
 #[tokio::test]
 async fn dropping_a_download_early_aborts_it_and_the_session_goes_on() {
     let (dir, mut c) = setup().await;

@@ -40,9 +40,10 @@
 //! percent-encoding (`a%20b.txt`). Without a user the login is `anonymous` / `anonymous@`.
 //! The path is relative to the login directory; `%2F` at its start (or `//`) makes it
 //! absolute. `;type=a` transfers in ASCII mode, `;type=i` in binary (the default) and
-//! `;type=d` makes `ls` list names only. `ftps://` URLs use implicit TLS (see above). The
-//! exact rules are in the `url` module. A password in a URL is visible to other local users in the
-//! process list: use a throw-away account or anonymous access on shared machines.
+//! `;type=d` makes `ls` list names only (CWD into the directory, then NLST, as RFC 1738
+//! says). `ftps://` URLs use implicit TLS (see above). The exact rules are in the `url`
+//! module. A password in a URL is visible to other local users in the process list: use a
+//! throw-away account or anonymous access on shared machines.
 //!
 //! **Output**: `ls` prints `TYPE SIZE YYYY-MM-DD HH:MM NAME` lines sorted by name (the format
 //! is described in the `output` module), `ls --json` a JSON array of
@@ -415,8 +416,17 @@ async fn ls_inner(client: &mut Client, url: &FtpUrl, json: bool) -> Result<(), F
     let path = url.path();
     let mut out = Vec::new();
     if url.typecode == Some(TypeCode::Dir) {
+        // RFC 1738: CWD into the directory, then NLST without an argument. `NLST dir` makes
+        // many servers (vsftpd, proftpd, ours) print `dir/name` paths instead of names.
+        let dir = url.dir_path();
+        if !dir.is_empty() {
+            client
+                .cwd(&dir)
+                .await
+                .map_err(|err| Failure::client(&what, &err))?;
+        }
         let mut names = client
-            .nlst(&path)
+            .nlst("")
             .await
             .map_err(|err| Failure::client(&what, &err))?;
         names.sort();
