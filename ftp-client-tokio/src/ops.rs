@@ -27,7 +27,8 @@ fn bad(reply: Reply, reason: impl ToString) -> Error {
     }
 }
 
-/// What follows the last `/` of a path MLST reported (the whole path when it has none).
+/// What follows the last `/` of a path MLST or NLST reported (the whole path when it has
+/// none; a trailing `/` is ignored).
 fn last_segment(path: &[u8]) -> &[u8] {
     let trimmed = path.strip_suffix(b"/").unwrap_or(path);
     trimmed
@@ -35,14 +36,6 @@ fn last_segment(path: &[u8]) -> &[u8] {
         .next()
         .filter(|name| !name.is_empty())
         .unwrap_or(trimmed)
-}
-
-/// An NLST line naming a directory itself or its parent: its last path component (after a
-/// trailing `/`, if any) is `.` or `..`.
-fn is_dot_entry(line: &[u8]) -> bool {
-    let trimmed = line.strip_suffix(b"/").unwrap_or(line);
-    let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed);
-    last == b"." || last == b".."
 }
 
 fn opt_path(path: &str) -> Option<ftp_proto::FtpPath> {
@@ -341,7 +334,7 @@ impl Client {
         Ok(bytes
             .split(|&b| b == b'\n')
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .filter(|line| !line.is_empty() && !is_dot_entry(line))
+            .filter(|line| !line.is_empty() && !matches!(last_segment(line), b"." | b".."))
             .map(|line| String::from_utf8_lossy(line).into_owned())
             .collect())
     }

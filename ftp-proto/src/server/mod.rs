@@ -2119,13 +2119,8 @@ impl Select {
         let bytes = path.as_bytes();
         let arg =
             (kind == ListKind::Nlst && !matches!(bytes, b"." | b"./")).then(|| bytes.to_vec());
-        let (dir, last) = match bytes.iter().rposition(|&b| b == b'/') {
-            Some(slash) => (
-                bytes.get(..=slash).unwrap_or_default(),
-                bytes.get(slash + 1..).unwrap_or_default(),
-            ),
-            None => (&[][..], bytes),
-        };
+        let dir = dir_part(bytes);
+        let last = bytes.get(dir.len()..).unwrap_or_default();
         let glob = (kind != ListKind::Mlsd && listing::has_wildcards(last))
             .then(|| ((!dir.is_empty()).then(|| FtpPath::from(dir)), last.into()));
         Self {
@@ -2151,12 +2146,8 @@ impl Select {
     /// are named below it), not a file (named as the argument names it).
     fn format(&self, kind: ListKind, facts: Facts, is_dir: bool) -> ListFormat {
         let prefix = self.arg.as_deref().and_then(|arg| {
-            let base: &[u8] = if self.pattern.is_some() || !is_dir {
-                // The directory part, slash included: `dir/` of `dir/*.txt` or `dir/a.txt`.
-                arg.iter()
-                    .rposition(|&b| b == b'/')
-                    .and_then(|slash| arg.get(..=slash))
-                    .unwrap_or_default()
+            let base = if self.pattern.is_some() || !is_dir {
+                dir_part(arg)
             } else {
                 arg
             };
@@ -2173,6 +2164,16 @@ impl Select {
             prefix,
         }
     }
+}
+
+/// The directory part of a path argument, its last `/` included (`dir/` of `dir/*.txt` or
+/// `dir/a.txt`); empty without a `/`.
+fn dir_part(path: &[u8]) -> &[u8] {
+    let end = path
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |slash| slash + 1);
+    path.get(..end).unwrap_or_default()
 }
 
 fn is_immediate_in_transfer(cmd: &Command) -> bool {
