@@ -1401,7 +1401,8 @@ mod server_model {
             C::Mdtm { .. } | C::Mfmt { .. } | C::Hash(_) | C::Avbl(_) => &[502, 553],
             C::Xcrc(_) | C::Xmd5(_) | C::Xsha1(_) | C::Xsha256(_) => &[502, 553],
             C::Rnto(_) => &[503, 553],
-            C::Site(_) => &[214, 504],
+            // SITE CHMOD's syntax (501) and path (553) are checked by the session.
+            C::Site(_) => &[214, 501, 504, 553],
             C::Abor => &[225],
         }
     }
@@ -1436,7 +1437,8 @@ mod server_model {
                 | Request::MakeDir { path }
                 | Request::RenameFrom { path }
                 | Request::Checksum { path, .. }
-                | Request::Available { path } => path.as_bytes().len(),
+                | Request::Available { path }
+                | Request::SetPermissions { path, .. } => path.as_bytes().len(),
             }
         };
         match o {
@@ -2208,7 +2210,7 @@ mod server_model {
                     R::Checksum { .. },
                 )
                 | (C::Avbl(_), R::Available { .. })
-                | (C::Site(_), R::Site { .. }) => true,
+                | (C::Site(_), R::Site { .. } | R::SetPermissions { .. }) => true,
                 _ => false,
             }
         }
@@ -2284,6 +2286,7 @@ mod server_model {
                 (Q::Site { .. }, A::Reply(r)) if !r.code().is_preliminary() => {
                     Outcome::Final(r.code().get())
                 }
+                (Q::SetPermissions { .. }, A::Ok) => Outcome::Final(200),
                 _ => Outcome::Mismatch,
             }
         }

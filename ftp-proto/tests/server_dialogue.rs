@@ -1042,7 +1042,7 @@ fn avbl_host_site() {
     let mut c = Config::default();
     c.capabilities.avbl = true;
     c.capabilities.host = true;
-    c.capabilities.site_commands = vec!["CHMOD".into()];
+    c.capabilities.site_commands = vec!["CHMOD".into(), "UMASK".into()];
     let mut h = Harness::new(c);
     let (t, r) = h.ask("HOST ftp.example.com");
     assert_eq!(
@@ -1060,23 +1060,59 @@ fn avbl_host_site() {
     assert_eq!(h.cmd("HOST late.example"), 503);
     let r = ask_reply(&mut h, "AVBL", Response::Size(1 << 30));
     assert_eq!((r.code().get(), text(&r)), (213, (1u64 << 30).to_string()));
-    let (t, r) = h.ask("SITE chmod 644 f");
+    // SITE CHMOD is parsed by the session into a typed request.
+    let (t, _) = h.ask("CWD /pub");
+    h.respond(t, Response::Ok);
+    assert_eq!(h.reply_code(), 250);
+    let (t, r) = h.ask("SITE chmod 0644 my file");
+    assert_eq!(
+        r,
+        Request::SetPermissions {
+            path: vp("/pub/my file"),
+            mode: 0o644
+        }
+    );
+    h.respond(t, Response::Ok);
+    let r = h.reply();
+    assert_eq!(
+        (r.code().get(), r.first_line()),
+        (200, &b"SITE CHMOD command successful"[..])
+    );
+    let (t, _) = h.ask("SITE CHMOD 600 missing");
+    h.respond(t, Response::Error(FsError::NotFound));
+    assert_eq!(h.reply_code(), 550);
+    // Its syntax is checked there: octal permission bits only, and a path.
+    for line in [
+        "SITE CHMOD 4755 f",
+        "SITE CHMOD 1777 d",
+        "SITE CHMOD 999 f",
+        "SITE CHMOD 77777 f",
+        "SITE CHMOD 600",
+        "SITE CHMOD",
+        "SITE CHMOD rw f",
+    ] {
+        assert_eq!(h.cmd(line), 501, "{line}");
+    }
+    h.send_raw(b"SITE CHMOD 600 a\0b\r\n");
+    assert_eq!(h.reply_code(), 553);
+    // Other SITE commands go to the application as they are.
+    let (t, r) = h.ask("SITE umask 022");
     assert_eq!(
         r,
         Request::Site {
-            command: "CHMOD".into(),
-            args: b"644 f".to_vec(),
-            cwd: vp("/")
+            command: "UMASK".into(),
+            args: b"022".to_vec(),
+            cwd: vp("/pub")
         }
     );
     h.respond(
         t,
-        Response::Reply(Reply::new(ReplyCode::COMMAND_OKAY, "SITE CHMOD ok")),
+        Response::Reply(Reply::new(ReplyCode::COMMAND_OKAY, "UMASK set to 022")),
     );
     assert_eq!(h.reply_code(), 200);
     h.send("SITE HELP");
     assert!(text(&h.reply()).contains("CHMOD"));
-    assert_eq!(h.cmd("SITE UMASK 022"), 504);
+    assert_eq!(h.cmd("SITE EXEC x"), 504);
 }
 
 #[test]

@@ -165,7 +165,8 @@ fn paths_in(request: &Request) -> Vec<&VirtualPath> {
         | Request::MakeDir { path }
         | Request::RenameFrom { path }
         | Request::Checksum { path, .. }
-        | Request::Available { path } => vec![path],
+        | Request::Available { path }
+        | Request::SetPermissions { path, .. } => vec![path],
         Request::StoreUnique { dir, .. } => vec![dir],
         Request::Rename { from, to } => vec![from, to],
         Request::Site { cwd, .. } => vec![cwd],

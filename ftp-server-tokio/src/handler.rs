@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use ftp_proto::listing::Entry;
 use ftp_proto::server::{FsError, ListKind, Request, Response, StoreMode, Ticket};
-use ftp_proto::{FtpPath, Reply, ReplyCode, Segments, VirtualPath};
+use ftp_proto::{Segments, VirtualPath};
 
 use crate::auth::{AuthError, Authenticator, Credentials, Operation, Principal};
 use crate::storage::quota::Usage;
@@ -509,11 +509,7 @@ async fn serve<S: Storage>(
             let free = storage.available_space(&storage_path(home, &path)?).await?;
             answer(Response::Size(free))
         }
-        Request::Site { command, args, cwd } if command == "CHMOD" => {
-            let (mode, path) = match parse_chmod(&args, &cwd) {
-                Ok(parsed) => parsed,
-                Err(reply) => return answer(Response::Reply(reply)),
-            };
+        Request::SetPermissions { path, mode } => {
             require(principal, Operation::Write, &path)?;
             // Changing an existing file is not adding one.
             if principal.anonymous {
@@ -522,12 +518,9 @@ async fn serve<S: Storage>(
             storage
                 .set_permissions(&storage_path(home, &path)?, mode)
                 .await?;
-            answer(Response::Reply(Reply::new(
-                ReplyCode::COMMAND_OKAY,
-                "SITE CHMOD command successful",
-            )))
+            answer(Response::Ok)
         }
-        // Other SITE commands, and requests added to the vocabulary later, are not served here.
+        // SITE commands, and requests added to the vocabulary later, are not served here.
         _ => Err(FsError::NotSupported),
     }
 }
@@ -546,42 +539,6 @@ pub(crate) fn site_commands(features: &crate::storage::StorageFeatures) -> Vec<S
         commands.push("CHMOD".to_owned());
     }
     commands
-}
-
-/// `SITE CHMOD <mode> <path>`, as lftp, FileZilla and WinSCP send it: `mode` is one to four
-/// octal digits for the permission bits (`644`, `0755`); set-user-ID, set-group-ID and sticky
-/// bits are refused. A 501 reply for anything else.
-fn parse_chmod(args: &[u8], cwd: &VirtualPath) -> Result<(u32, VirtualPath), Reply> {
-    let usage = || {
-        Reply::new(
-            ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS,
-            "Usage: SITE CHMOD <mode> <path>, mode in octal from 000 to 777",
-        )
-    };
-    let args = args.trim_ascii_start();
-    let space = args.iter().position(|&b| b == b' ').ok_or_else(usage)?;
-    let (digits, rest) = args.split_at(space);
-    let name = rest.get(1..).unwrap_or_default();
-    if digits.is_empty()
-        || digits.len() > 4
-        || name.is_empty()
-        || !digits.iter().all(|d| (b'0'..=b'7').contains(d))
-    {
-        return Err(usage());
-    }
-    let mode = digits
-        .iter()
-        .fold(0u32, |mode, d| mode * 8 + u32::from(d - b'0'));
-    if mode > 0o777 {
-        return Err(Reply::new(
-            ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS,
-            "Only the permission bits (000 to 777) may be set",
-        ));
-    }
-    let path = cwd
-        .resolve(&FtpPath::from(name))
-        .map_err(|_| Reply::new(ReplyCode::FILE_NAME_NOT_ALLOWED, "File name not allowed"))?;
-    Ok((mode, path))
 }
 
 /// A listing: streamed (the directory kept for the data side) for LIST, NLST and MLSD,

@@ -209,6 +209,7 @@ enum Pending {
     },
     Available,
     Site,
+    SetPermissions,
 }
 
 impl Pending {
@@ -1595,6 +1596,8 @@ impl Session {
             lines.extend(known.iter().map(|c| format!(" {}", c.to_ascii_uppercase())));
             lines.push("End".to_owned());
             self.send(&Reply::multiline(ReplyCode::HELP_MESSAGE, lines));
+        } else if command == "CHMOD" && known.iter().any(|c| c.eq_ignore_ascii_case("CHMOD")) {
+            self.cmd_site_chmod(rest);
         } else if known.iter().any(|c| c.eq_ignore_ascii_case(&command)) {
             let cwd = self.cwd.clone();
             self.ask(
@@ -1607,6 +1610,43 @@ impl Session {
             );
         } else {
             self.reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, "Unknown SITE command");
+        }
+    }
+
+    /// `SITE CHMOD <mode> <path>`, as lftp, FileZilla and WinSCP send it: `mode` is one to four
+    /// octal digits for the permission bits (`644`, `0755`).
+    fn cmd_site_chmod(&mut self, args: &[u8]) {
+        const USAGE: &str = "Usage: SITE CHMOD <mode> <path>, mode in octal from 000 to 777";
+        let args = args.trim_ascii_start();
+        let (digits, name) = match args.iter().position(|&b| b == b' ') {
+            Some(space) => (
+                args.get(..space).unwrap_or_default(),
+                args.get(space + 1..).unwrap_or_default(),
+            ),
+            None => (args, &[][..]),
+        };
+        let octal = !digits.is_empty()
+            && digits.len() <= 4
+            && digits.iter().all(|d| (b'0'..=b'7').contains(d));
+        if !octal || name.is_empty() {
+            self.reply(ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, USAGE);
+            return;
+        }
+        let mode = digits
+            .iter()
+            .fold(0u32, |mode, d| mode * 8 + u32::from(d - b'0'));
+        if mode > 0o777 {
+            self.reply(
+                ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS,
+                "Only the permission bits (000 to 777) may be set",
+            );
+            return;
+        }
+        if let Some(path) = self.resolve(&FtpPath::from(name)) {
+            self.ask(
+                Request::SetPermissions { path, mode },
+                Pending::SetPermissions,
+            );
         }
     }
 
@@ -1837,6 +1877,9 @@ impl Session {
                 }
             }
             (P::Site, R::Reply(reply)) if !reply.code().is_preliminary() => self.send(&reply),
+            (P::SetPermissions, R::Ok) => {
+                self.reply(ReplyCode::COMMAND_OKAY, "SITE CHMOD command successful");
+            }
             (_, _) => {
                 self.reply(ReplyCode::LOCAL_ERROR, "Local error in processing");
                 return Err(UsageError::MismatchedResponse);

@@ -192,9 +192,19 @@ pub enum Request {
         /// The directory.
         path: VirtualPath,
     },
-    /// SITE: a site command (not HELP). Answer `Reply` or `Error`.
+    /// `SITE CHMOD <mode> <path>`, when [`Capabilities::site_commands`](super::Capabilities)
+    /// holds `CHMOD`: set the permission bits of `path`. The session has checked the syntax
+    /// (501 otherwise): `mode` is at most `0o777` (set-user-ID, set-group-ID and sticky bits
+    /// are refused). Answer `Ok` (200) or `Error`.
+    SetPermissions {
+        /// The file or directory.
+        path: VirtualPath,
+        /// The permission bits, `0o000` to `0o777`.
+        mode: u32,
+    },
+    /// SITE: a site command (not HELP, not CHMOD). Answer `Reply` or `Error`.
     Site {
-        /// The sub-command in upper case, e.g. `CHMOD`.
+        /// The sub-command in upper case, e.g. `UMASK`.
         command: String,
         /// The rest of the line, byte-exact.
         args: Vec<u8>,
