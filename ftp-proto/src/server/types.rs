@@ -120,6 +120,9 @@ pub enum Request {
         /// The directory (or file) to list.
         path: VirtualPath,
         /// `ls` options the client sent (e.g. `-la`), for the application to honour or ignore.
+        /// `None` on the second request of a wildcard listing (`LIST -ld *.txt`: nothing is
+        /// named `*.txt`, so the session asks for the directory and filters its entries with
+        /// [`ListFormat::pattern`]): the entries that match are listed themselves.
         options: Option<String>,
         /// Which listing.
         kind: ListKind,
