@@ -78,9 +78,12 @@ impl Client {
     /// has shown that the transfer started. From the moment the transfer command is out, the
     /// server has the reply timeout to show it: a 150/125 or final reply, or, from servers that
     /// skip the preliminary reply, data on a plain data connection or a finished TLS handshake
-    /// on a protected one. Otherwise the transfer is aborted (ABOR goes out before the next
-    /// command) and the error is [`Error::Timeout`]. An active-mode server must also connect
-    /// within the data timeout.
+    /// on a protected one. An upload always waits for its 150 (the session gives its copy
+    /// order only then), but a protected one does its TLS handshake without it when the 150
+    /// is late, for servers that send it only after that handshake. A server that shows
+    /// nothing in time has the transfer aborted (ABOR goes out before the next command), and
+    /// the error is [`Error::Timeout`]. An active-mode server must also connect within the
+    /// data timeout.
     pub(crate) async fn open_started(&mut self, handle: CommandHandle) -> Result<Open, Error> {
         self.orphan = Some(handle);
         self.copy = None;
@@ -91,6 +94,8 @@ impl Client {
         // command is out: the session keeps no reply deadline of its own from then on).
         let mut start_deadline: Option<Instant> = None;
         let mut tls_fallback: Option<Instant> = None;
+        // An upload's data connection, protected before its 150 came (see `early_tls`).
+        let mut secured: Option<(DataId, Stream)> = None;
         // The plain data connection ended (or broke) before its first byte: only the control
         // connection can tell an empty file from a refusal now.
         let mut data_ended = false;
@@ -118,10 +123,26 @@ impl Client {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(self.start_timed_out());
             }
+            if let Some(order) = self.copy
+                && let Some((id, stream)) = secured.take_if(|(id, _)| *id == order.id)
+            {
+                return Ok(self.opened(handle, id, order.ascii, stream, preliminary));
+            }
             let order = self.copy.filter(|c| Some(c.id) == self.data_id());
-            if let (Some(order), Data::Connected { .. }) = (order, &self.data) {
+            // No copy order although the command is out and the data connection is open: an
+            // upload, which the session lets copy only once its 150 has come. Some servers
+            // send that 150 only after the data connection's TLS handshake, so with PROT P
+            // the handshake starts without it, as a download's does; the copy still waits.
+            let early_tls = order.is_none()
+                && self.session.is_protected()
+                && start_deadline.is_some()
+                && !started;
+            if (order.is_some() || early_tls)
+                && let Data::Connected { .. } = &self.data
+            {
+                let protected = order.is_none_or(|o| o.protected);
                 let mut go = started;
-                if !go && order.protected {
+                if !go && protected {
                     let fallback = *tls_fallback.get_or_insert_with(|| {
                         Instant::now() + WAIT_PRELIMINARY.min(reply_timeout / 2)
                     });
@@ -149,7 +170,7 @@ impl Client {
                 else {
                     unreachable!("matched above");
                 };
-                let stream = if order.protected {
+                let stream = if protected {
                     match self.protect(handle, id, stream, deadline).await? {
                         Some(stream) => stream,
                         // The handshake failed (reported to the session): wait for the
@@ -159,16 +180,15 @@ impl Client {
                 } else {
                     Stream::Plain(stream)
                 };
-                if preliminary.is_none() {
-                    preliminary = self.take_preliminary(handle);
+                match order {
+                    Some(order) => {
+                        return Ok(self.opened(handle, id, order.ascii, stream, preliminary));
+                    }
+                    // The upload's 150 (and with it the copy order) is still to come, within
+                    // the start deadline.
+                    None => secured = Some((id, stream)),
                 }
-                return Ok(Open::Streaming(Opened {
-                    handle,
-                    id,
-                    ascii: order.ascii,
-                    stream,
-                    size_hint: preliminary.as_ref().and_then(ftp_proto::client::size_hint),
-                }));
+                continue;
             }
             if matches!(self.data, Data::Listening { .. }) {
                 self.accept_or_control(accept_deadline, deadline).await?;
@@ -176,6 +196,28 @@ impl Client {
             }
             self.control_until(deadline).await?;
         }
+    }
+
+    /// The opened transfer `handle` on data channel `id`; `preliminary`: its 150/125 if seen
+    /// (one that came during a TLS handshake is still among the events).
+    fn opened(
+        &mut self,
+        handle: CommandHandle,
+        id: DataId,
+        ascii: bool,
+        stream: Stream,
+        mut preliminary: Option<Reply>,
+    ) -> Open {
+        if preliminary.is_none() {
+            preliminary = self.take_preliminary(handle);
+        }
+        Open::Streaming(Opened {
+            handle,
+            id,
+            ascii,
+            stream,
+            size_hint: preliminary.as_ref().and_then(ftp_proto::client::size_hint),
+        })
     }
 
     /// The transfer command is out and the session waits for the driver: it keeps no reply
@@ -274,7 +316,8 @@ impl Client {
                     let ended = self.events.iter().any(
                         |e| matches!(e, Event::Transfer { handle: h, .. } if *h == handle),
                     );
-                    if ended || self.copy.is_none() {
+                    // The session closed the channel (an upload has no copy order yet).
+                    if ended || self.closed_ids.contains(&id) {
                         break None;
                     }
                     let preliminary = self.events.iter().any(
@@ -402,7 +445,8 @@ impl Client {
     /// mode the server must also connect within the data timeout (counted from the start of
     /// the transfer); if it has sent its 150 and never connects, its final reply decides,
     /// within the reply timeout after that. [`Client::stor`], [`Client::append`] and the
-    /// listings open their transfers the same way (an upload always waits for the 150).
+    /// listings open their transfers the same way (an upload always waits for the 150 before
+    /// it sends data, though not for its TLS handshake).
     ///
     /// Once data flows, a pause longer than the data timeout ends the read with an error of
     /// kind [`io::ErrorKind::TimedOut`] (see [`RetrStream`]).

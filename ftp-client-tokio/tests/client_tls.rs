@@ -14,8 +14,8 @@
 //! unknown CA is refused unless `danger_accept_invalid_certs` is set.
 //!
 //! A scripted FTPS server for protected transfers that start late or never: one that sends
-//! its 150 only after the data connection's TLS handshake, and one that never answers RETR
-//! nor accepts the data connection.
+//! its 150 only after the data connection's TLS handshake (downloads and uploads), and one
+//! that never answers RETR or STOR nor accepts the data connection.
 
 mod support;
 
@@ -439,22 +439,27 @@ async fn auth_tls_refused_on_demand_leaves_a_plain_usable_connection() {
     assert!(received.lock().unwrap().ends_with(b"AUTH TLS\r\nNOOP\r\n"));
 }
 
-/// What the scripted FTPS server does with RETR.
+/// What the scripted FTPS server does with its transfer commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TlsRetr {
-    /// Accept the data connection, finish its TLS handshake, and only then send 150; the
-    /// data, close_notify, 226.
-    PreliminaryAfterHandshake(&'static [u8]),
-    /// Nothing: no reply, and the passive listener never accepts (the client's connection
-    /// completes in the kernel's queue) until ABOR, which gets 426 + 226.
+enum TlsScript {
+    /// RETR: accept the data connection, finish its TLS handshake, and only then send 150;
+    /// the data, close_notify, 226.
+    RetrPreliminaryAfterHandshake(&'static [u8]),
+    /// STOR and APPE: accept the data connection, finish its TLS handshake, and only then
+    /// send 150; read the upload up to its close_notify, then 226 if it was exactly these
+    /// bytes (451 otherwise).
+    StorPreliminaryAfterHandshake(&'static [u8]),
+    /// RETR, STOR and APPE: nothing: no reply, and the passive listener never accepts (the
+    /// client's connection completes in the kernel's queue) until ABOR, which gets 426 + 226.
     Silent,
 }
 
-/// A scripted FTPS server (explicit TLS, `PROT P` data) answering RETR as `retr` says;
-/// returns its address and the command lines it received.
+/// A scripted FTPS server (explicit TLS, `PROT P` data) answering transfer commands as
+/// `script` says; returns its address and the command lines it received (and, for uploads,
+/// a line `data: ...` with what came over the data connection).
 async fn scripted_tls_server(
     pki: &TestPki,
-    retr: TlsRetr,
+    script: TlsScript,
 ) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -509,9 +514,9 @@ async fn scripted_tls_server(
                             continue;
                         }
                         "RETR" => {
-                            match retr {
-                                TlsRetr::Silent => silent = passive.take(),
-                                TlsRetr::PreliminaryAfterHandshake(bytes) => {
+                            match script {
+                                TlsScript::Silent => silent = passive.take(),
+                                TlsScript::RetrPreliminaryAfterHandshake(bytes) => {
                                     let Some(l) = passive.take() else {
                                         write.write_all(b"425 No data connection\r\n").await?;
                                         continue;
@@ -524,7 +529,45 @@ async fn scripted_tls_server(
                                     drop(data);
                                     write.write_all(b"226 Done\r\n").await?;
                                 }
+                                TlsScript::StorPreliminaryAfterHandshake(_) => {
+                                    write.write_all(b"550 No such file\r\n").await?;
+                                }
                             }
+                            continue;
+                        }
+                        "STOR" | "APPE" => {
+                            let expected = match script {
+                                TlsScript::StorPreliminaryAfterHandshake(expected) => expected,
+                                TlsScript::Silent => {
+                                    silent = passive.take();
+                                    continue;
+                                }
+                                TlsScript::RetrPreliminaryAfterHandshake(_) => {
+                                    write.write_all(b"553 Not here\r\n").await?;
+                                    continue;
+                                }
+                            };
+                            let Some(l) = passive.take() else {
+                                write.write_all(b"425 No data connection\r\n").await?;
+                                continue;
+                            };
+                            let (data, _) = l.accept().await?;
+                            let mut data = acceptor.accept(data).await?;
+                            write.write_all(b"150 Send it\r\n").await?;
+                            // Ok only up to a close_notify: a cut connection is an error.
+                            let mut got = Vec::new();
+                            let read = data.read_to_end(&mut got).await;
+                            log.lock()
+                                .unwrap()
+                                .push(format!("data: {}", String::from_utf8_lossy(&got)));
+                            let _ = data.shutdown().await;
+                            drop(data);
+                            let reply: &[u8] = if read.is_ok() && got == expected {
+                                b"226 Stored\r\n"
+                            } else {
+                                b"451 Not what was expected\r\n"
+                            };
+                            write.write_all(reply).await?;
                             continue;
                         }
                         _ => b"200 OK\r\n",
@@ -565,8 +608,11 @@ async fn scripted_tls_client(
 #[tokio::test]
 async fn a_protected_download_whose_150_follows_the_handshake_succeeds() {
     let pki = TestPki::new(&["127.0.0.1"]);
-    let (addr, _) =
-        scripted_tls_server(&pki, TlsRetr::PreliminaryAfterHandshake(b"late but fine")).await;
+    let (addr, _) = scripted_tls_server(
+        &pki,
+        TlsScript::RetrPreliminaryAfterHandshake(b"late but fine"),
+    )
+    .await;
     let mut c =
         scripted_tls_client(addr, &pki, Duration::from_secs(2), Duration::from_secs(5)).await;
     let started = Instant::now();
@@ -584,13 +630,69 @@ async fn a_protected_download_whose_150_follows_the_handshake_succeeds() {
     timeout(LIMIT, c.noop()).await.unwrap().unwrap();
 }
 
+/// The same server for uploads: the client's copy may only begin with the 150, which this
+/// server sends once the data connection's TLS handshake is done; the client starts the
+/// handshake without it (as for a download) and STOR and APPE succeed.
+#[tokio::test]
+async fn a_protected_upload_whose_150_follows_the_handshake_succeeds() {
+    let pki = TestPki::new(&["127.0.0.1"]);
+    let (addr, log) = scripted_tls_server(
+        &pki,
+        TlsScript::StorPreliminaryAfterHandshake(b"late upload"),
+    )
+    .await;
+    let mut c =
+        scripted_tls_client(addr, &pki, Duration::from_secs(2), Duration::from_secs(5)).await;
+    let started = Instant::now();
+    let sent = timeout(LIMIT, c.stor("up.bin", &b"late upload"[..]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent, 11);
+    // Half the 2 s reply timeout for the 150, then the handshake, then the copy.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let sent = timeout(LIMIT, c.append("up.bin", &b"late upload"[..]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent, 11);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+    let log = log.lock().unwrap().clone();
+    let transfers: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("STOR") || l.starts_with("APPE") || l.starts_with("data"))
+        .collect();
+    assert_eq!(
+        transfers,
+        [
+            "STOR up.bin",
+            "data: late upload",
+            "APPE up.bin",
+            "data: late upload"
+        ],
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l == "ABOR"), "{log:?}");
+}
+
 /// A server that never answers RETR nor accepts the (protected) data connection: `retr`
 /// fails itself within the reply timeout, with a timeout error, and the session goes on
 /// after the abort.
 #[tokio::test]
 async fn a_protected_download_the_server_never_starts_fails_within_the_reply_timeout() {
     let pki = TestPki::new(&["127.0.0.1"]);
-    let (addr, log) = scripted_tls_server(&pki, TlsRetr::Silent).await;
+    let (addr, log) = scripted_tls_server(&pki, TlsScript::Silent).await;
     let reply = Duration::from_millis(1000);
     let mut c = scripted_tls_client(addr, &pki, reply, Duration::from_secs(4)).await;
     let started = Instant::now();
@@ -598,6 +700,29 @@ async fn a_protected_download_the_server_never_starts_fails_within_the_reply_tim
         .await
         .unwrap()
         .map(|_| ())
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(err.is_timeout() && !err.is_fatal(), "{err:?}");
+    // TYPE and EPSV, then the reply timeout for the start.
+    assert!(took >= reply && took < reply * 3, "{took:?}");
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+    assert!(log.lock().unwrap().iter().any(|l| l == "ABOR"));
+}
+
+/// The same for an upload: with PROT P the client starts the data connection's TLS handshake
+/// without the 150 (see above), which this server never completes; `stor` still fails itself
+/// within the reply timeout, with a timeout error, and the session goes on after the abort.
+#[tokio::test]
+async fn a_protected_upload_the_server_never_starts_fails_within_the_reply_timeout() {
+    let pki = TestPki::new(&["127.0.0.1"]);
+    let (addr, log) = scripted_tls_server(&pki, TlsScript::Silent).await;
+    let reply = Duration::from_millis(1000);
+    let mut c = scripted_tls_client(addr, &pki, reply, Duration::from_secs(4)).await;
+    let started = Instant::now();
+    let err = timeout(LIMIT, c.stor("f", &b"never sent"[..]))
+        .await
+        .unwrap()
         .unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");

@@ -315,6 +315,13 @@ impl Session {
         self.ascii
     }
 
+    /// `PROT P` is in force (a `PROT P` was answered 2yz and no later PROT, REIN undid it):
+    /// data connections need their TLS handshake. A transfer's copy order says so too, but an
+    /// upload's comes only with its 150, and some servers send that only after the handshake.
+    pub fn is_protected(&self) -> bool {
+        self.protected
+    }
+
     /// Switches between passive and active mode for the next transfers.
     pub fn set_passive(&mut self, passive: bool) {
         self.config.passive = passive;
