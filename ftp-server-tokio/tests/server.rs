@@ -292,6 +292,32 @@ async fn passive_ports_come_from_the_range_and_are_not_leaked() {
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
 
+/// Re-PASV with every other port of the range taken: the new listener may only have the
+/// port of the listener it replaces, which must be free by the time it binds (before, about
+/// one re-PASV in three answered 425 "no passive port" and lost the old listener too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_pasv_gets_the_replaced_listeners_port_when_the_range_is_otherwise_full() {
+    let storage = MemoryStorage::new().with_file("/f", "x");
+    let server = Server::new(storage, users()).passive_ports(21313..=21314);
+    let running = start(server).await;
+    let mut other = login(running.addr).await;
+    let (code, text) = other.cmd("EPSV").await;
+    assert_eq!(code, 229, "{text}");
+    let mut c = login(running.addr).await;
+    for round in 0..100 {
+        let verb = if round % 2 == 0 { "EPSV" } else { "PASV" };
+        let (code, text) = c.cmd(verb).await;
+        assert!(code == 229 || code == 227, "round {round}: {verb}: {text}");
+    }
+    // The last listener serves a transfer.
+    let data = c.epsv().await;
+    starts(c.cmd("RETR f").await);
+    assert_eq!(read_all(data).await, b"x");
+    assert_eq!(c.reply().await.0, 226);
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pasv_announces_the_masquerade_address() {
     let storage = MemoryStorage::new();

@@ -135,6 +135,7 @@ pub(crate) async fn serve<S: Storage, A: Authenticator>(
             handler,
             shared,
             channels: Vec::new(),
+            replaced: None,
             reports: None,
             pending: Vec::new(),
             listings: Vec::new(),
@@ -164,6 +165,10 @@ struct Connection<S: Storage, A: Authenticator> {
     handler: RequestHandler<S, A>,
     shared: Arc<Shared<S, A>>,
     channels: Vec<ChannelState<S>>,
+    /// The task of the channel closed last, aborted but perhaps not yet ended: the next
+    /// passive channel binds only once it has ended, so that a re-PASV finds the port of the
+    /// listener it replaces free again (with a narrow port range it may be the only one).
+    replaced: Option<JoinHandle<()>>,
     /// Reports from data tasks; created with the first channel (idle sessions hold none).
     reports: Option<ReportChannel>,
     /// Approved transfer requests not yet started: what events will name.
@@ -741,9 +746,11 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             .clone();
         let (job_tx, job_rx) = oneshot::channel();
         let progress = Arc::new(AtomicU64::new(0));
+        let replaced = self.replaced.take();
         let channel = Channel::<S> {
             id,
             open,
+            replaced,
             settings: Arc::clone(&self.shared.data),
             reports,
             job: job_rx,
@@ -811,6 +818,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             let bytes = channel.progress.load(Ordering::Relaxed);
             self.transfer_ended(channel.transfer, bytes, Duration::ZERO, Err(None));
         }
+        self.replaced = Some(channel.task);
     }
 
     fn report(&mut self, report: Option<(DataId, Report)>) {

@@ -20,6 +20,7 @@ use ftp_proto::server::{DataError, DataId, ListFormat, TransferError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, warn};
 
@@ -34,6 +35,8 @@ use ftp_proto::server::FsError;
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
 /// Listing bytes are written in pieces of about this size.
 const LISTING_CHUNK: usize = 64 * 1024;
+/// Longest wait of a new passive channel for the end of the channel it replaces.
+const REPLACED_WAIT: Duration = Duration::from_secs(1);
 
 /// Settings every data channel of a server shares.
 #[derive(Debug)]
@@ -198,6 +201,9 @@ pub(crate) enum Open {
 pub(crate) struct Channel<S: Storage> {
     pub(crate) id: DataId,
     pub(crate) open: Open,
+    /// The aborted task of the channel this one replaces, if any: a passive listener is
+    /// bound only once it has ended and closed its own listener.
+    pub(crate) replaced: Option<JoinHandle<()>>,
     pub(crate) settings: Arc<DataSettings>,
     pub(crate) reports: Reports,
     pub(crate) job: oneshot::Receiver<JobOrder<S>>,
@@ -210,6 +216,7 @@ impl<S: Storage> Channel<S> {
         let Self {
             id,
             open,
+            replaced,
             settings,
             reports,
             job,
@@ -221,6 +228,11 @@ impl<S: Storage> Channel<S> {
         };
         let stream = match open {
             Open::Passive { bind, peer } => {
+                if let Some(task) = replaced {
+                    // Aborted tasks end at their next poll; the bound only guards against
+                    // the unforeseen.
+                    let _ = tokio::time::timeout(REPLACED_WAIT, task).await;
+                }
                 let (listener, port) = match bind_passive(bind, settings.passive_ports.as_ref()) {
                     Ok(bound) => bound,
                     Err(err) => {
