@@ -1181,7 +1181,7 @@ mod server_model {
     }
 
     fn fs_error(b: u8) -> FsError {
-        const ALL: [FsError; 13] = [
+        const ALL: [FsError; 14] = [
             FsError::NotFound,
             FsError::PermissionDenied,
             FsError::AlreadyExists,
@@ -1195,6 +1195,7 @@ mod server_model {
             FsError::NotSupported,
             FsError::OffsetPastEnd,
             FsError::Local,
+            FsError::Changed,
         ];
         ALL.get(usize::from(b) % ALL.len())
             .cloned()

@@ -465,6 +465,83 @@ async fn mlsd_and_mlst_carry_the_users_permissions() {
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
 
+/// A download of a file another session is uploading gets 450 (it would send a partial file
+/// as if whole); once the upload ended, the download gets all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_being_uploaded_is_not_downloaded_until_the_upload_ends() {
+    let storage = MemoryStorage::new().with_file("/f", "old");
+    let running = start(Server::new(storage, users())).await;
+    let mut writer = login(running.addr).await;
+    let mut data = writer.epsv().await;
+    starts(writer.cmd("STOR f").await);
+    data.write_all(b"first half, ").await.unwrap();
+    let mut reader = login(running.addr).await;
+    assert_eq!(reader.download("RETR f").await.0, 450);
+    // Other files are not held up.
+    assert_eq!(reader.upload("STOR g", b"g").await, 226);
+    assert_eq!(reader.download("RETR g").await, (226, b"g".to_vec()));
+    data.write_all(b"second half").await.unwrap();
+    drop(data);
+    assert_eq!(writer.reply().await.0, 226);
+    assert_eq!(
+        reader.download("RETR f").await,
+        (226, b"first half, second half".to_vec())
+    );
+    running.stop.shutdown();
+    timeout(LIMIT, running.task).await.unwrap().unwrap();
+}
+
+/// A file cut short on disk while it is being downloaded: the download ends with 451, not
+/// 226, since the client did not get the file the 150 announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_of_a_file_cut_while_it_is_sent_ends_with_451() {
+    use ftp_server_tokio::storage::fs::FsStorage;
+    let root = tempfile::tempdir().unwrap();
+    let size = 32usize << 20;
+    std::fs::write(root.path().join("big"), vec![5u8; size]).unwrap();
+    let bound = Server::new(FsStorage::open(root.path()).unwrap(), users())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .bind()
+        .await
+        .unwrap();
+    let addr = bound.local_addrs()[0];
+    let stop = bound.shutdown_handle();
+    let task = tokio::spawn(bound.run());
+    let mut c = login(addr).await;
+    let mut data = c.epsv().await;
+    let (code, text) = c.cmd("RETR big").await;
+    assert_eq!(code, 125, "{text}");
+    assert!(text.contains(&format!("({size} bytes)")), "{text}");
+    // The socket buffers hold far less than 32 MiB: the server is still sending when the
+    // file is cut to 1 MiB.
+    let mut chunk = vec![0u8; 64 * 1024];
+    let first = timeout(LIMIT, data.read(&mut chunk))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first > 0);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.path().join("big"))
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let mut rest = Vec::new();
+    timeout(LIMIT, data.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    let got = first + rest.len();
+    assert!(got < size, "got {got} of {size}");
+    let (code, text) = c.reply().await;
+    assert_eq!(code, 451, "{text}");
+    assert!(text.contains("changed"), "{text}");
+    // The session goes on; a whole download of the cut file ends with 226.
+    assert_eq!(c.download("RETR big").await, (226, vec![5u8; 1 << 20]));
+    stop.shutdown();
+    timeout(LIMIT, task).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
     use ftp_server_tokio::storage::fs::FsStorage;

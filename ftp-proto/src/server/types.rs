@@ -260,6 +260,10 @@ pub enum FsError {
     /// 451: a local error (I/O error, back-end failure).
     #[error("local error in processing")]
     Local,
+    /// 451: the file ended before the size announced for its download: it was cut or
+    /// replaced while it was being sent, so what the client got is not the file.
+    #[error("file changed while it was being sent")]
+    Changed,
 }
 
 impl FsError {
@@ -278,7 +282,7 @@ impl FsError {
             Self::NameNotAllowed => ReplyCode::FILE_NAME_NOT_ALLOWED,
             Self::NotSupported => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
             Self::OffsetPastEnd => ReplyCode::INVALID_REST_PARAMETER,
-            Self::Local => ReplyCode::LOCAL_ERROR,
+            Self::Local | Self::Changed => ReplyCode::LOCAL_ERROR,
         }
     }
 }

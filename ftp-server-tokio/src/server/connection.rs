@@ -68,6 +68,9 @@ struct TransferInfo {
     /// Octets of the converted (TYPE A) stream a download leaves out: its REST marker (the
     /// handler opened the file at its start, see `Opened::Reader`).
     skip: u64,
+    /// The octets a binary download's 150 announced (`Response::Size`): it must send as
+    /// many, or the file changed while it was sent.
+    size: Option<u64>,
     /// An upload's hold on its file (STOR, APPE), released when the transfer ends (dropped
     /// with this).
     _claim: Option<UploadClaim>,
@@ -449,7 +452,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             _ => None,
         };
         // One upload per file at a time: a second STOR or APPE to a file being uploaded waits
-        // its turn (450), since opening it would already cut the first one's data.
+        // its turn (450), since opening it would already cut the first one's data. A download
+        // of it waits too: it would send a partial file as if it were whole.
         let mut claim = None;
         if let Request::Store { path, .. } = &request
             && let Some(target) = self.handler.storage_path(path)
@@ -459,6 +463,13 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 debug!(path = %target, "upload refused: another upload to this file is running");
                 return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
             }
+        }
+        if let Request::Retrieve { path, .. } = &request
+            && let Some(target) = self.handler.storage_path(path)
+            && self.shared.uploads.holds(&target)
+        {
+            debug!(path = %target, "download refused: the file is being uploaded");
+            return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
         }
         let mut response = if blocked {
             // The address used up its failed logins: no guess is checked, right or wrong.
@@ -562,6 +573,10 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     Response::Created(created) => created.clone(),
                     _ => path,
                 };
+                let size = match response {
+                    Response::Size(size) => Some(*size),
+                    _ => None,
+                };
                 if let Some(path) = self.handler.storage_path(&path) {
                     self.pending.push((
                         ticket,
@@ -569,6 +584,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                             path,
                             direction,
                             skip,
+                            size,
                             _claim: claim,
                         },
                     ));
@@ -650,6 +666,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                         reader,
                         ascii,
                         skip: info.as_ref().map_or(0, |info| info.skip),
+                        size: info.as_ref().and_then(|info| info.size),
                     },
                     (Some(Opened::Writer(writer)), Direction::Receive) => {
                         // STOU: a new, empty file; undone by removing it.

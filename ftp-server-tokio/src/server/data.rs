@@ -133,6 +133,8 @@ pub(crate) enum Job<S: Storage> {
         reader: S::Reader,
         ascii: bool,
         skip: u64,
+        /// The octets the 150 announced (binary only): the copy must send as many.
+        size: Option<u64>,
     },
     /// STOR, APPE, STOU: copy the socket into the writer, then commit it; with a `limit`,
     /// every byte is charged to the user's quota first.
@@ -279,6 +281,10 @@ impl<S: Storage> Channel<S> {
             return;
         };
         let started = Instant::now();
+        let announced = match &job {
+            Job::Send { size, .. } => *size,
+            _ => None,
+        };
         let result = match tls {
             None => {
                 run_job(job, stream, &settings, &progress)
@@ -306,6 +312,18 @@ impl<S: Storage> Channel<S> {
                     }
                 }
             }
+        };
+        let result = match result {
+            // The file was cut (or replaced by a shorter one) while it was sent.
+            Ok(sent) if announced.is_some_and(|size| sent < size) => {
+                warn!(
+                    sent,
+                    ?announced,
+                    "download ended short of the size announced"
+                );
+                Err(TransferError::Storage(FsError::Changed))
+            }
+            result => result,
         };
         report(Report::Finished {
             result,
@@ -522,6 +540,7 @@ async fn run_job<S: Storage>(
             reader,
             ascii: false,
             skip: 0,
+            ..
         } if S::zero_copy_source(&reader).is_some() => {
             let Some(file) = S::zero_copy_source(&reader) else {
                 return Err(TransferError::Storage(FsError::Local));
@@ -774,6 +793,7 @@ async fn run_buffered<S: Storage, IO: AsyncRead + AsyncWrite + Unpin>(
             mut reader,
             ascii,
             skip,
+            ..
         } => {
             let mut buffer = settings.buffers.take();
             let result = send(

@@ -4,7 +4,8 @@
 //! second upload to a path in the set is refused (450, file busy) before anything is opened:
 //! opening would already truncate the first upload's file. Claims are released by dropping
 //! them (the transfer ended, failed or was never started). Paths are storage paths, the same
-//! for every user; two names for one file (links) are not recognised.
+//! for every user; two names for one file (links) are not recognised. A download of a path in
+//! the set is refused as well (450), rather than sending a file that is still being written.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,11 @@ impl Uploads {
             path: path.clone(),
         })
     }
+
+    /// Whether an upload to `path` is running (a download of it would send a partial file).
+    pub(crate) fn holds(&self, path: &VirtualPath) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(path))
+    }
 }
 
 impl Drop for UploadClaim {
@@ -56,6 +62,7 @@ mod tests {
         let path = |s: &str| VirtualPath::root().resolve(&FtpPath::from(s)).unwrap();
         let first = uploads.claim(&path("/a")).unwrap();
         assert!(uploads.claim(&path("/a")).is_none());
+        assert!(uploads.holds(&path("/a")) && !uploads.holds(&path("/b")));
         let other = uploads.claim(&path("/b")).unwrap();
         drop(first);
         let again = uploads.claim(&path("/a")).unwrap();
