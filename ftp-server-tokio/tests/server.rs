@@ -542,6 +542,80 @@ async fn a_download_of_a_file_cut_while_it_is_sent_ends_with_451() {
     timeout(LIMIT, task).await.unwrap().unwrap();
 }
 
+/// An anonymous upload that does not complete (ABOR, a reset data connection) leaves no
+/// partial file: anonymous users may neither overwrite, resume nor delete it, so it would
+/// block its name for good. A complete upload stays, and a file that was there before is
+/// never touched by a refused upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_anonymous_uploads_leave_no_partial_file() {
+    use ftp_server_tokio::auth::AnonymousPolicy;
+    use ftp_server_tokio::storage::fs::FsStorage;
+    let root = tempfile::tempdir().unwrap();
+    let incoming = root.path().join("incoming");
+    std::fs::create_dir(&incoming).unwrap();
+    std::fs::write(incoming.join("old"), b"kept").unwrap();
+    let upload_dir = VirtualPath::root()
+        .resolve(&ftp_server_tokio::ftp_proto::FtpPath::from("/incoming"))
+        .unwrap();
+    let auth = users().with_anonymous(AnonymousPolicy::default().with_upload_dir(upload_dir));
+    let bound = Server::new(FsStorage::open(root.path()).unwrap(), auth)
+        .anonymous(true)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .bind()
+        .await
+        .unwrap();
+    let addr = bound.local_addrs()[0];
+    let stop = bound.shutdown_handle();
+    let task = tokio::spawn(bound.run());
+    let mut c = Client::login(addr, "anonymous", "guest@example.com").await;
+    let chunk = vec![9u8; 256 * 1024];
+
+    // ABOR in the middle of an upload.
+    let mut data = c.epsv().await;
+    starts(c.cmd("STOR incoming/aborted").await);
+    data.write_all(&chunk).await.unwrap();
+    let file = incoming.join("aborted");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no upload bytes on disk"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (code, text) = c.cmd("ABOR").await;
+    assert!(code == 426 || code == 226, "{text}");
+    if code == 426 {
+        assert_eq!(c.reply().await.0, 226);
+    }
+    drop(data);
+
+    // A data connection reset by the client (RST, not the FIN that ends a file).
+    let mut data = c.epsv().await;
+    starts(c.cmd("STOR incoming/reset").await);
+    data.write_all(&chunk).await.unwrap();
+    data.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(data);
+    assert_eq!(c.reply().await.0, 426);
+
+    // Both partial files go (on a task of their own), and the names can be used again.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while incoming.join("aborted").exists() || incoming.join("reset").exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "partial uploads left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.upload("STOR incoming/reset", b"whole").await, 226);
+    assert_eq!(std::fs::read(incoming.join("reset")).unwrap(), b"whole");
+    // An existing name is refused and its file left alone.
+    assert_eq!(c.try_upload("STOR incoming/old", b"new").await, 550);
+    assert_eq!(std::fs::read(incoming.join("old")).unwrap(), b"kept");
+    stop.shutdown();
+    timeout(LIMIT, task).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
     use ftp_server_tokio::storage::fs::FsStorage;

@@ -27,12 +27,12 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
 use super::accounts::UserSlot;
-use super::data::{Channel, Charge, Job, JobOrder, Limit, Open, Report, Undo};
+use super::data::{Channel, Charge, Job, JobOrder, Limit, Open, RemoveIfIncomplete, Report, Undo};
 use super::uploads::UploadClaim;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Operation};
 use crate::events::{Event, TransferDirection};
 use crate::handler::{Opened, RequestHandler};
-use crate::storage::Storage;
+use crate::storage::{Storage, WriteMode};
 use crate::tls::ConnectionTls;
 
 /// Bytes read from the control socket at a time.
@@ -71,9 +71,11 @@ struct TransferInfo {
     /// The octets a binary download's 150 announced (`Response::Size`): it must send as
     /// many, or the file changed while it was sent.
     size: Option<u64>,
+    /// The user may delete the file (else a new file an upload leaves incomplete is removed).
+    may_delete: bool,
     /// An upload's hold on its file (STOR, APPE), released when the transfer ends (dropped
     /// with this).
-    _claim: Option<UploadClaim>,
+    claim: Option<UploadClaim>,
 }
 
 /// Runs one control connection to its end; `local`: its local address when the listener
@@ -577,6 +579,10 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                     Response::Size(size) => Some(*size),
                     _ => None,
                 };
+                let may_delete = self
+                    .handler
+                    .principal()
+                    .is_some_and(|p| p.allows(Operation::Delete, &path));
                 if let Some(path) = self.handler.storage_path(&path) {
                     self.pending.push((
                         ticket,
@@ -585,7 +591,8 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                             direction,
                             skip,
                             size,
-                            _claim: claim,
+                            may_delete,
+                            claim,
                         },
                     ));
                 }
@@ -656,7 +663,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 ascii,
                 protected,
             } => {
-                let info = self
+                let mut info = self
                     .pending
                     .iter()
                     .position(|(t, _)| *t == ticket)
@@ -685,13 +692,25 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                             limit,
                         }
                     }
-                    (Some(Opened::Write { path, mode }), Direction::Receive) => Job::ReceiveLater {
-                        storage: Arc::clone(self.handler.storage()),
-                        path,
-                        mode,
-                        ascii,
-                        charge: self.charge(),
-                    },
+                    (Some(Opened::Write { path, mode }), Direction::Receive) => {
+                        // A new file its user may not delete: removed again unless the upload
+                        // completes, under the upload's hold on the name.
+                        let incomplete = (mode == WriteMode::CreateNew)
+                            .then_some(info.as_mut())
+                            .flatten()
+                            .filter(|info| !info.may_delete)
+                            .map(|info| RemoveIfIncomplete {
+                                claim: info.claim.take(),
+                            });
+                        Job::ReceiveLater {
+                            storage: Arc::clone(self.handler.storage()),
+                            path,
+                            mode,
+                            ascii,
+                            charge: self.charge(),
+                            incomplete,
+                        }
+                    }
                     _ => {
                         warn!(?ticket, "nothing was opened for this transfer");
                         self.fail_unopened(id);

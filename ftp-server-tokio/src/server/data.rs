@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, warn};
 
+use super::uploads::UploadClaim;
 use crate::handler::PermFacts;
 use crate::storage::quota::{QuotaPolicy, QuotaWriter, Usage};
 use crate::storage::{DirEntries, Storage, WriteMode, fs_error_of, system_now};
@@ -151,6 +152,9 @@ pub(crate) enum Job<S: Storage> {
         mode: WriteMode,
         ascii: bool,
         charge: Option<Charge>,
+        /// Set for a new file (`WriteMode::CreateNew`) of a user who may not delete it: an
+        /// upload that does not complete removes the file again (see [`Incomplete`]).
+        incomplete: Option<RemoveIfIncomplete>,
     },
     /// A listing already in wire form.
     Listing(Vec<u8>),
@@ -160,6 +164,74 @@ pub(crate) enum Job<S: Storage> {
         format: ListFormat,
         perms: Option<PermFacts>,
     },
+}
+
+/// What removing an incomplete upload needs beyond the job: the upload's hold on its path,
+/// kept until the file is gone, so that no other upload of that name starts before.
+#[derive(Debug)]
+pub(crate) struct RemoveIfIncomplete {
+    pub(crate) claim: Option<UploadClaim>,
+}
+
+/// A file an upload created for a user who may not delete files (an anonymous upload): if the
+/// upload does not complete (the client left, the disk filled, ABOR), the partial file is
+/// removed, since its user could neither finish it (no overwriting, no REST) nor remove it,
+/// and the name would stay taken. Armed from the moment the file is open, so a file that was
+/// there before is never touched; dropped armed (an error, or the data task aborted), it
+/// removes the file on a task of its own, giving its size back to the user's quota.
+struct Incomplete<S: Storage> {
+    storage: Arc<S>,
+    path: VirtualPath,
+    usage: Option<Arc<Usage>>,
+    claim: Option<UploadClaim>,
+    armed: bool,
+}
+
+impl<S: Storage> Incomplete<S> {
+    /// The upload ended: keep the file if it completed, or if it stopped at the user's quota
+    /// (the quota policy decides about those); else remove it.
+    fn settle(mut self, result: &Result<u64, TransferError>) {
+        self.armed = !matches!(
+            result,
+            Ok(_) | Err(TransferError::Storage(FsError::QuotaExceeded))
+        );
+    }
+}
+
+impl<S: Storage> Drop for Incomplete<S> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let storage = Arc::clone(&self.storage);
+        let path = self.path.clone();
+        let usage = self.usage.take();
+        let claim = self.claim.take();
+        // Dropped by the data task, inside the runtime, whether it ended or was aborted.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let _claim = claim;
+            let _changes = match &usage {
+                Some(usage) => Some(usage.changes().await),
+                None => None,
+            };
+            let size = match storage.metadata(&path).await {
+                Ok(entry) if entry.kind == EntryKind::File => entry.size,
+                _ => return,
+            };
+            match storage.remove_file(&path).await {
+                Ok(()) => {
+                    if let Some(usage) = &usage {
+                        usage.release(size);
+                    }
+                    info!(%path, size, "incomplete upload removed: its user may not delete it");
+                }
+                Err(err) => warn!(%path, error = %err, "removing an incomplete upload failed"),
+            }
+        });
+    }
 }
 
 /// The quota an upload is charged to, and what happens when it stops there.
@@ -508,7 +580,13 @@ async fn run_protected<S: Storage>(
 ) -> Result<u64, TransferError> {
     let upload = matches!(job, Job::Receive { .. } | Job::ReceiveLater { .. });
     let result = match open_later(job).await {
-        Ok(job) => run_buffered(job, &mut stream, settings, progress).await,
+        Ok((job, incomplete)) => {
+            let result = run_buffered(job, &mut stream, settings, progress).await;
+            if let Some(incomplete) = incomplete {
+                incomplete.settle(&result);
+            }
+            result
+        }
         Err(err) => Err(err),
     };
     if upload && result.is_ok() {
@@ -525,15 +603,29 @@ async fn run_protected<S: Storage>(
 /// data connection, moved into its task cell) stays small.
 async fn run_job<S: Storage>(
     job: Job<S>,
+    stream: TcpStream,
+    settings: &DataSettings,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, TransferError> {
+    let (job, incomplete) = match job {
+        Job::ReceiveLater { .. } => Box::pin(open_later(job)).await?,
+        job => (job, None),
+    };
+    let result = run_opened(job, stream, settings, progress).await;
+    if let Some(incomplete) = incomplete {
+        incomplete.settle(&result);
+    }
+    result
+}
+
+/// [`run_job`] once an upload's file is open.
+async fn run_opened<S: Storage>(
+    job: Job<S>,
     mut stream: TcpStream,
     settings: &DataSettings,
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
     let limit = settings.data_timeout;
-    let job = match job {
-        Job::ReceiveLater { .. } => Box::pin(open_later(job)).await?,
-        job => job,
-    };
     match job {
         #[cfg(target_os = "linux")]
         Job::Send {
@@ -646,8 +738,12 @@ async fn receive_direct<S: Storage>(
     run_buffered(job, &mut stream, settings, progress).await
 }
 
-/// Opens the file of a [`Job::ReceiveLater`]: the data connection is ready now.
-async fn open_later<S: Storage>(job: Job<S>) -> Result<Job<S>, TransferError> {
+/// Opens the file of a [`Job::ReceiveLater`]: the data connection is ready now. With the
+/// opened job comes, for a new file its user may not delete, the guard that removes it again
+/// unless the upload completes.
+async fn open_later<S: Storage>(
+    job: Job<S>,
+) -> Result<(Job<S>, Option<Incomplete<S>>), TransferError> {
     match job {
         Job::ReceiveLater {
             storage,
@@ -655,12 +751,23 @@ async fn open_later<S: Storage>(job: Job<S>) -> Result<Job<S>, TransferError> {
             mode,
             ascii,
             charge: None,
+            incomplete,
         } => match storage.open_write(&path, mode).await {
-            Ok(writer) => Ok(Job::Receive {
-                writer,
-                ascii,
-                limit: None,
-            }),
+            Ok(writer) => {
+                let incomplete = incomplete.map(|i| Incomplete {
+                    storage,
+                    path,
+                    usage: None,
+                    claim: i.claim,
+                    armed: true,
+                });
+                let job = Job::Receive {
+                    writer,
+                    ascii,
+                    limit: None,
+                };
+                Ok((job, incomplete))
+            }
             Err(err) => {
                 debug!(%path, error = %err, "opening the upload target failed");
                 Err(TransferError::Storage(err))
@@ -672,21 +779,30 @@ async fn open_later<S: Storage>(job: Job<S>) -> Result<Job<S>, TransferError> {
             mode,
             ascii,
             charge: Some(charge),
+            incomplete,
         } => {
             let (writer, undo) = open_charged(storage.as_ref(), &path, mode, &charge.usage).await?;
+            let incomplete = incomplete.map(|i| Incomplete {
+                storage: Arc::clone(&storage),
+                path: path.clone(),
+                usage: Some(Arc::clone(&charge.usage)),
+                claim: i.claim,
+                armed: true,
+            });
             let limit = Limit {
                 charge,
                 storage,
                 path,
                 undo,
             };
-            Ok(Job::Receive {
+            let job = Job::Receive {
                 writer,
                 ascii,
                 limit: Some(limit),
-            })
+            };
+            Ok((job, incomplete))
         }
-        job => Ok(job),
+        job => Ok((job, None)),
     }
 }
 
