@@ -70,6 +70,13 @@ pub const DEFAULT_LOGIN_FAILURES_PER_IP: u32 = 20;
 /// address is then refused.
 pub const DEFAULT_LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 
+/// The pause after a transient accept error (the open-file limit, typically) before the
+/// listener tries again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// A listener that keeps failing to accept warns at most once per this long (see
+/// [`AcceptErrors`]).
+const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Reply to a connection over a session limit.
 const TOO_MANY: &[u8] = b"421 Too many connections; try again later\r\n";
 /// Reply to a connection from an address that failed to log in too often.
@@ -725,13 +732,14 @@ async fn accept_loop<S: Storage, A: Authenticator>(
     // getsockname per connection.
     let local = addr.filter(|addr| !addr.ip().is_unspecified());
     let span = info_span!("listener", addr = ?addr, implicit_tls = implicit);
+    let mut errors = AcceptErrors::default();
     async move {
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(err) if data::is_transient(&err) => {
-                    warn!(error = %err, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    errors.failed(&err, Instant::now());
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
                 Err(err) => {
@@ -766,6 +774,42 @@ async fn accept_loop<S: Storage, A: Authenticator>(
     .await;
 }
 
+/// The warnings of one listener's transient accept errors, rate-limited: while the process is
+/// at its open-file limit every retry fails, [`ACCEPT_RETRY`] apart, and a warning for each
+/// would flood the log. The first error is a warning; later ones are debug events, with a
+/// warning at most once per [`ACCEPT_WARN_INTERVAL`] that counts those not warned about since
+/// the previous one.
+#[derive(Debug, Default)]
+struct AcceptErrors {
+    /// When the last warning was logged.
+    warned: Option<Instant>,
+    /// Errors since then that were not warned about.
+    suppressed: u64,
+}
+
+impl AcceptErrors {
+    /// Logs one accept error that happened at `now`.
+    fn failed(&mut self, err: &io::Error, now: Instant) {
+        let due = self
+            .warned
+            .is_none_or(|at| now.saturating_duration_since(at) >= ACCEPT_WARN_INTERVAL);
+        if due {
+            warn!(
+                error = %err,
+                not_logged = self.suppressed,
+                "accept failed; retrying (warned at most every {} s, with the count of the \
+                 errors not logged since the last warning)",
+                ACCEPT_WARN_INTERVAL.as_secs()
+            );
+            self.warned = Some(now);
+            self.suppressed = 0;
+        } else {
+            debug!(error = %err, "accept failed; retrying");
+            self.suppressed += 1;
+        }
+    }
+}
+
 /// Answers a connection over a limit with `reply` (a 421) and closes it.
 async fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -795,5 +839,58 @@ impl ShutdownHandle {
             *state = Some(deadline);
             true
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Log lines written by the `fmt` subscriber, kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn accept_errors_warn_at_most_once_per_interval_with_a_count() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // 20 s at the open-file limit: one error per retry.
+        let emfile = io::Error::from_raw_os_error(24);
+        let start = Instant::now();
+        let retries = 20 * 1000 / ACCEPT_RETRY.as_millis() as u32;
+        tracing::subscriber::with_default(subscriber, || {
+            let mut errors = AcceptErrors::default();
+            for n in 0..retries {
+                errors.failed(&emfile, start + ACCEPT_RETRY * n);
+            }
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+        assert_eq!(warnings.len(), 2, "{log}");
+        assert!(warnings[0].contains("not_logged=0"), "{log}");
+        // Every retry in the first 10 s but the first.
+        let between = ACCEPT_WARN_INTERVAL.as_millis() / ACCEPT_RETRY.as_millis() - 1;
+        assert!(
+            warnings[1].contains(&format!("not_logged={between}")),
+            "{log}"
+        );
     }
 }
