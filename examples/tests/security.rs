@@ -954,3 +954,156 @@ fn site_chmod_needs_write_permission() {
         .mode();
     assert_eq!(mode & 0o777, 0o644);
 }
+
+/// A symlink loop (a -> b -> a) can never be resolved: every command on it is refused with a
+/// permanent 550, as vsftpd refuses it, not the transient 451 that clients retry forever.
+#[test]
+fn symlink_loops_are_refused_for_good() {
+    let builder = FtpdBuilder::new().user();
+    let root = builder.root().to_path_buf();
+    symlink("b", root.join("a")).unwrap();
+    symlink("a", root.join("b")).unwrap();
+    symlink("self", root.join("self")).unwrap();
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("TYPE I", 200);
+    for path in ["a", "self", "a/inner"] {
+        for verb in ["SIZE", "MDTM", "MLST", "CWD", "STAT"] {
+            refused(&mut c, &format!("{verb} {path}"), 550);
+        }
+        for verb in ["RETR", "LIST", "NLST", "MLSD"] {
+            refused_download(&mut c, &format!("{verb} {path}"));
+        }
+    }
+    let reply = c.upload("STOR a/inner", b"x");
+    assert_eq!(reply.code, 550, "STOR into a loop: {reply:?}");
+    refused(&mut c, "MKD a/new", 550);
+    // The link itself is an ordinary name: it is deleted like any other.
+    c.cmd_expect("DELE self", 250);
+    assert!(fs::symlink_metadata(root.join("self")).is_err());
+    ftpd.assert_alive();
+}
+
+/// RNFR/RNTO act on a symlink itself, as DELE does: a dangling one can be moved too, and
+/// moving one that leads outside the root moves the link (inside the root) and never touches
+/// or opens what it leads to.
+#[test]
+fn symlinks_are_renamed_not_followed() {
+    let builder = FtpdBuilder::new().user();
+    let (base, root) = (builder.base().to_path_buf(), builder.root().to_path_buf());
+    write_file(&base.join("secret.txt"), SECRET);
+    fs::create_dir(root.join("dir")).unwrap();
+    symlink("gone", root.join("dangling")).unwrap();
+    symlink(base.join("secret.txt"), root.join("out")).unwrap();
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("TYPE I", 200);
+
+    c.cmd_expect("RNFR dangling", 350);
+    c.cmd_expect("RNTO dir/moved", 250);
+    assert!(fs::symlink_metadata(root.join("dangling")).is_err());
+    assert_eq!(
+        fs::read_link(root.join("dir/moved")).unwrap(),
+        std::path::Path::new("gone")
+    );
+    refused(&mut c, "RNFR missing", 550);
+
+    c.cmd_expect("RNFR out", 350);
+    c.cmd_expect("RNTO dir/out", 250);
+    assert!(
+        fs::symlink_metadata(root.join("dir/out"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    refused_download(&mut c, "RETR dir/out");
+    refused(&mut c, "SIZE dir/out", 550);
+    assert_file(&base.join("secret.txt"), SECRET);
+    // A name below a link that leads outside is still refused.
+    fs::create_dir(base.join("outside")).unwrap();
+    write_file(&base.join("outside/inner.txt"), SECRET);
+    symlink(base.join("outside"), root.join("link_dir")).unwrap();
+    refused(&mut c, "RNFR link_dir/inner.txt", 550);
+    assert_file(&base.join("outside/inner.txt"), SECRET);
+    ftpd.assert_alive();
+}
+
+/// The `perm=` fact of an MLST reply or MLSD line.
+fn perm_fact(line: &str) -> &str {
+    line.split(';')
+        .find_map(|fact| fact.trim_start().strip_prefix("perm="))
+        .unwrap_or_else(|| panic!("no perm fact in {line:?}"))
+}
+
+/// A FIFO, a socket and a symlink to a directory are not files: SIZE refuses them as RETR
+/// does, and their MLSx `perm` fact offers only what works on them (no `r`, `w` or `a` for
+/// the special files; a directory's letters for a link to one, in MLSD as in MLST).
+#[test]
+fn special_files_have_no_size_and_honest_perm_facts() {
+    let builder = FtpdBuilder::new().user();
+    let root = builder.root().to_path_buf();
+    write_file(&root.join("file"), b"12345");
+    fs::create_dir(root.join("dir")).unwrap();
+    symlink("dir", root.join("to-dir")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    let mut specials = vec!["sock"];
+    // Without mkfifo (skipped loudly, or failed under CI) the socket stands in for FIFOs.
+    if support::tool_available("mkfifo") {
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo: {made}");
+        specials.push("fifo");
+    }
+    let mut ftpd = builder.start();
+    let mut c = ftpd.login(USER, PASS);
+    c.cmd_expect("TYPE I", 200);
+
+    assert_eq!(c.cmd_expect("SIZE file", 213).text(), "213 5");
+    for name in specials.iter().chain(&["dir", "to-dir"]) {
+        refused(&mut c, &format!("SIZE {name}"), 550);
+    }
+    for name in &specials {
+        refused_download(&mut c, &format!("RETR {name}"));
+    }
+
+    let mlst = |c: &mut Control, name: &str| {
+        let reply = c.cmd_expect(&format!("MLST {name}"), 250);
+        perm_fact(&reply.lines[1]).to_owned()
+    };
+    let listing = String::from_utf8(c.download("MLSD").unwrap()).unwrap();
+    let mlsd = |name: &str| {
+        let line = listing
+            .lines()
+            .find(|line| line.split_once(' ').is_some_and(|(_, n)| n == name))
+            .unwrap_or_else(|| panic!("{name} not in {listing:?}"));
+        perm_fact(line).to_owned()
+    };
+    assert_eq!(mlst(&mut c, "file"), "adfrw");
+    assert_eq!(mlsd("file"), "adfrw");
+    for name in &specials {
+        assert_eq!(mlst(&mut c, name), "df", "MLST {name}");
+        assert_eq!(mlsd(name), "df", "MLSD {name}");
+    }
+    let dir = mlst(&mut c, "dir");
+    assert_eq!(dir, "cdeflmp");
+    assert_eq!(mlsd("dir"), dir);
+    assert_eq!(mlst(&mut c, "to-dir"), dir, "MLST to-dir");
+    assert_eq!(mlsd("to-dir"), dir, "MLSD to-dir");
+
+    // What `d` and `f` promise works: the special files are renamed and deleted.
+    for name in &specials {
+        c.cmd_expect(&format!("RNFR {name}"), 350);
+        c.cmd_expect(&format!("RNTO {name}-renamed"), 250);
+        c.cmd_expect(&format!("DELE {name}-renamed"), 250);
+        assert!(fs::symlink_metadata(root.join(format!("{name}-renamed"))).is_err());
+    }
+    // And through the link to a directory, what a directory offers.
+    c.cmd_expect("CWD to-dir", 250);
+    let reply = c.upload("STOR new.txt", b"new");
+    assert_eq!(reply.code, 226, "{reply:?}");
+    c.cmd_expect("MKD sub", 257);
+    assert_file(&root.join("dir/new.txt"), b"new");
+    ftpd.assert_alive();
+}

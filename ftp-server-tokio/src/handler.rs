@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use ftp_proto::listing::Entry;
+use ftp_proto::listing::{Entry, EntryKind};
 use ftp_proto::server::{FsError, ListKind, Request, Response, StoreMode, Ticket};
 use ftp_proto::{Segments, VirtualPath};
 
@@ -36,9 +36,11 @@ use crate::storage::quota::Usage;
 use crate::storage::{DirEntries, Storage, WriteMode};
 
 /// At most this many entries answer a STAT listing: it travels over the control connection
-/// and is built in memory, so a huge directory must not grow it without bound. Entries past
-/// the cap are left out; LIST, NLST and MLSD stream over the data connection and have no cap.
-pub const MAX_STAT_ENTRIES: usize = 10_000;
+/// and is built in memory, so a huge directory must not grow it without bound. The handler
+/// reads one entry more, so that the session knows the listing was cut and says so in the
+/// reply's last line; LIST, NLST and MLSD stream over the data connection and have no cap.
+/// It is the session's cap, [`ftp_proto::server::MAX_STAT_ENTRIES`].
+pub const MAX_STAT_ENTRIES: usize = ftp_proto::server::MAX_STAT_ENTRIES;
 
 /// What a [`RequestHandler`] opened for a request, waiting for the data side.
 ///
@@ -282,10 +284,9 @@ impl<S: Storage, A: Authenticator> RequestHandler<S, A> {
         let principal = self.principal.clone()?;
         // Without a grant the rights are the same everywhere: compute them once.
         let uniform = match (&principal.grant, dir.join("entry")) {
-            (None, Ok(child)) => Some((
-                perm_fact(&principal, &child, false),
-                perm_fact(&principal, &child, true),
-            )),
+            (None, Ok(child)) => {
+                Some(PermClass::ALL.map(|class| perm_fact(&principal, &child, class)))
+            }
             _ => None,
         };
         Some(PermFacts {
@@ -396,7 +397,7 @@ async fn serve<S: Storage>(
         Request::Facts { path } => {
             require(principal, Operation::List, &path)?;
             let mut entry = storage.metadata(&storage_path(home, &path)?).await?;
-            entry.perm = Some(perm_fact(principal, &path, entry.kind.is_dir()));
+            entry.perm = Some(perm_fact(principal, &path, PermClass::of(&entry)));
             answer(Response::Entry(entry))
         }
         Request::Size { path, ascii } => {
@@ -404,6 +405,11 @@ async fn serve<S: Storage>(
             let entry = storage.metadata(&storage_path(home, &path)?).await?;
             if entry.kind.is_dir() {
                 return Err(FsError::IsADirectory);
+            }
+            // A FIFO, socket or device has no size to download (RETR refuses it the same way);
+            // `213 0` would announce a file.
+            if entry.kind != EntryKind::File {
+                return Err(FsError::PermissionDenied);
             }
             // In TYPE A the size on the wire (LF sent as CRLF) is only known by reading the
             // whole file, so it is refused (550, as proftpd and pyftpdlib do) rather than
@@ -461,7 +467,11 @@ async fn serve<S: Storage>(
         Request::RenameFrom { path } => {
             require(principal, Operation::Rename, &path)?;
             not_home(&path)?;
-            storage.metadata(&storage_path(home, &path)?).await?;
+            // The name itself, as DELE and the rename act on it: a symlink is renamed, not
+            // followed, so one whose target is gone can still be moved.
+            storage
+                .symlink_metadata(&storage_path(home, &path)?)
+                .await?;
             answer(Response::Ok)
         }
         Request::Rename { from, to } => {
@@ -471,9 +481,9 @@ async fn serve<S: Storage>(
             not_home(&to)?;
             let session_to = to;
             let (from, to) = (storage_path(home, &from)?, storage_path(home, &session_to)?);
-            if from != to && storage.metadata(&to).await.is_ok() {
-                // Renaming onto an existing name destroys what was there: that takes the
-                // right to delete it as well.
+            if from != to && storage.symlink_metadata(&to).await.is_ok() {
+                // Renaming onto an existing name destroys what was there (a symlink too,
+                // dangling or not): that takes the right to delete it as well.
                 require(principal, Operation::Delete, &session_to)?;
             }
             let _changes = match usage {
@@ -542,9 +552,9 @@ pub(crate) fn site_commands(features: &crate::storage::StorageFeatures) -> Vec<S
 }
 
 /// A listing: streamed (the directory kept for the data side) for LIST, NLST and MLSD,
-/// collected (capped at [`MAX_STAT_ENTRIES`]) for STAT. LIST, NLST and STAT of a file list that
-/// file alone, as `ls` does; MLSD of a file fails with `NotADirectory` (RFC 3659: MLSD
-/// lists directories only).
+/// collected for STAT (at most [`MAX_STAT_ENTRIES`] and one more, which tells the session that
+/// there were more than it shows). LIST, NLST and STAT of a file list that file alone, as `ls`
+/// does; MLSD of a file fails with `NotADirectory` (RFC 3659: MLSD lists directories only).
 async fn list<S: Storage>(
     storage: &S,
     target: &VirtualPath,
@@ -562,7 +572,7 @@ async fn list<S: Storage>(
         return Ok((Response::Ok, Some(Opened::Dir(dir))));
     }
     let mut entries = Vec::new();
-    while entries.len() < MAX_STAT_ENTRIES {
+    while entries.len() <= MAX_STAT_ENTRIES {
         match dir.next_entry().await {
             Some(entry) => entries.push(entry?),
             None => break,
@@ -577,34 +587,72 @@ async fn list<S: Storage>(
 pub struct PermFacts {
     principal: Principal,
     dir: VirtualPath,
-    /// File and directory facts when they do not depend on the entry's path.
-    uniform: Option<(String, String)>,
+    /// The facts of each [`PermClass`] (in [`PermClass::ALL`] order) when they do not depend
+    /// on the entry's path.
+    uniform: Option<[String; 3]>,
 }
 
 impl PermFacts {
     /// Sets `entry.perm` for an entry of the listed directory.
     pub fn fill(&self, entry: &mut Entry) {
-        let is_dir = entry.kind.is_dir();
+        let class = PermClass::of(entry);
         entry.perm = match &self.uniform {
-            Some((file, dir)) => Some(if is_dir { dir.clone() } else { file.clone() }),
+            Some(facts) => Some(facts[class as usize].clone()),
             None => std::str::from_utf8(&entry.name)
                 .ok()
                 .and_then(|name| self.dir.join(name).ok())
-                .map(|path| perm_fact(&self.principal, &path, is_dir)),
+                .map(|path| perm_fact(&self.principal, &path, class)),
         };
     }
 }
 
-/// The `perm` fact of the object at session path `path`: `a` append, `c` create files in,
-/// `d` delete, `e` enter, `f` rename, `l` list, `m` make directories in, `p` purge
-/// (delete entries of), `r` read, `w` write.
-fn perm_fact(principal: &Principal, path: &VirtualPath, is_dir: bool) -> String {
+/// What an object's `perm` fact can offer at most: the operations that work on it at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PermClass {
+    /// A regular file, or a symlink to one: read, write, append, delete, rename.
+    File = 0,
+    /// A directory, or a symlink to one: enter, list, create and remove entries in it; delete
+    /// and rename it.
+    Dir = 1,
+    /// Anything else: a FIFO, socket or device, or a symlink that leads to one of those, to
+    /// nothing (dangling, a loop, outside the root) or to something the storage did not say.
+    /// RETR, STOR, APPE and SIZE refuse these; DELE and RNFR/RNTO act on the name itself.
+    Other = 2,
+}
+
+impl PermClass {
+    const ALL: [PermClass; 3] = [PermClass::File, PermClass::Dir, PermClass::Other];
+
+    /// The class of `entry`: its kind, and for a symlink what it leads to, from the type bits
+    /// the storage put in its `unix_mode` (see [`Storage::read_dir`]).
+    fn of(entry: &Entry) -> Self {
+        const S_IFMT: u32 = 0o170_000;
+        const S_IFDIR: u32 = 0o040_000;
+        const S_IFREG: u32 = 0o100_000;
+        match &entry.kind {
+            kind if kind.is_dir() => Self::Dir,
+            EntryKind::File => Self::File,
+            EntryKind::Symlink { .. } => match entry.unix_mode.map(|mode| mode & S_IFMT) {
+                Some(S_IFDIR) => Self::Dir,
+                Some(S_IFREG) => Self::File,
+                _ => Self::Other,
+            },
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The `perm` fact of the object at session path `path`, of class `class`: `a` append, `c`
+/// create files in, `d` delete, `e` enter, `f` rename, `l` list, `m` make directories in, `p`
+/// purge (delete entries of), `r` read, `w` write. Only letters whose commands work on such
+/// an object are offered (RFC 3659 section 7.5.5), and of those only what the principal may do.
+fn perm_fact(principal: &Principal, path: &VirtualPath, class: PermClass) -> String {
     let here = |op| principal.allows(op, path);
     let child = path.join("entry").ok();
     let inside = |op| child.as_ref().is_some_and(|c| principal.allows(op, c));
     let movable = !path.is_root();
-    let letters: &[(char, bool)] = if is_dir {
-        &[
+    let letters: &[(char, bool)] = match class {
+        PermClass::Dir => &[
             ('c', inside(Operation::Write)),
             ('d', movable && here(Operation::Delete)),
             ('e', here(Operation::List)),
@@ -612,16 +660,19 @@ fn perm_fact(principal: &Principal, path: &VirtualPath, is_dir: bool) -> String 
             ('l', here(Operation::List)),
             ('m', inside(Operation::MakeDir)),
             ('p', inside(Operation::Delete)),
-        ]
-    } else {
-        &[
+        ],
+        PermClass::File => &[
             ('a', here(Operation::Append)),
             ('d', here(Operation::Delete)),
             ('f', here(Operation::Rename)),
             ('r', here(Operation::Read)),
             // Anonymous uploads create files but never write to existing ones.
             ('w', !principal.anonymous && here(Operation::Write)),
-        ]
+        ],
+        PermClass::Other => &[
+            ('d', movable && here(Operation::Delete)),
+            ('f', movable && here(Operation::Rename)),
+        ],
     };
     letters
         .iter()
@@ -678,13 +729,14 @@ async fn writable_target<S: Storage>(
 }
 
 /// The size of the regular file at `target` when a quota is counted (`usage`), else 0 (and
-/// no storage call); 0 for anything that is not a regular file.
+/// no storage call); 0 for anything that is not a regular file, a symlink included: removing
+/// or replacing a link frees the link, not its target (nor did measuring the home count it).
 async fn file_size<S: Storage>(storage: &S, usage: Option<&Usage>, target: &VirtualPath) -> u64 {
     if usage.is_none() {
         return 0;
     }
-    match storage.metadata(target).await {
-        Ok(entry) if entry.kind == ftp_proto::listing::EntryKind::File => entry.size,
+    match storage.symlink_metadata(target).await {
+        Ok(entry) if entry.kind == EntryKind::File => entry.size,
         _ => 0,
     }
 }

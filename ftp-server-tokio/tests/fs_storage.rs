@@ -191,6 +191,10 @@ async fn special_files_are_not_opened() {
         write(&storage, "/sock", REPLACE, b"x").await,
         Err(FsError::PermissionDenied)
     );
+    // RETR's open-then-check: a socket cannot be opened at all (ENXIO), which is the same
+    // refusal, not a local error (451).
+    let opened = storage.open_read_entry(&vp("/sock"), 0).await;
+    assert_eq!(opened.err(), Some(FsError::PermissionDenied));
     let entries = list(&storage, "/").await.unwrap();
     assert_eq!(entries[0].kind, EntryKind::Other);
     assert_eq!(entries[0].unix_mode.unwrap() & 0o170_000, 0o140_000);
@@ -959,6 +963,135 @@ async fn links_that_stay_inside_are_followed() {
     assert_eq!(std::fs::read(inside.join("ok.txt")).unwrap(), b"ok!");
     s.remove_file(&vp("/dir_in/new.txt")).await.unwrap();
     assert!(!inside.join("new.txt").exists());
+}
+
+/// `lstat` semantics: the link at the last segment is described, whatever it leads to.
+#[tokio::test]
+async fn symlink_metadata_describes_the_link_itself() {
+    let esc = Escape::new();
+    let (s, root) = (&esc.storage, esc.base.path().join("root"));
+    symlink("gone", root.join("dangling")).unwrap();
+    for name in ["/dangling", "/dangling_out", "/file_abs", "/etc", "/dir_in"] {
+        let entry = s.symlink_metadata(&vp(name)).await.unwrap();
+        assert!(
+            matches!(entry.kind, EntryKind::Symlink { .. }),
+            "{name}: {entry:?}"
+        );
+        assert_eq!(entry.name, name.trim_start_matches('/').as_bytes());
+    }
+    assert_eq!(
+        s.symlink_metadata(&vp("/a.txt")).await.unwrap().kind,
+        EntryKind::File
+    );
+    assert!(s.symlink_metadata(&vp("/")).await.unwrap().kind.is_dir());
+    assert_eq!(
+        s.symlink_metadata(&vp("/missing")).await,
+        Err(FsError::NotFound)
+    );
+    // Links before the last segment are followed, and an escape through them is refused.
+    for path in ["/dir_abs/secret.txt", "/dir_rel/sub", "/etc/passwd"] {
+        assert_eq!(
+            s.symlink_metadata(&vp(path)).await,
+            Err(FsError::PermissionDenied),
+            "{path}"
+        );
+    }
+    // Renaming a dangling link moves the link; renaming one that leads outside moves the link
+    // inside the root, and what it leads to is never touched.
+    s.rename(&vp("/dangling"), &vp("/inside/moved"))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_link(root.join("inside/moved")).unwrap(),
+        std::path::Path::new("gone")
+    );
+    s.rename(&vp("/file_abs"), &vp("/inside/abs"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(s, "/inside/abs", 0).await,
+        Err(FsError::PermissionDenied)
+    );
+    esc.assert_outside_untouched();
+}
+
+/// A loop (a -> b -> a, or a link to itself) leads nowhere, for good: `NotFound` (550), not the
+/// transient `Local` (451) that clients retry forever.
+#[tokio::test]
+async fn symlink_loops_are_not_found() {
+    let (tmp, s) = setup();
+    symlink("loop-b", tmp.path().join("loop-a")).unwrap();
+    symlink("loop-a", tmp.path().join("loop-b")).unwrap();
+    symlink("self", tmp.path().join("self")).unwrap();
+    let when = Timestamp::parse(b"20000101000000").unwrap();
+    for path in ["/loop-a", "/self", "/loop-a/x"] {
+        let at = vp(path);
+        assert_eq!(s.metadata(&at).await, Err(FsError::NotFound), "{path}");
+        assert_eq!(
+            list(&s, path).await.err(),
+            Some(FsError::NotFound),
+            "{path}"
+        );
+        assert_eq!(read(&s, path, 0).await, Err(FsError::NotFound), "{path}");
+        let opened = s.open_read_entry(&at, 0).await.map(|(_, entry)| entry);
+        assert_eq!(opened, Err(FsError::NotFound), "{path}");
+        for mode in [REPLACE, WriteMode::Append] {
+            let written = write(&s, path, mode, b"x").await;
+            assert_eq!(written, Err(FsError::NotFound), "{path} {mode:?}");
+        }
+        assert_eq!(s.set_modified(&at, when).await, Err(FsError::NotFound));
+        assert_eq!(s.set_permissions(&at, 0o644).await, Err(FsError::NotFound));
+        assert_eq!(s.confine(&at).await.err(), Some(FsError::NotFound));
+    }
+    let made = s.create_dir(&vp("/loop-a/new")).await;
+    assert_eq!(made, Err(FsError::NotFound));
+    // The links themselves are there, and can be renamed and removed.
+    assert!(matches!(
+        s.symlink_metadata(&vp("/self")).await.unwrap().kind,
+        EntryKind::Symlink { .. }
+    ));
+    s.rename(&vp("/self"), &vp("/renamed")).await.unwrap();
+    s.remove_file(&vp("/renamed")).await.unwrap();
+    assert!(std::fs::symlink_metadata(tmp.path().join("renamed")).is_err());
+}
+
+/// A symlink's entry in a listing carries, in its mode's type bits, the type of what it leads
+/// to (followed beneath the root, as `metadata` follows it); its permission bits stay the
+/// link's own.
+#[tokio::test]
+async fn listed_links_carry_the_type_of_what_they_lead_to() {
+    const S_IFMT: u32 = 0o170_000;
+    let esc = Escape::new();
+    let root = esc.base.path().join("root");
+    symlink("gone", root.join("dangling")).unwrap();
+    symlink("loop", root.join("loop")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    symlink("../inside", root.join("d/up-dir")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    symlink("sock", root.join("to-sock")).unwrap();
+    let entries = list(&esc.storage, "/").await.unwrap();
+    let mode = |name: &str| {
+        let entry = entries.iter().find(|e| e.name == name.as_bytes()).unwrap();
+        assert!(matches!(entry.kind, EntryKind::Symlink { .. }), "{entry:?}");
+        entry.unix_mode.unwrap()
+    };
+    for (name, file_type) in [
+        ("dir_in", 0o040_000),
+        ("file_in", 0o100_000),
+        ("to-sock", 0o140_000),
+        ("dangling", 0o120_000),
+        ("loop", 0o120_000),
+        ("file_abs", 0o120_000),
+        ("etc", 0o120_000),
+        ("dir_sneaky", 0o120_000),
+    ] {
+        assert_eq!(mode(name) & S_IFMT, file_type, "{name}");
+        assert_eq!(mode(name) & 0o777, 0o777, "{name}");
+    }
+    // Followed beneath the root, not beneath the listed directory.
+    let entries = list(&esc.storage, "/d").await.unwrap();
+    assert_eq!(entries[0].unix_mode.unwrap() & S_IFMT, 0o040_000);
+    esc.assert_outside_untouched();
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `RequestHandler` over `MemoryStorage` and `StaticUsers`: login, the home-directory mapping,
 //! what is opened for the data side (read, written and listed through it), permission refusals
-//! that leave storage untouched, the anonymous upload grant, and release.
+//! that leave storage untouched, the anonymous upload grant, and release; STAT's entry cap
+//! through a real session; and, over `FsStorage` on Unix, symlinks (loops, dangling links)
+//! and special files (SIZE, the MLSx `perm` fact, RNFR).
 //!
 //! Tickets can only come from a session, so a small [`Tickets`] harness drives one to mint them.
 
@@ -695,4 +697,303 @@ async fn replacing_by_rename_takes_delete_and_creating_by_appe_takes_write() {
         f.storage.read_file("/home/alice/a.txt").as_deref(),
         Some(&b"keep me!"[..])
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// STAT's cap, over a real session
+
+/// The reply lines a session sends for `line` when this handler answers its requests (alice is
+/// logged in first).
+async fn session_reply(handler: &mut Handler, line: &str) -> String {
+    let now = Instant::now();
+    let mut session = Session::new(Config::default().into(), conn(), now);
+    session.handle_control(
+        now,
+        format!("USER alice\r\nPASS s3cret\r\n{line}\r\n").as_bytes(),
+    );
+    let mut wire = Vec::new();
+    while let Some(output) = session.poll_output() {
+        match output {
+            Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+            Output::Request { ticket, request } => {
+                let response = handler.handle(ticket, request).await;
+                session.respond(now, ticket, response).unwrap();
+            }
+            _ => {}
+        }
+    }
+    let wire = String::from_utf8(wire).unwrap();
+    let at = wire.find("230 ").expect("logged in");
+    wire[at..].split_once("\r\n").unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn stat_of_a_directory_over_the_cap_says_it_was_cut() {
+    use ftp_server_tokio::handler::MAX_STAT_ENTRIES;
+    let mut storage = MemoryStorage::new().with_dir("/home/alice/whole");
+    for n in 0..MAX_STAT_ENTRIES {
+        storage = storage
+            .with_file(&format!("/home/alice/big/f{n:05}"), "")
+            .with_file(&format!("/home/alice/whole/f{n:05}"), "");
+    }
+    storage = storage.with_file("/home/alice/big/zz-one-too-many", "");
+    let mut handler = RequestHandler::new(Arc::new(storage), Arc::new(users()));
+
+    let reply = session_reply(&mut handler, "STAT /big").await;
+    let lines: Vec<&str> = reply.lines().collect();
+    // "213-Status of /big:", the entries shown, the notice, "213 End of status".
+    assert_eq!(lines.len(), MAX_STAT_ENTRIES + 3, "{:?}", &lines[..3]);
+    assert_eq!(lines[0], "213-Status of /big:");
+    assert!(lines[MAX_STAT_ENTRIES].ends_with(" f09999"));
+    assert_eq!(
+        lines[MAX_STAT_ENTRIES + 1],
+        "Listing cut at 10000 entries; use LIST or MLSD for the full listing"
+    );
+    assert_eq!(lines[MAX_STAT_ENTRIES + 2], "213 End of status");
+    // No continuation line can be taken for the end line.
+    assert!(
+        lines[1..=MAX_STAT_ENTRIES + 1]
+            .iter()
+            .all(|l| !l.starts_with("213 "))
+    );
+
+    // Exactly the cap: shown whole, no notice.
+    let reply = session_reply(&mut handler, "STAT /whole").await;
+    let lines: Vec<&str> = reply.lines().collect();
+    assert_eq!(lines.len(), MAX_STAT_ENTRIES + 2);
+    assert!(!reply.contains("cut at"));
+    assert_eq!(lines[MAX_STAT_ENTRIES + 1], "213 End of status");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over the filesystem back-end: symlinks and special files
+
+#[cfg(unix)]
+mod on_the_filesystem {
+    use std::os::unix::fs::symlink;
+    use std::os::unix::net::UnixListener;
+    use std::path::Path;
+
+    use ftp_server_tokio::storage::fs::FsStorage;
+
+    use super::*;
+
+    struct FsFixture {
+        tmp: tempfile::TempDir,
+        handler: RequestHandler<FsStorage, StaticUsers>,
+        tickets: Tickets,
+    }
+
+    impl FsFixture {
+        /// alice (everything allowed but `without`) with her home at the root of a tree that
+        /// `build` makes.
+        async fn new(without: fn(&mut Permissions), build: impl FnOnce(&Path)) -> Self {
+            let tmp = tempfile::tempdir().unwrap();
+            build(tmp.path());
+            let mut perms = Permissions::ALL;
+            without(&mut perms);
+            let users = StaticUsers::new([UserEntry::new("alice", "pw", p("/"), perms)]).unwrap();
+            let storage = FsStorage::open(tmp.path()).unwrap();
+            let mut f = Self {
+                tmp,
+                handler: RequestHandler::new(Arc::new(storage), Arc::new(users)),
+                tickets: Tickets::new(),
+            };
+            assert_eq!(
+                f.answer(login_request("alice", "pw", false)).await,
+                Response::LoggedIn
+            );
+            f
+        }
+
+        async fn answer(&mut self, request: Request) -> Response {
+            let ticket = self.tickets.next();
+            self.handler.handle(ticket, request).await
+        }
+
+        /// The `perm` fact MLSD gives each entry of `dir`, by name.
+        async fn mlsd_perms(&mut self, dir: &str) -> Vec<(String, String)> {
+            let ticket = self.tickets.next();
+            let response = self.handler.handle(ticket, list(dir, ListKind::Mlsd)).await;
+            assert_eq!(response, Response::Ok);
+            let Some(Opened::Dir(mut entries)) = self.handler.take(ticket) else {
+                panic!("no directory opened");
+            };
+            let perms = self.handler.perm_facts(&p(dir)).unwrap();
+            let mut out = Vec::new();
+            while let Some(entry) = entries.next_entry().await {
+                let mut entry = entry.unwrap();
+                perms.fill(&mut entry);
+                out.push((String::from_utf8(entry.name).unwrap(), entry.perm.unwrap()));
+            }
+            out.sort();
+            out
+        }
+
+        /// The `perm` fact MLST gives `path`.
+        async fn mlst_perm(&mut self, path: &str) -> String {
+            match self.answer(Request::Facts { path: p(path) }).await {
+                Response::Entry(entry) => entry.perm.unwrap(),
+                other => panic!("MLST {path}: {other:?}"),
+            }
+        }
+    }
+
+    fn keep_all(_: &mut Permissions) {}
+
+    /// A file, a directory, a Unix socket (standing for FIFOs and devices too, whose opening
+    /// could block), and links to each, one dangling and one that loops.
+    fn special_tree(root: &Path) {
+        std::fs::write(root.join("file"), b"12345").unwrap();
+        std::fs::create_dir(root.join("dir")).unwrap();
+        // Kept bound by the listener's socket file; the listener itself may go.
+        drop(UnixListener::bind(root.join("sock")).unwrap());
+        symlink("file", root.join("to-file")).unwrap();
+        symlink("dir", root.join("to-dir")).unwrap();
+        symlink("sock", root.join("to-sock")).unwrap();
+        symlink("gone", root.join("dangling")).unwrap();
+        symlink("loop-b", root.join("loop-a")).unwrap();
+        symlink("loop-a", root.join("loop-b")).unwrap();
+    }
+
+    #[tokio::test]
+    async fn size_is_only_for_regular_files() {
+        let mut f = FsFixture::new(keep_all, special_tree).await;
+        let size = |path: &str| Request::Size {
+            path: p(path),
+            ascii: false,
+        };
+        assert_eq!(f.answer(size("/file")).await, Response::Size(5));
+        assert_eq!(f.answer(size("/to-file")).await, Response::Size(5));
+        for (path, want) in [
+            ("/sock", FsError::PermissionDenied),
+            ("/to-sock", FsError::PermissionDenied),
+            ("/dir", FsError::IsADirectory),
+            ("/to-dir", FsError::IsADirectory),
+            ("/dangling", FsError::NotFound),
+            ("/loop-a", FsError::NotFound),
+        ] {
+            assert_eq!(f.answer(size(path)).await, Response::Error(want), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn perm_facts_offer_only_what_works_on_the_object() {
+        let mut f = FsFixture::new(keep_all, special_tree).await;
+        let want = [
+            ("dangling", "df"),
+            ("dir", "cdeflmp"),
+            ("file", "adfrw"),
+            ("loop-a", "df"),
+            ("loop-b", "df"),
+            ("sock", "df"),
+            ("to-dir", "cdeflmp"),
+            ("to-file", "adfrw"),
+            ("to-sock", "df"),
+        ];
+        let got = f.mlsd_perms("/").await;
+        let got: Vec<(&str, &str)> = got.iter().map(|(n, p)| (&n[..], &p[..])).collect();
+        assert_eq!(got, want);
+        // MLST follows links (and says the type of what it found): the same facts.
+        for (name, perm) in want {
+            if !["dangling", "loop-a", "loop-b"].contains(&name) {
+                assert_eq!(f.mlst_perm(&format!("/{name}")).await, perm, "MLST {name}");
+            }
+        }
+        // Without the right to delete or rename, a socket offers nothing at all.
+        let mut f = FsFixture::new(
+            |perms| {
+                perms.delete = false;
+                perms.rename = false;
+            },
+            special_tree,
+        )
+        .await;
+        assert_eq!(f.mlst_perm("/sock").await, "");
+        assert_eq!(f.mlst_perm("/file").await, "arw");
+    }
+
+    #[tokio::test]
+    async fn a_dangling_symlink_is_renamed_like_it_is_deleted() {
+        let mut f = FsFixture::new(keep_all, special_tree).await;
+        let rnfr = |path: &str| Request::RenameFrom { path: p(path) };
+        assert_eq!(f.answer(rnfr("/dangling")).await, Response::Ok);
+        assert_eq!(f.answer(rnfr("/loop-a")).await, Response::Ok);
+        assert_eq!(
+            f.answer(rnfr("/missing")).await,
+            Response::Error(FsError::NotFound)
+        );
+        let rename = Request::Rename {
+            from: p("/dangling"),
+            to: p("/moved"),
+        };
+        assert_eq!(f.answer(rename).await, Response::Ok);
+        let moved = std::fs::symlink_metadata(f.tmp.path().join("moved")).unwrap();
+        assert!(moved.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_link(f.tmp.path().join("moved")).unwrap(),
+            Path::new("gone")
+        );
+        assert!(!f.tmp.path().join("dangling").exists());
+        assert_eq!(
+            f.answer(Request::Delete { path: p("/moved") }).await,
+            Response::Ok
+        );
+        assert!(std::fs::symlink_metadata(f.tmp.path().join("moved")).is_err());
+    }
+
+    #[tokio::test]
+    async fn renaming_onto_a_dangling_symlink_takes_the_right_to_delete() {
+        let mut f = FsFixture::new(|perms| perms.delete = false, special_tree).await;
+        let rename = Request::Rename {
+            from: p("/file"),
+            to: p("/dangling"),
+        };
+        assert_eq!(
+            f.answer(rename).await,
+            Response::Error(FsError::PermissionDenied)
+        );
+        assert!(
+            std::fs::symlink_metadata(f.tmp.path().join("dangling"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(f.tmp.path().join("file").is_file());
+    }
+
+    #[tokio::test]
+    async fn symlink_loops_are_not_found_for_every_request() {
+        let mut f = FsFixture::new(keep_all, special_tree).await;
+        let loop_path = || p("/loop-a");
+        let requests = [
+            Request::ChangeDir { path: loop_path() },
+            Request::Facts { path: loop_path() },
+            Request::ModificationTime { path: loop_path() },
+            list("/loop-a", ListKind::List),
+            list("/loop-a", ListKind::Mlsd),
+            list("/loop-a", ListKind::Stat),
+            Request::Retrieve {
+                path: loop_path(),
+                offset: 0,
+                ascii: false,
+            },
+            store("/loop-a/new", StoreMode::Replace),
+            Request::MakeDir {
+                path: p("/loop-a/new"),
+            },
+        ];
+        for request in requests {
+            assert_eq!(
+                f.answer(request.clone()).await,
+                Response::Error(FsError::NotFound),
+                "{request:?}"
+            );
+        }
+        // The link itself can still go.
+        assert_eq!(
+            f.answer(Request::Delete { path: loop_path() }).await,
+            Response::Ok
+        );
+    }
 }

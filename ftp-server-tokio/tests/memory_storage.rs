@@ -115,6 +115,24 @@ async fn metadata_errors() {
     assert_eq!(err_of(s.metadata(&p("/f/x"))).await, FsError::NotADirectory);
 }
 
+/// Without symlinks, the object at a name is the object a name leads to: RNFR and DELE see
+/// what SIZE and MLST see.
+#[tokio::test]
+async fn symlink_metadata_is_metadata() {
+    let s = fixed().with_file("/pub/f", "abc").with_dir("/pub/sub");
+    for path in ["/", "/pub", "/pub/f", "/pub/sub"] {
+        assert_eq!(
+            s.symlink_metadata(&p(path)).await,
+            s.metadata(&p(path)).await,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        err_of(s.symlink_metadata(&p("/missing"))).await,
+        FsError::NotFound
+    );
+}
+
 // --- reading and writing --------------------------------------------------------------------
 
 #[tokio::test]

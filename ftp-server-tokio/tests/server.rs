@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ftp_server_tokio::auth::{Permissions, StaticUsers, UserEntry};
 use ftp_server_tokio::events::{Event, TransferDirection};
-use ftp_server_tokio::ftp_proto::VirtualPath;
+use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{Server, ServerError, ShutdownHandle};
 use ftp_server_tokio::storage::memory::MemoryStorage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -555,7 +555,7 @@ async fn incomplete_anonymous_uploads_leave_no_partial_file() {
     std::fs::create_dir(&incoming).unwrap();
     std::fs::write(incoming.join("old"), b"kept").unwrap();
     let upload_dir = VirtualPath::root()
-        .resolve(&ftp_server_tokio::ftp_proto::FtpPath::from("/incoming"))
+        .resolve(&FtpPath::from("/incoming"))
         .unwrap();
     let auth = users().with_anonymous(AnonymousPolicy::default().with_upload_dir(upload_dir));
     let bound = Server::new(FsStorage::open(root.path()).unwrap(), auth)
@@ -594,7 +594,9 @@ async fn incomplete_anonymous_uploads_leave_no_partial_file() {
     let mut data = c.epsv().await;
     starts(c.cmd("STOR incoming/reset").await);
     data.write_all(&chunk).await.unwrap();
-    data.set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&data)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(data);
     assert_eq!(c.reply().await.0, 426);
 

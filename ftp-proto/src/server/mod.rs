@@ -101,6 +101,14 @@ use crate::reply::{Reply, ReplyCode};
 use crate::timestamp::Timestamp;
 use gating::{DuringTransfer, Phase};
 
+/// At most this many entries answer `STAT path`, a listing sent over the control connection
+/// in one reply. When the application's [`Response::Entries`] holds more, the reply lists the
+/// first this many and its last line before the end says that the listing was cut and to use
+/// LIST or MLSD; so an application that stops reading a directory at the cap should read one
+/// entry more, to tell a cut listing from one of exactly this many. LIST, NLST and MLSD (over
+/// the data connection) have no cap.
+pub const MAX_STAT_ENTRIES: usize = 10_000;
+
 /// A command line waiting its turn.
 #[derive(Debug)]
 enum Queued {
@@ -1896,12 +1904,18 @@ impl Session {
         entries: &[Entry],
         clock: Timestamp,
     ) {
+        let stat = format.kind == ListKind::Stat;
+        let shown = match entries.get(..MAX_STAT_ENTRIES) {
+            Some(first) if stat => first,
+            _ => entries,
+        };
+        let cut = shown.len() < entries.len();
         let mut bytes = Vec::new();
-        for entry in entries {
+        for entry in shown {
             // An entry whose name cannot be put on a line (CR, LF, NUL) is left out.
             let _ = format.write(entry, clock, &mut bytes);
         }
-        if format.kind == ListKind::Stat {
+        if stat {
             let mut lines: Vec<Vec<u8>> =
                 vec![[&b"Status of "[..], path.as_bytes(), b":"].concat()];
             lines.extend(
@@ -1910,6 +1924,16 @@ impl Session {
                     .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
                     .filter(|l| !l.is_empty()),
             );
+            if cut {
+                // Starts with a letter: it cannot be read as the reply's end line.
+                lines.push(
+                    format!(
+                        "Listing cut at {MAX_STAT_ENTRIES} entries; \
+                         use LIST or MLSD for the full listing"
+                    )
+                    .into_bytes(),
+                );
+            }
             lines.push(b"End of status".to_vec());
             self.send(&Reply::multiline(ReplyCode::FILE_STATUS, lines));
             return;

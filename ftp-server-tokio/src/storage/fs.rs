@@ -45,6 +45,10 @@
 //! - **Hard links and mounts.** Containment is about name resolution. A hard link or a bind
 //!   mount that someone with access to the host puts inside the root exposes its target. Mount
 //!   points inside the root are crossed; a rename across them fails with [`FsError::Local`].
+//!   A procfs mounted inside the root is still no way out: Linux's `openat2` refuses its magic
+//!   links (`/proc/self/root`, `/proc/<pid>/fd/<n>`) with `ELOOP`, reported as
+//!   [`FsError::NotFound`] like a symlink loop, and the component-by-component walk refuses
+//!   them as the escapes they are ([`FsError::PermissionDenied`]).
 //! - **Not a process sandbox.** The server process keeps its ambient authority for everything
 //!   that does not go through this back-end, and the OS permissions of the user it runs as are
 //!   the real access policy. Run it as an unprivileged user.
@@ -90,7 +94,16 @@ pub const MAX_UNIQUE_ATTEMPTS: u32 = 100;
 ///   its target; a symlink that leads outside gives [`FsError::PermissionDenied`].
 ///   [`read_dir`](Storage::read_dir) reports symlinks as [`EntryKind::Symlink`] without
 ///   following them.
-/// - An escape attempt of any kind gives [`FsError::PermissionDenied`], never `NotFound`.
+/// - An escape attempt through `..`, an absolute path or a symlink gives
+///   [`FsError::PermissionDenied`], never `NotFound`.
+/// - A symlink loop (or a chain of links longer than the OS follows) gives
+///   [`FsError::NotFound`]: the name leads nowhere, for good (550, not the transient 451).
+/// - [`symlink_metadata`](Storage::symlink_metadata) describes a symlink at the last segment
+///   without following it (a dangling one, a loop, one that leads outside), so RNFR and RNTO
+///   move links as DELE removes them; what a link leads to is never touched.
+/// - [`read_dir`](Storage::read_dir) puts the file type of what a symlink leads to (followed
+///   beneath the root) in the type bits of its `unix_mode`, so MLSD's `perm` fact can offer
+///   what works through it; a link that dangles, loops or leads outside keeps `S_IFLNK`.
 /// - Only regular files are opened for reading or writing; a FIFO, socket or device gives
 ///   [`FsError::PermissionDenied`], a directory (the root too) [`FsError::IsADirectory`].
 /// - [`open_read`](Storage::open_read) at an offset past the end yields no bytes;
@@ -227,6 +240,26 @@ impl Storage for FsStorage {
         .await
     }
 
+    /// `lstat` of the last segment, in its parent resolved beneath the root: a symlink there
+    /// is described (even one that dangles, loops or leads outside), never followed. Links
+    /// in the parent's path are followed as everywhere else, so an escape through them is
+    /// still `PermissionDenied`.
+    async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Entry, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = self.relative(path)?;
+        let name = path.file_name().unwrap_or(b"/").to_vec();
+        blocking(move || {
+            let meta = root.symlink_metadata(&rel)?;
+            Ok(entry_from_metadata(
+                name,
+                &meta,
+                None,
+                &mut IdNames::default(),
+            ))
+        })
+        .await
+    }
+
     async fn read_dir(&self, path: &VirtualPath) -> Result<FsDirEntries, FsError> {
         let root = Arc::clone(&self.root);
         let rel = self.relative(path)?;
@@ -236,6 +269,8 @@ impl Storage for FsStorage {
             let entries = dir.entries()?;
             Ok(Cursor {
                 dir,
+                root,
+                rel,
                 depth,
                 entries,
                 names: IdNames::default(),
@@ -292,7 +327,17 @@ impl Storage for FsStorage {
             }
             #[cfg(not(target_os = "linux"))]
             ensure_regular(&root.metadata(&rel)?)?;
-            let file = root.open_with(&rel, &options)?;
+            let file = match root.open_with(&rel, &options) {
+                Ok(file) => file,
+                // A socket cannot be opened at all (ENXIO), nor can some devices: refused as
+                // any special file is, not as a local error.
+                Err(err) => {
+                    if let Ok(meta) = root.metadata(&rel) {
+                        ensure_regular(&meta)?;
+                    }
+                    return Err(err);
+                }
+            };
             let meta = file.metadata()?;
             ensure_regular(&meta)?;
             let entry = entry_from_metadata(name, &meta, None, &mut IdNames::default());
@@ -468,6 +513,12 @@ pub struct FsDirEntries {
 struct Cursor {
     /// The directory listed, to read symlink targets relative to it.
     dir: Dir,
+    /// The view's root and the listed directory's path in it, to follow symlinks exactly as
+    /// [`Storage::metadata`] does (beneath the root, not beneath the listed directory).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    root: Arc<Dir>,
+    #[cfg_attr(not(unix), allow(dead_code))]
+    rel: PathBuf,
     /// How many directories deep the listed one is below the view's top: how many `..` a
     /// shown symlink target may climb.
     depth: usize,
@@ -516,7 +567,12 @@ impl Cursor {
                     } else {
                         None
                     };
-                    let entry = entry_from_metadata(name, &meta, target, &mut self.names);
+                    #[cfg_attr(not(unix), allow(unused_mut))]
+                    let mut entry = entry_from_metadata(name, &meta, target, &mut self.names);
+                    #[cfg(unix)]
+                    if meta.is_symlink() {
+                        self.mark_link_type(&mut entry, &file_name);
+                    }
                     entries.push(Ok(entry));
                 }
             }
@@ -524,6 +580,24 @@ impl Cursor {
         Batch {
             entries,
             cursor: Some(self),
+        }
+    }
+
+    /// Puts the file type of what the symlink `entry` leads to (followed beneath the root, as
+    /// [`Storage::metadata`] follows it) in the type bits of its `unix_mode`, keeping the
+    /// link's own permission bits, so that the MLSx `perm` fact can tell what works through
+    /// it (see [`Storage::read_dir`]). A link that dangles, loops or leads outside keeps
+    /// `S_IFLNK`. Listings show neither: LIST's type letter comes from the entry's kind and
+    /// MLSx's `UNIX.mode` from the permission bits.
+    #[cfg(unix)]
+    fn mark_link_type(&self, entry: &mut Entry, file_name: &OsStr) {
+        use cap_std::fs::MetadataExt;
+        const S_IFMT: u32 = 0o170_000;
+        let Ok(followed) = self.root.metadata(self.rel.join(file_name)) else {
+            return;
+        };
+        if let Some(mode) = &mut entry.unix_mode {
+            *mode = (followed.mode() & S_IFMT) | (*mode & !S_IFMT);
         }
     }
 }
@@ -613,8 +687,17 @@ where
 /// cap-std reports an escape from the root (its own check, or `EXDEV` from `openat2` with
 /// `RESOLVE_BENEATH`) as `PermissionDenied`, which stays `PermissionDenied`. `ENOSPC`,
 /// `EDQUOT` and `ENAMETOOLONG` arrive as `StorageFull`, `QuotaExceeded` and `InvalidFilename`.
+/// `ELOOP` (a symlink loop, or a chain of links longer than the OS follows) is `NotFound`: the
+/// name leads to nothing, and will not until the tree changes, so the reply is a permanent 550
+/// (vsftpd's too) rather than a 451 that clients retry forever. Escapes never reach that test:
+/// cap-std turns `EXDEV` into its escape error, a `PermissionDenied` without an OS code.
+/// (Linux's `RESOLVE_NO_MAGICLINKS` refuses a `/proc` magic link with `ELOOP` too; see the
+/// module's limits.)
 pub(crate) fn fs_error(err: &io::Error) -> FsError {
     use io::ErrorKind as K;
+    if is_symlink_loop(err) {
+        return FsError::NotFound;
+    }
     match err.kind() {
         K::NotFound => FsError::NotFound,
         K::PermissionDenied | K::ReadOnlyFilesystem => FsError::PermissionDenied,
@@ -629,6 +712,35 @@ pub(crate) fn fs_error(err: &io::Error) -> FsError {
         K::ResourceBusy | K::ExecutableFileBusy => FsError::Busy,
         _ => FsError::Local,
     }
+}
+
+/// Whether `err` is the OS error `ELOOP`, matched by its raw code: its kind,
+/// `io::ErrorKind::FilesystemLoop`, is not stable yet (Rust 1.95), so it cannot be named.
+fn is_symlink_loop(err: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    let eloop = Some(rustix::io::Errno::LOOP.raw_os_error());
+    #[cfg(any(
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    let eloop = Some(62);
+    #[cfg(any(target_os = "illumos", target_os = "solaris"))]
+    let eloop = Some(90);
+    #[cfg(not(any(
+        target_os = "linux",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris"
+    )))]
+    let eloop: Option<i32> = None;
+    eloop.is_some_and(|eloop| err.raw_os_error() == Some(eloop))
 }
 
 /// A REST offset past the end of the file, carried through `io::Error` to
@@ -860,6 +972,7 @@ mod tests {
             (36, FsError::NameNotAllowed),      // ENAMETOOLONG
             (39, FsError::DirectoryNotEmpty),   // ENOTEMPTY
             (122, FsError::QuotaExceeded),      // EDQUOT
+            (40, FsError::NotFound),            // ELOOP: a symlink loop
             (18, FsError::Local),               // EXDEV from rename across mounts
             (5, FsError::Local),                // EIO
         ];

@@ -76,7 +76,25 @@ pub trait Storage: Send + Sync + 'static {
     /// path segment (`/` for the root).
     fn metadata(&self, path: &VirtualPath) -> impl Future<Output = Result<Entry, FsError>> + Send;
 
+    /// Facts about the object at `path` itself (RNFR, RNTO and DELE, which act on a symlink
+    /// rather than on its target): like [`Storage::metadata`], except that a symlink as the
+    /// last segment is described as [`EntryKind::Symlink`](ftp_proto::listing::EntryKind),
+    /// whether its target exists or not. Default: [`Storage::metadata`], for back-ends without
+    /// symlinks.
+    fn symlink_metadata(
+        &self,
+        path: &VirtualPath,
+    ) -> impl Future<Output = Result<Entry, FsError>> + Send {
+        self.metadata(path)
+    }
+
     /// Reads a directory (LIST, NLST, MLSD). `NotADirectory` for a file.
+    ///
+    /// Symlinks are listed as links. A back-end that knows what a link leads to may put that
+    /// object's Unix file type (`S_IFREG`, `S_IFDIR`, ...) in the type bits of the link
+    /// entry's [`Entry::unix_mode`]; the MLSx `perm` fact then offers what works through the
+    /// link (reading a file, entering a directory), not only what works on the link itself
+    /// (deleting and renaming it), which is all a link typed `S_IFLNK` or untyped gets.
     fn read_dir(
         &self,
         path: &VirtualPath,
