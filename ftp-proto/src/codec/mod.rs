@@ -14,11 +14,13 @@
 //! Runtime adapters, each behind a feature that adds trait impls only (no sockets, no
 //! spawning, no timers):
 //!
-//! - feature `tokio`: [`ServerCodec`] and [`ClientCodec`] implement tokio-util's `Decoder` and
+//! - feature `tokio`: `ServerCodec` and `ClientCodec` implement tokio-util's `Decoder` and
 //!   `Encoder`, for `tokio_util::codec::Framed`.
-//! - feature `async-std`: [`FramedRead`] turns any `futures_io::AsyncRead` (async-std, smol,
-//!   futures) into a `futures_core::Stream` of decoded items, and [`write_reply`] /
-//!   [`write_command`] encode onto any `futures_io::AsyncWrite`.
+//! - feature `async-std`: `FramedRead` turns any `futures_io::AsyncRead` (async-std, smol,
+//!   futures) into a `futures_core::Stream` of decoded items, and `write_reply` /
+//!   `write_command` encode onto any `futures_io::AsyncWrite`.
+//!
+//! (Those items exist only with their feature, so they are named here without links.)
 //!
 //! ```
 //! use ftp_proto::codec::{CommandDecoder, Decode, LineError};

@@ -73,7 +73,7 @@ impl HashedPassword {
     /// are used, so hashes made with other parameters keep working.
     ///
     /// The work area (19 MiB with the default parameters) is its own memory mapping, returned
-    /// to the system when the check ends: see [`work_area`].
+    /// to the system when the check ends (see the private `work_area`).
     pub fn verify(&self, password: &[u8]) -> bool {
         // `None` is unreachable: the string was checked when this value was made.
         verify_phc(&self.0, password).unwrap_or(false)

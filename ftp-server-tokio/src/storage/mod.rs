@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub enum WriteMode {
     /// STOR: create the file, or truncate it to `offset` (0 without REST) and write from there.
     /// An offset past the file's end, or a non-zero one for a file that does not exist, is
-    /// [`FsError::OffsetPastEnd`](ftp_proto::server::FsError::OffsetPastEnd), with nothing
+    /// [`FsError::OffsetPastEnd`], with nothing
     /// created or changed.
     Replace {
         /// Where writing starts (REST); the file is cut there first.
