@@ -466,7 +466,8 @@ async fn mlsd_and_mlst_carry_the_users_permissions() {
 }
 
 /// A download of a file another session is uploading gets 450 (it would send a partial file
-/// as if whole); once the upload ended, the download gets all of it.
+/// as if whole), and so do DELE, RNFR and RNTO of it; once the upload ended, the download
+/// gets all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_being_uploaded_is_not_downloaded_until_the_upload_ends() {
     let storage = MemoryStorage::new().with_file("/f", "old");
@@ -477,6 +478,12 @@ async fn a_file_being_uploaded_is_not_downloaded_until_the_upload_ends() {
     data.write_all(b"first half, ").await.unwrap();
     let mut reader = login(running.addr).await;
     assert_eq!(reader.download("RETR f").await.0, 450);
+    // Nor may it be deleted or renamed (away, or over) while the upload runs.
+    assert_eq!(reader.cmd("DELE f").await.0, 450);
+    assert_eq!(reader.cmd("RNFR f").await.0, 450);
+    assert_eq!(reader.upload("STOR h", b"h").await, 226);
+    reader.expect("RNFR h", 350).await;
+    assert_eq!(reader.cmd("RNTO f").await.0, 450);
     // Other files are not held up.
     assert_eq!(reader.upload("STOR g", b"g").await, 226);
     assert_eq!(reader.download("RETR g").await, (226, b"g".to_vec()));

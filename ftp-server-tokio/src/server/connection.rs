@@ -455,7 +455,7 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
         };
         // One upload per file at a time: a second STOR or APPE to a file being uploaded waits
         // its turn (450), since opening it would already cut the first one's data. A download
-        // of it waits too: it would send a partial file as if it were whole.
+        // of it waits too (450): it would send a partial file as if it were whole.
         let mut claim = None;
         if let Request::Store { path, .. } = &request
             && let Some(target) = self.handler.storage_path(path)
@@ -466,11 +466,21 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
                 return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
             }
         }
-        if let Request::Retrieve { path, .. } = &request
-            && let Some(target) = self.handler.storage_path(path)
-            && self.shared.uploads.holds(&target)
-        {
-            debug!(path = %target, "download refused: the file is being uploaded");
+        // Nor is a file being uploaded deleted, renamed or renamed over: the upload would go
+        // on under another name, or into nothing, and still end with 226.
+        let held = match &request {
+            Request::Retrieve { path, .. }
+            | Request::Delete { path }
+            | Request::RenameFrom { path } => [Some(path), None],
+            Request::Rename { from, to } => [Some(from), Some(to)],
+            _ => [None, None],
+        };
+        if held.into_iter().flatten().any(|path| {
+            self.handler
+                .storage_path(path)
+                .is_some_and(|target| self.shared.uploads.holds(&target))
+        }) {
+            debug!(?request, "refused: the file is being uploaded");
             return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
         }
         let mut response = if blocked {
