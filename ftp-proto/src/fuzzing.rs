@@ -2123,6 +2123,8 @@ mod server_model {
                     | Command::Mlsd(_),
                     534 | 553,
                 ) => self.drop_passive("a refused transfer command"),
+                // REST + STOR in TYPE A is refused before the application is asked.
+                (Command::Stor(_), 554) => self.drop_passive("REST + STOR in TYPE A"),
                 _ => {}
             }
         }
@@ -2139,6 +2141,35 @@ mod server_model {
                 );
             }
             self.channel = Channel::None;
+        }
+
+        /// For the first request of a LIST, NLST or STAT whose argument's last segment is a
+        /// wildcard pattern (MLSD takes none, RFC 3659): the directory the session lists when
+        /// nothing has the pattern's name. `None` for any other request, the second one (of
+        /// that directory) included.
+        fn pattern_dir(&self, cmd: &Command, request: &Request) -> Option<VirtualPath> {
+            let arg = match cmd {
+                Command::List(args) | Command::Nlst(args) | Command::Stat(Some(args)) => {
+                    args.path.as_ref()?
+                }
+                _ => return None,
+            };
+            let bytes = arg.as_bytes();
+            let dir = crate::server::dir_part(bytes);
+            if !crate::listing::has_wildcards(bytes.get(dir.len()..).unwrap_or_default()) {
+                return None;
+            }
+            let Request::List { path, .. } = request else {
+                return None;
+            };
+            if self.cwd.resolve(arg).ok().as_ref() != Some(path) {
+                return None;
+            }
+            if dir.is_empty() {
+                Some(self.cwd.clone())
+            } else {
+                self.cwd.resolve(&FtpPath::from(dir)).ok()
+            }
         }
 
         /// The request is the one `cmd` calls for, with the values the model expects.
@@ -2190,7 +2221,17 @@ mod server_model {
                         ..
                     },
                 ) => *o == offset,
-                (C::Stou(_), R::StoreUnique { dir, .. }) => *dir == self.cwd,
+                // An argument names the directory and the name wanted in it.
+                (C::Stou(arg), R::StoreUnique { dir, hint }) => match arg {
+                    None => *dir == self.cwd && hint.is_none(),
+                    Some(p) => match self.cwd.resolve(p) {
+                        Ok(target) => match target.file_name() {
+                            Some(name) => *dir == target.parent() && hint.as_deref() == Some(name),
+                            None => *dir == target && hint.is_none(),
+                        },
+                        Err(_) => false,
+                    },
+                },
                 (C::List(_), R::List { kind, .. }) => *kind == ListKind::List,
                 (C::Nlst(_), R::List { kind, .. }) => *kind == ListKind::Nlst,
                 (C::Mlsd(_), R::List { kind, .. }) => *kind == ListKind::Mlsd,
@@ -2352,6 +2393,40 @@ mod server_model {
                 self.queue.pop_front();
                 self.idle_deadline = Some(self.now + self.config.idle_timeout);
                 self.pump();
+                self.end_step(s, size, waiting_bytes, waiting, extra);
+                return;
+            }
+            if let (Request::List { kind, .. }, Response::Error(FsError::NotFound)) =
+                (&request, &response)
+                && let Some(dir) = cmd.as_ref().and_then(|cmd| self.pattern_dir(cmd, &request))
+            {
+                // Nothing is named like the wildcard pattern: the session lists the pattern's
+                // directory instead (without the options), and answers only after that.
+                ensure!(
+                    self,
+                    result == Ok(()),
+                    "NotFound for a pattern gave {result:?}"
+                );
+                match self.next("the listing of a pattern's directory") {
+                    Ev::Request(t, r @ Request::List { options: None, .. })
+                        if matches!(&r, Request::List { path, kind: k, .. }
+                        if *path == dir && k == kind) =>
+                    {
+                        self.new_ticket(t);
+                        let at = self.now;
+                        if let Some(p) = self.queue.front_mut() {
+                            p.wait = Some(Wait::App {
+                                ticket: t,
+                                request: r,
+                                at,
+                            });
+                        }
+                    }
+                    other => fail!(
+                        self,
+                        "NotFound for {request:?} gave {other:?}, expected a listing of {dir:?}"
+                    ),
+                }
                 self.end_step(s, size, waiting_bytes, waiting, extra);
                 return;
             }

@@ -2235,7 +2235,7 @@ impl Select {
 
 /// The directory part of a path argument, its last `/` included (`dir/` of `dir/*.txt` or
 /// `dir/a.txt`); empty without a `/`.
-fn dir_part(path: &[u8]) -> &[u8] {
+pub(crate) fn dir_part(path: &[u8]) -> &[u8] {
     let end = path
         .iter()
         .rposition(|&b| b == b'/')
