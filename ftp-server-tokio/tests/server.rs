@@ -8,10 +8,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ftp_server_tokio::auth::{Permissions, StaticUsers, UserEntry};
+use ftp_server_tokio::auth::{Authenticator, Permissions, StaticUsers, UserEntry};
 use ftp_server_tokio::events::{Event, TransferDirection};
 use ftp_server_tokio::ftp_proto::{FtpPath, VirtualPath};
 use ftp_server_tokio::server::{Server, ServerError, ShutdownHandle};
+use ftp_server_tokio::storage::Storage;
+use ftp_server_tokio::storage::fs::FsStorage;
 use ftp_server_tokio::storage::memory::MemoryStorage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -32,7 +34,7 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-async fn start(server: Server<MemoryStorage, StaticUsers>) -> Running {
+async fn start<S: Storage, A: Authenticator>(server: Server<S, A>) -> Running {
     let bound = server
         .listen("127.0.0.1:0".parse().unwrap())
         .bind()
@@ -502,18 +504,11 @@ async fn a_file_being_uploaded_is_not_downloaded_until_the_upload_ends() {
 /// 226, since the client did not get the file the 150 announced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_of_a_file_cut_while_it_is_sent_ends_with_451() {
-    use ftp_server_tokio::storage::fs::FsStorage;
     let root = tempfile::tempdir().unwrap();
     let size = 32usize << 20;
     std::fs::write(root.path().join("big"), vec![5u8; size]).unwrap();
-    let bound = Server::new(FsStorage::open(root.path()).unwrap(), users())
-        .listen("127.0.0.1:0".parse().unwrap())
-        .bind()
-        .await
-        .unwrap();
-    let addr = bound.local_addrs()[0];
-    let stop = bound.shutdown_handle();
-    let task = tokio::spawn(bound.run());
+    let Running { addr, stop, task } =
+        start(Server::new(FsStorage::open(root.path()).unwrap(), users())).await;
     let mut c = login(addr).await;
     let mut data = c.epsv().await;
     let (code, text) = c.cmd("RETR big").await;
@@ -556,7 +551,6 @@ async fn a_download_of_a_file_cut_while_it_is_sent_ends_with_451() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incomplete_anonymous_uploads_leave_no_partial_file() {
     use ftp_server_tokio::auth::AnonymousPolicy;
-    use ftp_server_tokio::storage::fs::FsStorage;
     let root = tempfile::tempdir().unwrap();
     let incoming = root.path().join("incoming");
     std::fs::create_dir(&incoming).unwrap();
@@ -565,15 +559,8 @@ async fn incomplete_anonymous_uploads_leave_no_partial_file() {
         .resolve(&FtpPath::from("/incoming"))
         .unwrap();
     let auth = users().with_anonymous(AnonymousPolicy::default().with_upload_dir(upload_dir));
-    let bound = Server::new(FsStorage::open(root.path()).unwrap(), auth)
-        .anonymous(true)
-        .listen("127.0.0.1:0".parse().unwrap())
-        .bind()
-        .await
-        .unwrap();
-    let addr = bound.local_addrs()[0];
-    let stop = bound.shutdown_handle();
-    let task = tokio::spawn(bound.run());
+    let Running { addr, stop, task } =
+        start(Server::new(FsStorage::open(root.path()).unwrap(), auth).anonymous(true)).await;
     let mut c = Client::login(addr, "anonymous", "guest@example.com").await;
     let chunk = vec![9u8; 256 * 1024];
 
@@ -627,18 +614,11 @@ async fn incomplete_anonymous_uploads_leave_no_partial_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filesystem_transfers_on_copy_threads_report_progress_and_abort() {
-    use ftp_server_tokio::storage::fs::FsStorage;
     let root = tempfile::tempdir().unwrap();
     let big: Vec<u8> = (0..(16u32 << 20)).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.path().join("big"), &big).unwrap();
-    let bound = Server::new(FsStorage::open(root.path()).unwrap(), users())
-        .listen("127.0.0.1:0".parse().unwrap())
-        .bind()
-        .await
-        .unwrap();
-    let addr = bound.local_addrs()[0];
-    let stop = bound.shutdown_handle();
-    let task = tokio::spawn(bound.run());
+    let Running { addr, stop, task } =
+        start(Server::new(FsStorage::open(root.path()).unwrap(), users())).await;
     let mut c = login(addr).await;
 
     // A whole download and an upload of the same bytes, checked byte for byte.
@@ -749,16 +729,8 @@ async fn rest_in_ascii_mode_counts_the_octets_sent() {
         users(),
     ))
     .await;
-    let bound = Server::new(
-        ftp_server_tokio::storage::fs::FsStorage::open(tmp.path()).unwrap(),
-        users(),
-    )
-    .listen("127.0.0.1:0".parse().unwrap())
-    .bind()
-    .await
-    .unwrap();
-    let fs_addr = bound.local_addrs()[0];
-    tokio::spawn(bound.run());
+    let fs = start(Server::new(FsStorage::open(tmp.path()).unwrap(), users())).await;
+    let fs_addr = fs.addr;
 
     for addr in [memory.addr, fs_addr] {
         let mut client = login(addr).await;

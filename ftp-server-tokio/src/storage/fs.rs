@@ -173,6 +173,28 @@ impl FsStorage {
         relative_path(segments)
     }
 
+    /// Facts about `path`: what a symlink as its last segment leads to (`follow`), or the
+    /// link itself (see [`Storage::symlink_metadata`]).
+    async fn stat(&self, path: &VirtualPath, follow: bool) -> Result<Entry, FsError> {
+        let root = Arc::clone(&self.root);
+        let rel = self.relative(path)?;
+        let name = path.file_name().unwrap_or(b"/").to_vec();
+        blocking(move || {
+            let meta = if follow {
+                root.metadata(&rel)?
+            } else {
+                root.symlink_metadata(&rel)?
+            };
+            Ok(entry_from_metadata(
+                name,
+                &meta,
+                None,
+                &mut IdNames::default(),
+            ))
+        })
+        .await
+    }
+
     /// The top of this view (the root, or the home it is confined to): never removed,
     /// renamed or created.
     fn is_top(&self, path: &VirtualPath) -> bool {
@@ -225,19 +247,7 @@ impl Storage for FsStorage {
     }
 
     async fn metadata(&self, path: &VirtualPath) -> Result<Entry, FsError> {
-        let root = Arc::clone(&self.root);
-        let rel = self.relative(path)?;
-        let name = path.file_name().unwrap_or(b"/").to_vec();
-        blocking(move || {
-            let meta = root.metadata(&rel)?;
-            Ok(entry_from_metadata(
-                name,
-                &meta,
-                None,
-                &mut IdNames::default(),
-            ))
-        })
-        .await
+        self.stat(path, true).await
     }
 
     /// `lstat` of the last segment, in its parent resolved beneath the root: a symlink there
@@ -245,19 +255,7 @@ impl Storage for FsStorage {
     /// in the parent's path are followed as everywhere else, so an escape through them is
     /// still `PermissionDenied`.
     async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Entry, FsError> {
-        let root = Arc::clone(&self.root);
-        let rel = self.relative(path)?;
-        let name = path.file_name().unwrap_or(b"/").to_vec();
-        blocking(move || {
-            let meta = root.symlink_metadata(&rel)?;
-            Ok(entry_from_metadata(
-                name,
-                &meta,
-                None,
-                &mut IdNames::default(),
-            ))
-        })
-        .await
+        self.stat(path, false).await
     }
 
     async fn read_dir(&self, path: &VirtualPath) -> Result<FsDirEntries, FsError> {
