@@ -475,11 +475,13 @@ impl<S: Storage, A: Authenticator> Connection<S, A> {
             Request::Rename { from, to } => [Some(from), Some(to)],
             _ => [None, None],
         };
-        if held.into_iter().flatten().any(|path| {
-            self.handler
-                .storage_path(path)
-                .is_some_and(|target| self.shared.uploads.holds(&target))
-        }) {
+        if self.shared.uploads.any()
+            && held.into_iter().flatten().any(|path| {
+                self.handler
+                    .storage_path(path)
+                    .is_some_and(|target| self.shared.uploads.holds(&target))
+            })
+        {
             debug!(?request, "refused: the file is being uploaded");
             return self.answer(ticket, Response::Error(ftp_proto::server::FsError::Busy));
         }

@@ -36,6 +36,12 @@ impl Uploads {
         })
     }
 
+    /// Whether any upload is running: most of the time none is, and the paths of a request
+    /// need not be worked out.
+    pub(crate) fn any(&self) -> bool {
+        self.0.lock().is_ok_and(|set| !set.is_empty())
+    }
+
     /// Whether an upload to `path` is running (a download of it would send a partial file).
     pub(crate) fn holds(&self, path: &VirtualPath) -> bool {
         self.0.lock().is_ok_and(|set| set.contains(path))
@@ -63,10 +69,12 @@ mod tests {
         let first = uploads.claim(&path("/a")).unwrap();
         assert!(uploads.claim(&path("/a")).is_none());
         assert!(uploads.holds(&path("/a")) && !uploads.holds(&path("/b")));
+        assert!(uploads.any());
         let other = uploads.claim(&path("/b")).unwrap();
         drop(first);
         let again = uploads.claim(&path("/a")).unwrap();
         drop((again, other));
         assert!(uploads.0.lock().unwrap().is_empty());
+        assert!(!uploads.any());
     }
 }
