@@ -213,21 +213,11 @@ impl<S: Storage> Drop for Incomplete<S> {
         };
         runtime.spawn(async move {
             let _claim = claim;
-            let _changes = match &usage {
-                Some(usage) => Some(usage.changes().await),
-                None => None,
-            };
-            let size = match storage.metadata(&path).await {
-                Ok(entry) if entry.kind == EntryKind::File => entry.size,
-                _ => return,
-            };
-            match storage.remove_file(&path).await {
-                Ok(()) => {
-                    if let Some(usage) = &usage {
-                        usage.release(size);
-                    }
+            match remove_upload(storage.as_ref(), &path, usage.as_deref()).await {
+                Ok(Some(size)) => {
                     info!(%path, size, "incomplete upload removed: its user may not delete it");
                 }
+                Ok(None) => {}
                 Err(err) => warn!(%path, error = %err, "removing an incomplete upload failed"),
             }
         });
@@ -865,35 +855,58 @@ async fn settle<S: Storage>(err: &TransferError, mut writer: S::Writer, limit: O
         debug!(%path, "quota reached; the partial upload is kept");
         return;
     }
-    let usage = Arc::clone(&charge.usage);
+    let usage = &charge.usage;
+    let keep = match undo {
+        Undo::Remove => {
+            match remove_upload(storage.as_ref(), &path, Some(usage)).await {
+                Ok(Some(_)) => debug!(%path, "quota reached; the partial upload was removed"),
+                Ok(None) => {}
+                Err(err) => warn!(%path, error = %err, "quota reached; removing the upload failed"),
+            }
+            return;
+        }
+        Undo::CutTo(keep) => keep,
+    };
     let _changes = usage.changes().await;
     let size = match storage.metadata(&path).await {
         Ok(entry) if entry.kind == EntryKind::File => entry.size,
         _ => return,
     };
-    match undo {
-        Undo::Remove => match storage.remove_file(&path).await {
-            Ok(()) => {
-                charge.usage.release(size);
-                debug!(%path, "quota reached; the partial upload was removed");
+    if keep < size {
+        let cut = storage
+            .open_write(&path, WriteMode::Replace { offset: keep })
+            .await;
+        match cut {
+            Ok(mut writer) => {
+                let _ = writer.shutdown().await;
+                usage.release(size - keep);
+                debug!(%path, keep, "quota reached; the file was cut back");
             }
-            Err(err) => warn!(%path, error = %err, "quota reached; removing the upload failed"),
-        },
-        Undo::CutTo(keep) if keep < size => {
-            let cut = storage
-                .open_write(&path, WriteMode::Replace { offset: keep })
-                .await;
-            match cut {
-                Ok(mut writer) => {
-                    let _ = writer.shutdown().await;
-                    charge.usage.release(size - keep);
-                    debug!(%path, keep, "quota reached; the file was cut back");
-                }
-                Err(err) => warn!(%path, error = %err, "quota reached; cutting the file failed"),
-            }
+            Err(err) => warn!(%path, error = %err, "quota reached; cutting the file failed"),
         }
-        Undo::CutTo(_) => {}
     }
+}
+
+/// Removes the upload target `path` (a regular file) and gives its size back to `usage`,
+/// under the usage's change lock: the size removed, or `None` when no file is there.
+async fn remove_upload<S: Storage>(
+    storage: &S,
+    path: &VirtualPath,
+    usage: Option<&Usage>,
+) -> Result<Option<u64>, FsError> {
+    let _changes = match usage {
+        Some(usage) => Some(usage.changes().await),
+        None => None,
+    };
+    let size = match storage.metadata(path).await {
+        Ok(entry) if entry.kind == EntryKind::File => entry.size,
+        _ => return Ok(None),
+    };
+    storage.remove_file(path).await?;
+    if let Some(usage) = usage {
+        usage.release(size);
+    }
+    Ok(Some(size))
 }
 
 /// Runs `job` with the buffered copy loops, over any stream (plain or TLS).
