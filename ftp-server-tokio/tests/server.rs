@@ -286,10 +286,7 @@ async fn passive_ports_come_from_the_range_and_are_not_leaked() {
     for _ in 0..10 {
         assert_eq!(c.cmd("PASV").await.0, 227);
     }
-    let data = c.epsv().await;
-    starts(c.cmd("RETR f").await);
-    assert_eq!(read_all(data).await, b"x");
-    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.download("RETR f").await, (226, b"x".to_vec()));
     running.stop.shutdown();
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
@@ -312,10 +309,7 @@ async fn re_pasv_gets_the_replaced_listeners_port_when_the_range_is_otherwise_fu
         assert!(code == 229 || code == 227, "round {round}: {verb}: {text}");
     }
     // The last listener serves a transfer.
-    let data = c.epsv().await;
-    starts(c.cmd("RETR f").await);
-    assert_eq!(read_all(data).await, b"x");
-    assert_eq!(c.reply().await.0, 226);
+    assert_eq!(c.download("RETR f").await, (226, b"x".to_vec()));
     running.stop.shutdown();
     timeout(LIMIT, running.task).await.unwrap().unwrap();
 }
