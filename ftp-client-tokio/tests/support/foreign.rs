@@ -119,12 +119,7 @@ impl TestPki {
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
             .expect("CA certificate");
         let key = KeyPair::generate().expect("server key");
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().copied().unwrap_or("test"));
+        let params = server_params(names);
         let cert = params.signed_by(&key, &ca).expect("server certificate");
         TestPki {
             ca_pem: ca.pem(),
@@ -137,14 +132,9 @@ impl TestPki {
     /// cA=TRUE, critical), as `openssl req -x509` makes them by default; what clients trust is
     /// the certificate itself.
     pub(crate) fn self_signed_ca(names: &[&str]) -> TestPki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        use rcgen::{BasicConstraints, IsCa, KeyPair};
         let key = KeyPair::generate().expect("server key");
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().copied().unwrap_or("test"));
+        let mut params = server_params(names);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let cert = params.self_signed(&key).expect("self-signed certificate");
         TestPki {
@@ -153,6 +143,19 @@ impl TestPki {
             key_pem: key.serialize_pem(),
         }
     }
+}
+
+/// The parameters of a server certificate for `names` (its subjectAltNames), with the first
+/// name as its CN.
+fn server_params(names: &[&str]) -> rcgen::CertificateParams {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("server params");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().copied().unwrap_or("test"),
+    );
+    params
 }
 
 /// The user every foreign server knows; vsftpd and pure-ftpd run its sessions as the system
