@@ -626,18 +626,12 @@ impl PermClass {
     /// The class of `entry`: its kind, and for a symlink what it leads to, from the type bits
     /// the storage put in its `unix_mode` (see [`Storage::read_dir`]).
     fn of(entry: &Entry) -> Self {
-        const S_IFMT: u32 = 0o170_000;
-        const S_IFDIR: u32 = 0o040_000;
-        const S_IFREG: u32 = 0o100_000;
-        match &entry.kind {
-            kind if kind.is_dir() => Self::Dir,
-            EntryKind::File => Self::File,
-            EntryKind::Symlink { .. } => match entry.unix_mode.map(|mode| mode & S_IFMT) {
-                Some(S_IFDIR) => Self::Dir,
-                Some(S_IFREG) => Self::File,
-                _ => Self::Other,
-            },
-            _ => Self::Other,
+        if entry.leads_to_dir() {
+            Self::Dir
+        } else if entry.leads_to_file() {
+            Self::File
+        } else {
+            Self::Other
         }
     }
 }

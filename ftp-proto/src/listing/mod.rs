@@ -158,7 +158,9 @@ pub struct Entry {
     /// Last modification time, UTC.
     pub modified: Option<Timestamp>,
     /// Unix permission bits, such as `0o644` or `0o4755`; the file type bits (`S_IFMT`) may be
-    /// present and are used only for [`EntryKind::Other`].
+    /// present. Listings use them only for [`EntryKind::Other`]; for a
+    /// [`EntryKind::Symlink`] they may say what the link leads to (see
+    /// [`Entry::leads_to_dir`]).
     pub unix_mode: Option<u32>,
     /// Owner name for LIST (default `ftp`). Shared (`Arc`), so that the entries of a listing
     /// can carry the same name without a copy each; `Some("alice".into())` builds one.
@@ -176,6 +178,40 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// True for a directory, and for a symlink whose [`Entry::unix_mode`] carries the type
+    /// bits `S_IFDIR`: what it leads to, which an application that followed the link may put
+    /// there. Such an entry can be entered and listed.
+    ///
+    /// ```
+    /// use ftp_proto::listing::Entry;
+    /// let mut link = Entry::symlink("pub", Some(b"srv/pub".to_vec()));
+    /// assert!(!link.leads_to_dir());
+    /// link.unix_mode = Some(0o040_777);
+    /// assert!(link.leads_to_dir() && !link.leads_to_file());
+    /// assert!(Entry::dir("d").leads_to_dir());
+    /// ```
+    pub fn leads_to_dir(&self) -> bool {
+        match &self.kind {
+            kind if kind.is_dir() => true,
+            EntryKind::Symlink { .. } => self.type_bits() == Some(S_IFDIR),
+            _ => false,
+        }
+    }
+
+    /// True for a regular file, and for a symlink whose [`Entry::unix_mode`] carries the type
+    /// bits `S_IFREG` (see [`Entry::leads_to_dir`]). Such an entry can be read and written.
+    pub fn leads_to_file(&self) -> bool {
+        match &self.kind {
+            EntryKind::File => true,
+            EntryKind::Symlink { .. } => self.type_bits() == Some(S_IFREG),
+            _ => false,
+        }
+    }
+
+    fn type_bits(&self) -> Option<u32> {
+        self.unix_mode.map(|mode| mode & S_IFMT)
+    }
+
     /// A regular file of `size` bytes; other fields at their defaults.
     pub fn file(name: impl Into<Vec<u8>>, size: u64) -> Self {
         Self {
@@ -220,6 +256,8 @@ fn check_name(name: &[u8]) -> Result<(), UnrepresentableName> {
 
 /// Unix file type bits (`S_IFMT` and the special types a listing distinguishes).
 const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+const S_IFREG: u32 = 0o100_000;
 const S_IFIFO: u32 = 0o010_000;
 const S_IFCHR: u32 = 0o020_000;
 const S_IFBLK: u32 = 0o060_000;
