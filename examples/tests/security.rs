@@ -264,13 +264,13 @@ fn port_and_eprt_only_to_the_client_itself() {
     foreign.set_nonblocking(true).unwrap();
     let port = foreign.local_addr().unwrap().port();
     let (p1, p2) = (port / 256, port % 256);
-    refused(&mut c, &format!("PORT 127,0,0,2,{p1},{p2}"), 504);
-    refused(&mut c, &format!("EPRT |1|127.0.0.2|{port}|"), 504);
-    refused(&mut c, "PORT 10,0,0,1,200,10", 504);
-    refused(&mut c, "EPRT |1|10.0.0.1|51210|", 504);
+    refused(&mut c, &format!("PORT 127,0,0,2,{p1},{p2}"), 501);
+    refused(&mut c, &format!("EPRT |1|127.0.0.2|{port}|"), 501);
+    refused(&mut c, "PORT 10,0,0,1,200,10", 501);
+    refused(&mut c, "EPRT |1|10.0.0.1|51210|", 501);
     // The client's own address but a privileged port.
-    refused(&mut c, "PORT 127,0,0,1,0,21", 504);
-    refused(&mut c, "EPRT |1|127.0.0.1|80|", 504);
+    refused(&mut c, "PORT 127,0,0,1,0,21", 501);
+    refused(&mut c, "EPRT |1|127.0.0.1|80|", 501);
     // No data channel was accepted, so a transfer has nowhere to go.
     let reply = c.cmd("NLST");
     assert!(

@@ -752,6 +752,8 @@ mod server_model {
                 .filter_map(|n| algorithms.get(usize::from(n)).copied())
                 .collect();
             c.capabilities.set_mtime = !bit(b, 5);
+            // Both starting types, from two bits that are each used for something else.
+            c.ascii_by_default = bit(a, 4) == bit(b, 5);
             if bit(b, 6) {
                 c.capabilities.site_commands = vec!["CHMOD".to_owned()];
             }
@@ -1078,7 +1080,7 @@ mod server_model {
             cwd: VirtualPath::root(),
             failures: 0,
             overlong: 0,
-            ascii: false,
+            ascii: config.ascii_by_default,
             protected: false,
             rest: None,
             rename_from: None,
@@ -1368,13 +1370,11 @@ mod server_model {
             C::Help(_) => &[214, 502],
             C::Opts { .. } => &[200, 501, 502, 504],
             C::Lang(_) | C::Type(_) | C::Stru(_) | C::Mode(_) => &[200, 504],
-            C::Host(_)
-            | C::Adat(_)
-            | C::Mic(_)
-            | C::Conf(_)
-            | C::Enc(_)
-            | C::Smnt(_)
-            | C::Other { .. } => &[502],
+            // 503 after USER from a session that implements HOST (RFC 7151 3.1).
+            C::Host(_) => &[502, 503],
+            C::Adat(_) | C::Mic(_) | C::Conf(_) | C::Enc(_) | C::Smnt(_) | C::Other { .. } => {
+                &[502]
+            }
             C::Auth(_) => &[234, 502, 503, 504],
             C::Pbsz(_) => &[200, 503],
             C::Prot(_) => &[200, 503, 534, 536],
@@ -1395,7 +1395,7 @@ mod server_model {
             C::Rest(_) => &[350],
             C::Pasv => &[425, 502, 503, 522],
             C::Epsv(_) => &[502, 522],
-            C::Port(_) | C::Eprt(_) => &[200, 502, 503, 504],
+            C::Port(_) | C::Eprt(_) => &[200, 501, 502, 503, 522],
             C::Stor(_) => &[425, 534, 553, 554],
             C::Retr(_) | C::Appe(_) | C::List(_) | C::Nlst(_) | C::Mlsd(_) => &[425, 534, 553],
             C::Stou(_) => &[425, 534, 553],
@@ -2070,7 +2070,7 @@ mod server_model {
                     self.phase = Phase::BeforeUser;
                     self.user = None;
                     self.cwd = VirtualPath::root();
-                    self.ascii = false;
+                    self.ascii = self.config.ascii_by_default;
                     self.rest = None;
                     self.channel = Channel::None;
                     self.login_deadline = Some(self.now + self.config.login_timeout);

@@ -165,7 +165,7 @@ fn rein_resets_login_but_keeps_tls() {
     c.tls = true;
     let mut h = Harness::with_conn(Config::default(), c);
     h.login();
-    assert_eq!(h.cmd("TYPE A"), 200);
+    assert_eq!(h.cmd("TYPE I"), 200);
     assert_eq!(h.cmd("REIN"), 220);
     assert!(h.s.is_tls());
     assert_eq!(h.cmd("RETR x"), 530);
@@ -175,11 +175,40 @@ fn rein_resets_login_but_keeps_tls() {
     let (t, _) = h.ask("RETR x");
     h.respond(t, Response::Ok);
     h.reply();
-    // TYPE went back to binary.
-    assert!(matches!(
-        h.data(),
-        DataAction::Transfer { ascii: false, .. }
-    ));
+    // TYPE went back to the default, ASCII (RFC 959 5.1).
+    assert!(matches!(h.data(), DataAction::Transfer { ascii: true, .. }));
+}
+
+#[test]
+fn the_default_type_is_ascii_unless_configured_binary() {
+    // RFC 959 3.1.1.1: ASCII until a TYPE command says otherwise.
+    let mut h = Harness::logged_in();
+    let id = h.epsv();
+    h.input(DataInput::Connected { id });
+    let (t, r) = h.ask("RETR notes.txt");
+    assert!(matches!(r, Request::Retrieve { ascii: true, .. }), "{r:?}");
+    h.respond(t, Response::Ok);
+    h.reply();
+    assert!(matches!(h.data(), DataAction::Transfer { ascii: true, .. }));
+    // SIZE asks for the size as transferred in TYPE A (RFC 3659 4).
+    let mut h = Harness::logged_in();
+    let (_, r) = h.ask("SIZE notes.txt");
+    assert!(matches!(r, Request::Size { ascii: true, .. }), "{r:?}");
+
+    // Configured like pure-ftpd: binary from the start, and again after REIN.
+    let mut config = Config::default();
+    config.ascii_by_default = false;
+    let mut h = Harness::new(config);
+    h.login();
+    let (t, r) = h.ask("SIZE notes.txt");
+    assert!(matches!(r, Request::Size { ascii: false, .. }), "{r:?}");
+    h.respond(t, Response::Size(6));
+    assert_eq!(h.reply_code(), 213);
+    assert_eq!(h.cmd("TYPE A"), 200);
+    assert_eq!(h.cmd("REIN"), 220);
+    h.login();
+    let (_, r) = h.ask("SIZE notes.txt");
+    assert!(matches!(r, Request::Size { ascii: false, .. }), "{r:?}");
 }
 
 // ---- navigation -----------------------------------------------------------------------------
@@ -446,6 +475,7 @@ fn approved(
 #[test]
 fn retr_with_rest_and_errors() {
     let mut h = Harness::logged_in();
+    assert_eq!(h.cmd("TYPE I"), 200);
     assert_eq!(h.cmd("REST 100"), 350);
     h.epsv();
     let (t, r) = h.ask("RETR big.iso");
@@ -1056,8 +1086,17 @@ fn avbl_host_site() {
     let (t, _) = h.ask("HOST nope.example");
     h.respond(t, Response::Error(FsError::NotFound));
     assert_eq!(h.reply_code(), 504);
+    assert_eq!(h.cmd("USER alice"), 331);
+    assert_eq!(h.cmd("HOST late.example"), 503);
     h.login();
     assert_eq!(h.cmd("HOST late.example"), 503);
+    // A server without HOST answers 502 in every phase (RFC 7151 3.1), never 503.
+    let mut plain = Harness::new(Config::default());
+    assert_eq!(plain.cmd("HOST ftp.example.com"), 502);
+    assert_eq!(plain.cmd("USER alice"), 331);
+    assert_eq!(plain.cmd("HOST ftp.example.com"), 502);
+    let mut plain = Harness::logged_in();
+    assert_eq!(plain.cmd("HOST ftp.example.com"), 502);
     let r = ask_reply(&mut h, "AVBL", Response::Size(1 << 30));
     assert_eq!((r.code().get(), text(&r)), (213, (1u64 << 30).to_string()));
     // SITE CHMOD is parsed by the session into a typed request.

@@ -15,12 +15,18 @@ use support::*;
 
 // ---- FTP bounce: PORT/EPRT must name the client itself, on an unprivileged port --------------
 
-/// `line` is refused with 504, and the transfer commands that follow get 425 "Use PORT or
-/// PASV first": no data channel was prepared, so no `Connect` is ever emitted.
+/// `line` is refused with 501 (RFC 959's reply to PORT arguments it cannot use), and the
+/// transfer commands that follow get 425 "Use PORT or PASV first": no data channel was
+/// prepared, so no `Connect` is ever emitted.
 fn refused_without_connect(h: &mut Harness, line: &str) {
+    refused_with(h, line, 501);
+}
+
+/// As [`refused_without_connect`], with the reply `code`.
+fn refused_with(h: &mut Harness, line: &str, code: u16) {
     h.send(line);
     let r = h.reply();
-    assert_eq!(r.code().get(), 504, "{line}: {r:?}");
+    assert_eq!(r.code().get(), code, "{line}: {r:?}");
     h.assert_quiet();
     for transfer in ["RETR a.txt", "STOR a.txt", "LIST"] {
         h.send(transfer);
@@ -66,7 +72,8 @@ fn port_to_foreign_ip_is_refused() {
 fn eprt_to_foreign_ip_is_refused() {
     let mut h = Harness::logged_in();
     refused_without_connect(&mut h, "EPRT |1|198.51.100.7|50000|");
-    refused_without_connect(&mut h, "EPRT |2|2001:db8::7|50000|");
+    // The other address family cannot be the client's own: RFC 2428's 522 names (1).
+    refused_with(&mut h, "EPRT |2|2001:db8::7|50000|", 522);
 }
 
 #[test]
@@ -74,7 +81,7 @@ fn port_to_unspecified_address_is_refused() {
     let mut h = Harness::logged_in();
     refused_without_connect(&mut h, "PORT 0,0,0,0,195,80");
     refused_without_connect(&mut h, "EPRT |1|0.0.0.0|50000|");
-    refused_without_connect(&mut h, "EPRT |2|::|50000|");
+    refused_with(&mut h, "EPRT |2|::|50000|", 522);
 }
 
 #[test]
@@ -115,7 +122,7 @@ fn data_address_policy_switches_work() {
     h.login();
     assert_eq!(h.cmd("PORT 198,51,100,7,195,80"), 200);
     assert_eq!(list_connects_to(&mut h).to_string(), "198.51.100.7:50000");
-    assert_eq!(h.cmd("PORT 198,51,100,7,0,21"), 504);
+    assert_eq!(h.cmd("PORT 198,51,100,7,0,21"), 501);
 
     // Both switches on: foreign hosts and privileged ports are accepted.
     let mut c = Config::default();
@@ -128,7 +135,7 @@ fn data_address_policy_switches_work() {
     assert_eq!(h.cmd("EPRT |2|::ffff:198.51.100.7|1023|"), 200);
     assert_eq!(h.cmd("EPRT |1|192.0.2.10|20|"), 200);
     // The unspecified address never is.
-    assert_eq!(h.cmd("PORT 0,0,0,0,0,21"), 504);
+    assert_eq!(h.cmd("PORT 0,0,0,0,0,21"), 501);
 }
 
 // ---- path traversal ------------------------------------------------------------------------

@@ -111,7 +111,7 @@ impl<S: Storage> fmt::Debug for Opened<S> {
 /// };
 /// let now = Instant::now();
 /// let mut session = Session::new(Config::default().into(), conn, now);
-/// session.handle_control(now, b"USER alice\r\nPASS s3cret\r\nPASV\r\nRETR a.txt\r\n");
+/// session.handle_control(now, b"USER alice\r\nPASS s3cret\r\nTYPE I\r\nPASV\r\nRETR a.txt\r\n");
 ///
 /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
 /// let mut answers = Vec::new();

@@ -694,10 +694,12 @@ impl Control {
         self.expect(code)
     }
 
-    /// USER + PASS, expecting 331 then 230.
+    /// USER + PASS, expecting 331 then 230, then TYPE I as real clients send it: a session
+    /// starts in TYPE A (RFC 959), and these tests compare bytes as they are on disk.
     pub(crate) fn login(&mut self, user: &str, pass: &str) {
         self.cmd_expect(&format!("USER {user}"), 331);
         self.cmd_expect(&format!("PASS {pass}"), 230);
+        self.cmd_expect("TYPE I", 200);
     }
 
     /// PASV: the address from the 227 reply.

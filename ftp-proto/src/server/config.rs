@@ -162,6 +162,11 @@ pub struct Config {
     pub max_overlong_lines: u32,
     /// Commands that may wait (pipelined behind a running command) before 421 and close.
     pub max_queued_commands: usize,
+    /// The transfer type a session starts with, and returns to after REIN: TYPE A (ASCII
+    /// non-print: line ends converted to CRLF on the wire), RFC 959's default (true), or
+    /// binary (false), as pure-ftpd does. Real clients send TYPE before transferring; this
+    /// matters to those that do not (and to SIZE, refused in TYPE A).
+    pub ascii_by_default: bool,
     /// FTPS policy.
     pub tls: TlsPolicy,
     /// Optional features the application supports.
@@ -232,6 +237,7 @@ impl Default for Config {
             max_line: crate::DEFAULT_MAX_LINE,
             max_overlong_lines: 3,
             max_queued_commands: 64,
+            ascii_by_default: true,
             tls: TlsPolicy::default(),
             capabilities: Capabilities::default(),
         }

@@ -142,8 +142,10 @@ pub fn rule(verb: Verb) -> Rule {
             needs_tls_when_required: true,
             ..row(verb, BadSequence, BadSequence, Allow)
         },
-        // RFC 7151: HOST comes before USER.
-        Verb::Host => row(verb, Allow, BadSequence, BadSequence),
+        // RFC 7151: HOST comes before USER, so later it is 503, but only from a server that
+        // implements it (3.1: one that does not answers 502 in every phase); the session
+        // knows which, the gate does not.
+        Verb::Host => open(verb),
         Verb::Abor => Rule {
             during_transfer: DuringTransfer::Immediate,
             ..login(verb)

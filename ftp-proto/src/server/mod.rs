@@ -323,7 +323,7 @@ impl Session {
             failures: 0,
             overlong: 0,
             cwd: VirtualPath::root(),
-            ascii: false,
+            ascii: config.ascii_by_default,
             rest: None,
             rename_from: None,
             epsv_all: false,
@@ -793,10 +793,12 @@ impl Session {
             },
             Command::Clnt(_) => self.reply(ReplyCode::COMMAND_OKAY, "Noted"),
             Command::Host(name) => {
-                if self.offers(Verb::Host) {
-                    self.ask(Request::Host { name }, Pending::Host);
-                } else {
+                if !self.offers(Verb::Host) {
                     self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "HOST not supported");
+                } else if self.phase != Phase::BeforeUser {
+                    self.reply(ReplyCode::BAD_SEQUENCE, "HOST must come before USER");
+                } else {
+                    self.ask(Request::Host { name }, Pending::Host);
                 }
             }
             Command::Auth(mechanism) => self.cmd_auth(&mechanism),
@@ -1086,7 +1088,7 @@ impl Session {
         self.phase = Phase::BeforeUser;
         self.user = None;
         self.cwd = VirtualPath::root();
-        self.ascii = false;
+        self.ascii = self.config.ascii_by_default;
         self.rest = None;
         self.rename_from = None;
         self.facts = Facts::default();
@@ -1391,6 +1393,16 @@ impl Session {
             return;
         }
         let ip = canonical(to.ip());
+        if self.config.require_data_peer_match && family_of(to) != family_of(self.conn.peer) {
+            // RFC 2428 2: the other address family cannot be the client's own address; the
+            // 522 names the one that can.
+            let supported = self.supported_protocols();
+            self.reply(
+                ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
+                format!("Network protocol not supported, use {supported}"),
+            );
+            return;
+        }
         let refusal = if ip.is_unspecified() || to.port() == 0 {
             Some("Illegal data address")
         } else if self.config.require_data_peer_match && ip != canonical(self.conn.peer.ip()) {
@@ -1401,7 +1413,9 @@ impl Session {
             None
         };
         match refusal {
-            Some(text) => self.reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, text),
+            // 501, among RFC 959's replies to PORT (504 is not), as vsftpd's 500 and
+            // pyftpdlib's 501 are.
+            Some(text) => self.reply(ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, text),
             None => {
                 self.close_channel();
                 self.channel = Channel::Active { to };

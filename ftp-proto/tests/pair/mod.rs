@@ -92,8 +92,12 @@ fn key(path: &str) -> String {
 }
 
 impl Pair {
+    /// A pair whose server starts in binary: the core client sends no TYPE of its own (the
+    /// tokio client's first transfer sends TYPE I), and these tests move bytes as they are.
     pub fn new(config: client::Config) -> Self {
-        Self::with_server(config, server::Config::default())
+        let mut server = server::Config::default();
+        server.ascii_by_default = false;
+        Self::with_server(config, server)
     }
 
     pub fn with_server(config: client::Config, server_config: server::Config) -> Self {
