@@ -617,6 +617,40 @@ async fn upload_ending_with_a_bare_tcp_close_is_accepted() {
 }
 
 #[tokio::test]
+async fn upload_cut_inside_a_tls_record_is_426_not_226() {
+    let cert = cert();
+    let server = start(builder(&cert).build().unwrap()).await;
+    let config = Arc::new(client_config(&cert, &both()));
+    let mut control = explicit_login(server.addr, &config).await;
+    let port = control.epsv().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(control.cmd("STOR cut").await.0 / 100, 1);
+    let data = tls_connect(Arc::clone(&config), "localhost", tcp)
+        .await
+        .unwrap();
+    // The body encrypted by hand (three full records and a short one), sent but for the
+    // last 100 octets, then a FIN: what an attacker on the path, or a crash, leaves.
+    let (mut tcp, mut tls) = data.into_inner();
+    let body = FILE.repeat(1000);
+    assert!(body.len() > 3 * 16384, "{}", body.len());
+    tls.set_buffer_limit(None);
+    std::io::Write::write_all(&mut tls.writer(), &body).unwrap();
+    let mut wire = Vec::new();
+    while tls.wants_write() {
+        tls.write_tls(&mut wire).unwrap();
+    }
+    tcp.write_all(&wire[..wire.len() - 100]).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let (code, text) = control.reply().await;
+    assert_eq!(code, 426, "{text}");
+    // A named user keeps what arrived, for REST; it is short of the body.
+    let kept = server.storage.read_file("/cut").unwrap_or_default();
+    assert!(kept.len() < body.len(), "{} of {}", kept.len(), body.len());
+    // The session goes on.
+    control.expect("NOOP", 200).await;
+}
+
+#[tokio::test]
 async fn silent_handshakes_are_timed_out() {
     let cert = cert();
     let tls = builder(&cert)

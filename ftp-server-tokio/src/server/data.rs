@@ -525,6 +525,123 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The TCP stream under a protected data connection. It watches the TLS record boundaries
+/// in what the client sends, and reports a connection that ends inside a record as an error
+/// ([`io::ErrorKind::ConnectionAborted`]) instead of as its end.
+///
+/// rustls reports a TCP close without close_notify as one `UnexpectedEof`, whether it came
+/// between records (a client that skips close_notify, which most do, so an upload still ends
+/// there) or in the middle of one, which no client does on purpose: the upload was cut (RFC
+/// 8446 6.1, RFC 5246 7.2.1), and it must end with 426, not with 226 and a short file.
+pub(crate) struct RecordWatch {
+    inner: TcpStream,
+    records: Records,
+}
+
+impl RecordWatch {
+    fn new(inner: TcpStream) -> Self {
+        Self {
+            inner,
+            records: Records::default(),
+        }
+    }
+}
+
+/// Where a stream of TLS records stands: the record layer's framing (a 5-octet header of
+/// type, version and length, then that many octets), followed over the octets read.
+#[derive(Debug, Default)]
+struct Records {
+    /// Octets of the current record's header seen so far (0 at a boundary).
+    header: u8,
+    /// The high octet of the current record's length.
+    length_high: u8,
+    /// Octets of the current record's body still to come.
+    body: usize,
+}
+
+impl Records {
+    fn observe(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.body > 0 {
+                let n = self.body.min(bytes.len());
+                self.body -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let octet = bytes[0];
+            bytes = &bytes[1..];
+            match self.header {
+                3 => self.length_high = octet,
+                4 => self.body = usize::from(u16::from_be_bytes([self.length_high, octet])),
+                _ => {}
+            }
+            self.header = (self.header + 1) % 5;
+        }
+    }
+
+    fn inside_record(&self) -> bool {
+        self.header > 0 || self.body > 0
+    }
+}
+
+impl AsyncRead for RecordWatch {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let room = buf.remaining() > 0;
+        std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let read = &buf.filled()[before..];
+        if read.is_empty() && room && this.records.inside_record() {
+            return std::task::Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection ended inside a TLS record",
+            )));
+        }
+        this.records.observe(read);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for RecordWatch {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 /// The TLS handshake of a protected data connection, bounded in time. With session reuse
 /// required, a handshake that did not resume a session of this control connection is
 /// refused; only a data connection that passed keeps the sessions it created for later ones.
@@ -532,9 +649,10 @@ async fn protect(
     stream: TcpStream,
     tls: &ConnectionTls,
     upload: bool,
-) -> Result<TlsStream<TcpStream>, DataError> {
+) -> Result<TlsStream<RecordWatch>, DataError> {
     let (config, sessions) = tls.data(upload);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let stream = RecordWatch::new(stream);
     let stream = match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
@@ -561,10 +679,11 @@ async fn protect(
 
 /// Runs `job` over a protected data connection: the buffered copy (no `sendfile` through
 /// TLS). Downloads and listings end with close_notify; an upload ends at the client's
-/// close_notify or at a bare TCP EOF (accepted, as most servers do), then gets ours.
+/// close_notify or at a bare TCP EOF between two records (accepted, as most servers do), then
+/// gets ours. An EOF inside a record fails the upload (see [`RecordWatch`]).
 async fn run_protected<S: Storage>(
     job: Job<S>,
-    mut stream: TlsStream<TcpStream>,
+    mut stream: TlsStream<RecordWatch>,
     settings: &DataSettings,
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, TransferError> {
@@ -1133,8 +1252,9 @@ async fn receive<W: AsyncWrite + Unpin, IO: AsyncRead + Unpin>(
         let n = match tokio::time::timeout(limit, stream.read(buffer)).await {
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
-            // TLS: the client closed TCP without close_notify. Most clients do, so the
-            // upload ends here as with plain FTP (vsftpd's default, strict_ssl_read_eof=NO).
+            // TLS: the client closed TCP without close_notify, between two records (inside
+            // one, `RecordWatch` makes it an error). Most clients do, so the upload ends here
+            // as with plain FTP (vsftpd's default, strict_ssl_read_eof=NO).
             Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
                 debug!("upload ended without TLS close_notify");
                 break;
@@ -1487,6 +1607,49 @@ mod threaded {
                 len -= got;
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Records;
+
+    /// A record of type 23 (application data) with `len` octets of body.
+    fn record(len: u16) -> Vec<u8> {
+        let mut r = vec![23, 3, 3];
+        r.extend_from_slice(&len.to_be_bytes());
+        r.resize(5 + usize::from(len), 0xAA);
+        r
+    }
+
+    #[test]
+    fn record_boundaries_are_followed_across_any_split() {
+        let mut wire = record(300);
+        wire.extend(record(0));
+        wire.extend(record(16384));
+        for split in [1, 2, 4, 5, 6, 299, 305, 310, 4096, wire.len()] {
+            let mut records = Records::default();
+            for chunk in wire.chunks(split) {
+                records.observe(chunk);
+            }
+            assert!(!records.inside_record(), "split {split}");
+            // Every cut short of the end is inside a record, except at boundaries.
+            let boundaries = [0, 305, 310, wire.len()];
+            for cut in (0..wire.len())
+                .step_by(97)
+                .chain([4, 5, 304, 306, 309, 311])
+            {
+                let mut records = Records::default();
+                for chunk in wire[..cut].chunks(split) {
+                    records.observe(chunk);
+                }
+                assert_eq!(
+                    records.inside_record(),
+                    !boundaries.contains(&cut),
+                    "split {split}, cut {cut}"
+                );
+            }
         }
     }
 }
