@@ -1134,10 +1134,31 @@ impl Control {
     async fn input(&mut self, buffer: &mut [u8]) -> io::Result<Input> {
         match self {
             Self::Plain(stream) => stream.readable().await.map(|()| Input::Ready),
-            Self::Tls(stream) => match stream.read(buffer).await? {
-                0 => Ok(Input::Closed),
-                n => Ok(Input::Read(n)),
-            },
+            Self::Tls(stream) => {
+                let n = std::future::poll_fn(|cx| {
+                    let mut read = ReadBuf::new(buffer);
+                    match std::pin::Pin::new(&mut **stream).poll_read(cx, &mut read) {
+                        std::task::Poll::Ready(done) => {
+                            std::task::Poll::Ready(done.map(|()| read.filled().len()))
+                        }
+                        std::task::Poll::Pending => {
+                            // Records rustls queued on its own while reading (the alert that
+                            // refuses a TLS 1.2 renegotiation, the answer to a TLS 1.3
+                            // KeyUpdate) go out now, not with the next reply.
+                            if stream.get_ref().1.wants_write() {
+                                let _ = std::pin::Pin::new(&mut **stream).poll_flush(cx);
+                            }
+                            std::task::Poll::Pending
+                        }
+                    }
+                })
+                .await?;
+                Ok(if n == 0 {
+                    Input::Closed
+                } else {
+                    Input::Read(n)
+                })
+            }
             Self::Closed => Ok(Input::Closed),
         }
     }
