@@ -215,7 +215,7 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Transfers are refused unless PROT P is in force (PROT C gets 536). Default: on.
+    /// Transfers are refused unless PROT P is in force (PROT C gets 534, refused by policy; a transfer under PROT C gets 534 too). Default: on.
     pub fn require_for_data(mut self, on: bool) -> Self {
         self.require_for_data = on;
         self

@@ -808,6 +808,11 @@ impl Session {
                     "Only TLS security is supported",
                 );
             }
+            // Without TLS at all, the TLS commands are not implemented here: a 503 "use AUTH
+            // TLS first" would send the client to a command that is refused too.
+            Command::Pbsz(_) | Command::Prot(_) | Command::Ccc if !self.config.tls.available => {
+                self.reply(ReplyCode::COMMAND_NOT_IMPLEMENTED, "TLS is not available");
+            }
             Command::Pbsz(_) => {
                 if self.tls {
                     self.pbsz = true;
