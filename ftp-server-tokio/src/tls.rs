@@ -215,7 +215,8 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Transfers are refused unless PROT P is in force (PROT C gets 534, refused by policy; a transfer under PROT C gets 534 too). Default: on.
+    /// Transfers are refused unless PROT P is in force (PROT C gets 534, refused by policy,
+    /// and so does a transfer under it). Default: on.
     pub fn require_for_data(mut self, on: bool) -> Self {
         self.require_for_data = on;
         self
