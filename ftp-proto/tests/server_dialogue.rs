@@ -774,6 +774,13 @@ fn size_mdtm_mfmt() {
     );
     let r = ask_reply(&mut h, "MDTM 20240102030405 f", Response::Ok);
     assert_eq!(r.code().get(), 213);
+    // A file system that clamps the time: MFMT reports the time the file got.
+    let clamped = Timestamp::parse(b"24460510223855").unwrap();
+    let r = ask_reply(&mut h, "MFMT 99991231235959 f", Response::Time(clamped));
+    assert_eq!(
+        (r.code().get(), text(&r)),
+        (213, "Modify=24460510223855; /f".into())
+    );
     let mut h = with(|c| c.capabilities.set_mtime = false);
     assert_eq!(h.cmd("MFMT 20240102030405 f"), 502);
     assert_eq!(h.cmd("MDTM 20240102030405 f"), 502);

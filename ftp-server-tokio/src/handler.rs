@@ -434,10 +434,13 @@ async fn serve<S: Storage>(
             if principal.anonymous {
                 return Err(FsError::PermissionDenied);
             }
-            storage
-                .set_modified(&storage_path(home, &path)?, time)
-                .await?;
-            answer(Response::Ok)
+            let target = storage_path(home, &path)?;
+            storage.set_modified(&target, time).await?;
+            // MFMT reports the time the file got: the file system may have clamped it.
+            match storage.metadata(&target).await.map(|entry| entry.modified) {
+                Ok(Some(set)) => answer(Response::Time(set)),
+                _ => answer(Response::Ok),
+            }
         }
         Request::Delete { path } => {
             require(principal, Operation::Delete, &path)?;

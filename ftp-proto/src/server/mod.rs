@@ -1863,7 +1863,13 @@ impl Session {
                 self.reply(ReplyCode::FILE_STATUS, n.to_string())
             }
             (P::ModificationTime, R::Time(t)) => self.reply(ReplyCode::FILE_STATUS, t.to_string()),
-            (P::SetModificationTime { time, path, mfmt }, R::Ok) => {
+            (P::SetModificationTime { time, path, mfmt }, answer @ (R::Ok | R::Time(_))) => {
+                // The time the file has now, when the application says (a file system may
+                // clamp or round it), else the time asked for.
+                let time = match answer {
+                    R::Time(set) => set,
+                    _ => time,
+                };
                 if mfmt {
                     let mut text = format!("Modify={time}; ").into_bytes();
                     text.extend_from_slice(path.as_bytes());

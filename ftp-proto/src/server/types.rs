@@ -147,7 +147,8 @@ pub enum Request {
         /// The file.
         path: VirtualPath,
     },
-    /// MFMT or the MDTM set form. Answer `Ok` or `Error`.
+    /// MFMT or the MDTM set form. Answer `Time` with the time the file has now (a file system
+    /// may clamp or round the one asked for; MFMT's reply reports it), `Ok`, or `Error`.
     SetModificationTime {
         /// The file.
         path: VirtualPath,
