@@ -214,6 +214,50 @@ fn get_resume_keeps_the_partial_file_and_fetches_the_rest() {
     assert_file(&out, &expected);
 }
 
+/// `--resume` with a target longer than the source starts over, and says so (unless -q).
+#[test]
+fn resume_onto_a_longer_target_starts_over_with_a_notice() {
+    let (ftpd, local) = server();
+    let remote = random_bytes(1000, 6);
+    write_file(&ftpd.root().join("data.bin"), &remote);
+    let out = local.path().join("data.bin");
+    write_file(&out, &random_bytes(5000, 7));
+    let run = ftp(local.path(), ["get", "--resume", &url(&ftpd, "data.bin")]);
+    run.assert_success();
+    assert_file(&out, &remote);
+    assert!(
+        run.stderr.contains(
+            "starting over: the local file (5000 bytes) is longer than the remote one (1000 bytes)"
+        ),
+        "{}",
+        run.describe()
+    );
+
+    let longer = random_bytes(3000, 8);
+    write_file(&ftpd.root().join("up.bin"), &longer);
+    let run = ftp(
+        local.path(),
+        ["put", "--resume", "data.bin", &url(&ftpd, "up.bin")],
+    );
+    run.assert_success();
+    assert_file(&ftpd.root().join("up.bin"), &remote);
+    assert!(
+        run.stderr.contains(
+            "starting over: the remote file (3000 bytes) is longer than the local one (1000 bytes)"
+        ),
+        "{}",
+        run.describe()
+    );
+
+    write_file(&ftpd.root().join("up.bin"), &longer);
+    let run = ftp(
+        local.path(),
+        ["-q", "put", "--resume", "data.bin", &url(&ftpd, "up.bin")],
+    );
+    run.assert_success();
+    assert!(run.stderr.is_empty(), "-q: {}", run.describe());
+}
+
 #[test]
 fn get_to_stdout() {
     let (ftpd, local) = server();
@@ -319,6 +363,61 @@ fn mirror_both_ways_byte_for_byte() {
     run.assert_success();
     assert!(run.stderr.is_empty(), "-q: {}", run.describe());
     assert_same_tree(&ftpd.root().join("up/there it goes"), &source);
+}
+
+/// `mirror` skips what it cannot copy (a dangling symbolic link, a link to a directory, names
+/// refused as unsafe) with a warning naming each, copies the rest, and fails at the end
+/// (exit 5, "N entries could not be copied").
+#[cfg(unix)]
+#[test]
+fn mirror_skips_entries_it_cannot_copy_and_says_so() {
+    let (ftpd, local) = server();
+    let tree = ftpd.root().join("pub3");
+    fs::create_dir_all(tree.join("real")).unwrap();
+    write_file(&tree.join("good.txt"), b"good");
+    write_file(&tree.join("real/a.txt"), b"a");
+    write_file(&tree.join("zzz_after.txt"), b"after");
+    write_file(&tree.join("..\\bs.txt"), b"backslash");
+    write_file(&tree.join("esc\u{1b}[31m"), b"escape");
+    std::os::unix::fs::symlink("/nonexistent", tree.join("zz_dangling")).unwrap();
+    std::os::unix::fs::symlink("real", tree.join("dirlink")).unwrap();
+    let into = local.path().join("mm");
+    let run = ftp(
+        local.path(),
+        [
+            OsString::from("mirror"),
+            url(&ftpd, "pub3").into(),
+            into.clone().into(),
+        ],
+    );
+    run.assert_code(5);
+    for named in ["zz_dangling", "..\\bs.txt", "esc?[31m"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains("skipped") && l.contains(named)),
+            "{named}: {}",
+            run.describe()
+        );
+    }
+    assert!(
+        run.stderr.contains("entries could not be copied"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr
+            .trim_end()
+            .chars()
+            .any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+    assert_file(&into.join("good.txt"), b"good");
+    assert_file(&into.join("zzz_after.txt"), b"after");
+    assert_file(&into.join("real/a.txt"), b"a");
+    assert!(!local.path().join("bs.txt").exists());
+    assert!(!into.join("zz_dangling").exists());
 }
 
 #[test]
@@ -1133,6 +1232,33 @@ fn get_shorter_than_size_fails() {
     let run = ftp(local.path(), ["get", &url, "-o", "-"]);
     run.assert_code(5);
     assert!(run.stderr.contains("partial file"), "{}", run.describe());
+}
+
+/// A binary download longer than SIZE said stops there (exit 5, "more than the N bytes"),
+/// not "partial file"; to standard output only the announced bytes are written.
+#[test]
+fn get_longer_than_size_stops_at_the_size() {
+    let (addr, _) = fake_server("/", "213 100", Some(vec![7; 8 * 1024 * 1024]));
+    let local = tempfile::tempdir().unwrap();
+    let url = format!("ftp://{addr}/f.bin");
+    let run = ftp(local.path(), ["get", &url]);
+    run.assert_code(5);
+    assert!(
+        run.stderr
+            .contains("the server sent more than the 100 bytes SIZE announced"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stderr.contains("partial"), "{}", run.describe());
+    assert!(fs::metadata(local.path().join("f.bin")).unwrap().len() <= 101);
+    let run = ftp(local.path(), ["get", &url, "-o", "-"]);
+    run.assert_code(5);
+    assert!(
+        run.stderr.contains("more than the 100 bytes"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.stdout.len(), 100, "{}", run.describe());
 }
 
 /// `--active`: a server that replies 150 and 226 but never connects back has not sent the

@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) data_timeout: Duration,
     pub(crate) max_listing: usize,
+    pub(crate) max_listing_entries: usize,
     pub(crate) tls: Option<(TlsMode, TlsConfig)>,
 }
 
@@ -150,6 +151,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(30),
             data_timeout: Duration::from_secs(30),
             max_listing: 64 * 1024 * 1024,
+            max_listing_entries: 1_000_000,
             tls: None,
         }
     }
@@ -214,9 +216,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Cap on a listing's size in bytes (default 64 MiB).
+    /// Cap on a listing's size in bytes (default 64 MiB); a larger one fails with
+    /// [`Error::ListingTooLarge`].
     pub fn max_listing(mut self, bytes: usize) -> Self {
         self.max_listing = bytes;
+        self
+    }
+
+    /// Cap on the number of entries a parsed listing ([`Client::list`]) or NLST may hold
+    /// (default 1 000 000); more fail with [`Error::TooManyEntries`]. An entry takes a few
+    /// hundred bytes of memory, many times its listing line, so the byte cap alone does not
+    /// bound the memory a listing of tiny lines takes.
+    pub fn max_listing_entries(mut self, entries: usize) -> Self {
+        self.max_listing_entries = entries;
         self
     }
 
@@ -432,9 +444,11 @@ impl Client {
             .wait_reply(CommandHandle::GREETING)
             .await
             .map_err(|e| match e {
-                Error::Session(
-                    error @ (SessionError::ConnectionClosed | SessionError::Timeout),
-                ) => Error::NoGreeting { error, in_clear },
+                Error::Session(error)
+                    if error == SessionError::ConnectionClosed || error.is_timeout() =>
+                {
+                    Error::NoGreeting { error, in_clear }
+                }
                 other => other,
             })?;
         if reply.code() != ReplyCode::SERVICE_READY {

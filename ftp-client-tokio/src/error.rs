@@ -38,10 +38,12 @@ pub enum Error {
     Session(#[from] SessionError),
     /// The server sent no greeting: right after the client connected, it closed the
     /// connection ([`SessionError::ConnectionClosed`]) or stayed silent for the reply timeout
-    /// ([`SessionError::Timeout`]). A port that expects TLS from the first byte (implicit
-    /// FTPS, conventionally 990) does this to a client that waits for the greeting in clear
-    /// (plain FTP or [`crate::ClientBuilder::tls`]), so the message then asks whether it is
-    /// one.
+    /// ([`SessionError::Timeout`]), or sent only part of one
+    /// ([`SessionError::IncompleteReply`]) or only 1yz replies
+    /// ([`SessionError::NoFinalReply`]) within it. A port that expects TLS from the first
+    /// byte (implicit FTPS, conventionally 990) closes or stays silent to a client that waits
+    /// for the greeting in clear (plain FTP or [`crate::ClientBuilder::tls`]), so the message
+    /// then asks whether it is one ([`Error::suggests_implicit_tls`]).
     ///
     /// ```
     /// use ftp_client_tokio::Error;
@@ -52,6 +54,9 @@ pub enum Error {
     ///     "the server closed the connection before its greeting: is this an implicit-TLS port?"
     /// );
     /// assert!(err.is_fatal() && !err.is_timeout());
+    /// // Some text came, just not a whole reply: not a TLS port.
+    /// let err = Error::NoGreeting { error: SessionError::IncompleteReply, in_clear: true };
+    /// assert_eq!(err.to_string(), "incomplete greeting from the server within the timeout");
     /// ```
     #[error("{}", no_greeting(.error, *.in_clear))]
     NoGreeting {
@@ -89,16 +94,25 @@ pub enum Error {
     /// separator, a control character); the entry was not written.
     #[error("unsafe name in listing: {0:?}")]
     UnsafeName(String),
-    /// A binary download ended with a length other than the size the server announced with
-    /// SIZE, although the server reported success: the data connection was cut short (or
-    /// carried more than the file). `got` counts a resumed download's local part too. A
-    /// resumed download's local file has been cut back to its length before the resume.
+    /// A binary download ended shorter than the size the server announced with SIZE,
+    /// although the server reported success: the data connection was cut short. `got` counts
+    /// a resumed download's local part too. A resumed download's local file has been cut back
+    /// to its length before the resume.
     #[error("partial file: expected {expected} bytes, got {got}")]
     PartialFile {
         /// The size SIZE announced.
         expected: u64,
         /// The size the local copy would have had.
         got: u64,
+    },
+    /// A binary download carried more than the size the server announced with SIZE: it was
+    /// stopped as soon as it did (the transfer is aborted before the next command). A resumed
+    /// download's local file has been cut back to its length before the resume; otherwise the
+    /// local file holds what arrived (a little past `expected` bytes).
+    #[error("the server sent more than the {expected} bytes SIZE announced")]
+    TooLong {
+        /// The size SIZE announced.
+        expected: u64,
     },
     /// A resumed download (REST `offset`) came back as the whole file: the server accepted
     /// REST but sent from the file's start. The local file has been cut back to `offset`
@@ -132,9 +146,14 @@ pub enum Error {
     /// The operation was cancelled; the transfer was aborted and the session is usable.
     #[error("cancelled")]
     Cancelled,
-    /// A listing was larger than the configured cap.
+    /// A listing was larger than the configured cap
+    /// ([`crate::ClientBuilder::max_listing`]).
     #[error("listing larger than {0} bytes")]
     ListingTooLarge(usize),
+    /// A listing held more entries than the configured cap
+    /// ([`crate::ClientBuilder::max_listing_entries`]).
+    #[error("listing has more than {0} entries")]
+    TooManyEntries(usize),
     /// The TLS handshake on the control connection failed (an untrusted certificate, a name
     /// that does not match, no common protocol version, plaintext where TLS was due ...), or
     /// the server accepted AUTH while no TLS configuration was given. The connection is
@@ -158,15 +177,30 @@ fn show(reply: &Reply) -> String {
     format!("{} {}", reply.code(), reply.text())
 }
 
+/// The server sent nothing at all: what a port expecting TLS from the first byte does.
+fn silent(error: &SessionError) -> bool {
+    matches!(
+        error,
+        SessionError::ConnectionClosed | SessionError::Timeout
+    )
+}
+
 fn no_greeting(error: &SessionError, in_clear: bool) -> String {
     let what = match error {
         SessionError::ConnectionClosed => {
             "the server closed the connection before its greeting".to_owned()
         }
         SessionError::Timeout => "no greeting from the server within the timeout".to_owned(),
+        SessionError::IncompleteReply => {
+            "incomplete greeting from the server within the timeout".to_owned()
+        }
+        SessionError::NoFinalReply => {
+            "no greeting from the server within the timeout (only 1yz preliminary replies)"
+                .to_owned()
+        }
         other => format!("no greeting: {other}"),
     };
-    if in_clear {
+    if in_clear && silent(error) {
         format!("{what}: is this an implicit-TLS port?")
     } else {
         what
@@ -279,6 +313,12 @@ impl fmt::Display for TlsProblem {
 }
 
 impl Error {
+    /// True when the server sent nothing at all before closing or timing out, to a client
+    /// waiting for the greeting in clear: the port may expect TLS from the first byte.
+    pub fn suggests_implicit_tls(&self) -> bool {
+        matches!(self, Self::NoGreeting { error, in_clear: true } if silent(error))
+    }
+
     /// The server's reply code, when the error carries a reply.
     pub fn code(&self) -> Option<ReplyCode> {
         self.reply().map(Reply::code)
@@ -398,16 +438,13 @@ impl Error {
     /// ```
     pub fn is_timeout(&self) -> bool {
         match self {
+            Self::Session(e)
+            | Self::NoGreeting { error: e, .. }
+            | Self::Transfer(TransferError::Session(e)) => e.is_timeout(),
             Self::Timeout(_)
             | Self::DataTimeout { .. }
-            | Self::Session(SessionError::Timeout)
-            | Self::NoGreeting {
-                error: SessionError::Timeout,
-                ..
-            }
             | Self::Transfer(
-                TransferError::Session(SessionError::Timeout)
-                | TransferError::Data(DataError::Accept)
+                TransferError::Data(DataError::Accept)
                 | TransferError::Copy {
                     error: CopyError::TimedOut,
                     ..

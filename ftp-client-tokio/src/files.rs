@@ -162,7 +162,8 @@ impl Client {
     /// local file does not end up that long (a cut data connection the server still called
     /// complete, a server that accepted REST but sent from the start) the download fails with
     /// [`Error::PartialFile`] or [`Error::RestIgnored`], and a resumed download's file is cut
-    /// back to its length before the resume. A file that changes on the server while it is
+    /// back to its length before the resume. A download that grows past the size is stopped
+    /// (the transfer aborted) as soon as it does, and fails with [`Error::TooLong`]. A file that changes on the server while it is
     /// downloaded fails the same way. Servers without SIZE, and ASCII mode (where sizes
     /// differ by the line ends), are not checked.
     ///
@@ -273,19 +274,34 @@ impl Client {
         } else {
             None
         };
-        let received = drain_to_file(&mut stream, file, local, &mut report).await?;
-        match remote_size {
-            Some(expected) if binary && offset.saturating_add(received) != expected => {
-                if let Some(kept) = kept {
-                    kept.set_len(offset).map_err(|e| local_err(local, e))?;
-                }
+        // In binary mode the download may not grow past SIZE: a server sending endless data
+        // is stopped (and the transfer aborted) at once. A resume may take the whole file,
+        // to tell a server that ignored REST.
+        let checked = remote_size.filter(|_| binary);
+        let drained = drain_to_file(&mut stream, file, local, &mut report, checked).await;
+        let cut_back = || match &kept {
+            Some(kept) => kept.set_len(offset).map_err(|e| local_err(local, e)),
+            None => Ok(()),
+        };
+        let received = match drained {
+            Ok(received) => received,
+            Err(Error::TooLong { .. }) => {
+                cut_back()?;
+                let expected = checked.unwrap_or_default();
+                return Err(Error::TooLong { expected });
+            }
+            Err(e) => return Err(e),
+        };
+        match checked {
+            Some(expected) if offset.saturating_add(received) != expected => {
+                cut_back()?;
+                let got = offset.saturating_add(received);
                 if offset > 0 && received == expected {
                     Err(Error::RestIgnored { offset })
+                } else if got > expected {
+                    Err(Error::TooLong { expected })
                 } else {
-                    Err(Error::PartialFile {
-                        expected,
-                        got: offset.saturating_add(received),
-                    })
+                    Err(Error::PartialFile { expected, got })
                 }
             }
             _ => Ok(received),
@@ -363,20 +379,74 @@ impl Client {
     /// Symbolic links on the server are followed as files. At most 64 levels of directories
     /// below `remote` are entered; a deeper tree (a cycle of links on the server, say) fails
     /// with [`Error::TooDeep`]. Each file is checked as [`Client::download_file`] describes.
-    /// Returns the number of files written.
+    /// Returns the number of files written. The first entry that cannot be copied ends the
+    /// download with its error; [`Client::download_dir_with`] can skip such entries instead.
     pub async fn download_dir(&mut self, remote: &str, local: &Path) -> Result<u64, Error> {
+        self.download_dir_with(remote, local, |_, error| Err(error))
+            .await
+    }
+
+    /// [`Client::download_dir`], handing every entry that cannot be copied to `failed` with
+    /// its remote path: `Ok(())` skips it and carries on, an error stops the download with
+    /// that error. Entries handed over: a name refused as unsafe, a file the server refuses
+    /// to send (a dangling symbolic link, or a link to a directory that LIST shows as a file:
+    /// 550) or sends wrongly ([`Error::PartialFile`]), a subdirectory that cannot be listed,
+    /// and local failures for one entry (a symbolic link in the way). Errors that end the
+    /// session ([`Error::is_fatal`]), a cancel, a tree too deep and a failure to list `remote`
+    /// itself always stop it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &mut ftp_client_tokio::Client) -> Result<(), ftp_client_tokio::Error> {
+    /// let mut skipped = 0;
+    /// let files = client
+    ///     .download_dir_with("pub", "pub".as_ref(), |path, error| {
+    ///         eprintln!("skipped {path}: {error}");
+    ///         skipped += 1;
+    ///         Ok(())
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_dir_with(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        mut failed: impl FnMut(&str, Error) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        // A failure of one entry goes to `failed`, unless it ends everything anyway.
+        let mut entry_failed = |path: &str, error: Error| {
+            if error.is_fatal() || matches!(error, Error::Cancelled | Error::TooDeep(_)) {
+                Err(error)
+            } else {
+                failed(path, error)
+            }
+        };
         let mut files = 0;
         let mut queue = vec![(trim_dir(remote), local.to_path_buf(), 0)];
         while let Some((dir, target, depth)) = queue.pop() {
-            if depth > 0 {
-                refuse_link(&target, true).await?;
-            }
-            tokio::fs::create_dir_all(&target)
-                .await
-                .map_err(|e| local_err(&target, e))?;
-            for entry in self.list(&dir).await? {
-                let name = local_name(&entry.name)
-                    .map_err(|_| Error::UnsafeName(String::from_utf8_lossy(&entry.name).into()))?;
+            let entries = async {
+                if depth > 0 {
+                    refuse_link(&target, true).await?;
+                }
+                tokio::fs::create_dir_all(&target)
+                    .await
+                    .map_err(|e| local_err(&target, e))?;
+                self.list(&dir).await
+            };
+            let entries = match entries.await {
+                Ok(entries) => entries,
+                Err(error) if depth > 0 => {
+                    entry_failed(&dir, error)?;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            for entry in entries {
+                let Ok(name) = local_name(&entry.name) else {
+                    let name = String::from_utf8_lossy(&entry.name);
+                    entry_failed(&remote_join(&dir, &name), Error::UnsafeName(name.into()))?;
+                    continue;
+                };
                 let child = confined(&target, name)?;
                 let remote_child = remote_join(&dir, name);
                 if entry.kind.is_dir() {
@@ -384,14 +454,19 @@ impl Client {
                         return Err(Error::TooDeep(MAX_TREE_DEPTH));
                     }
                     queue.push((remote_child, child, depth + 1));
-                } else {
+                    continue;
+                }
+                let copied = async {
                     refuse_link(&child, false).await?;
                     let options = TransferOptions {
                         no_follow: true,
                         ..TransferOptions::new()
                     };
-                    self.download_file(&remote_child, &child, options).await?;
-                    files += 1;
+                    self.download_file(&remote_child, &child, options).await
+                };
+                match copied.await {
+                    Ok(_) => files += 1,
+                    Err(error) => entry_failed(&remote_child, error)?,
                 }
             }
         }
@@ -568,19 +643,29 @@ const READ_AHEAD: usize = 1024 * 1024;
 /// Copies a download into a local file: the socket is read on the runtime while the previous
 /// chunk is written on a blocking thread (two 1 MiB buffers, moved, never copied), so the
 /// disk and the network overlap and the runtime never blocks on the disk.
+///
+/// With `max`, a download longer than `max` bytes stops as soon as it is, with
+/// [`Error::TooLong`] (its `expected` is `max`; the caller names the size), having written at
+/// most a chunk past `max`; the transfer is left to be aborted.
 async fn drain_to_file(
     stream: &mut crate::RetrStream<'_>,
     file: std::fs::File,
     path: &Path,
     progress: &mut (dyn FnMut(u64) + Send),
+    max: Option<u64>,
 ) -> Result<u64, Error> {
     use tokio::io::AsyncReadExt;
+    let too_long = |bytes: u64| match max {
+        Some(max) if bytes > max => Err(Error::TooLong { expected: max }),
+        _ => Ok(()),
+    };
     #[cfg(target_os = "linux")]
-    if let Some(spliced) = stream.splice_into(&file, progress).await {
+    if let Some(spliced) = stream.splice_into(&file, progress, max).await {
         spliced.map_err(|e| match e {
             Error::Io(e) => local_err(path, e),
             other => other,
         })?;
+        too_long(stream.bytes())?;
         // The data is in the file and its end reported: what is left is the final reply.
         let mut rest = [0u8; 512];
         while stream
@@ -638,6 +723,7 @@ async fn drain_to_file(
         buf.truncate(filled);
         total += filled as u64;
         progress(total);
+        too_long(total)?;
         let Some(mut f) = file.take() else {
             return Ok(total);
         };

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use ftp_proto::client::parse::{Features, parse_mdtm, parse_mlst, parse_pathname, parse_size};
-use ftp_proto::listing::{Entry, ListingFormat, parse_listing};
+use ftp_proto::listing::{Entry, ListingFormat, ListingParser};
 use ftp_proto::{Command, ListArgs, Reply, ReplyCode, Timestamp};
 
 use crate::transfer::unwrap_io;
@@ -274,10 +274,9 @@ impl Client {
     pub async fn list(&mut self, path: &str) -> Result<Vec<Entry>, Error> {
         let mlsd = self.feat().await?.supports_mlsd();
         if mlsd {
-            match self.read_listing(Command::Mlsd(opt_path(path))).await {
-                Ok(bytes) => {
-                    return Ok(parse_listing(&bytes, Some(ListingFormat::Mlsx), utc_now()).entries);
-                }
+            let mlsd = Command::Mlsd(opt_path(path));
+            match self.read_entries(mlsd, Some(ListingFormat::Mlsx)).await {
+                Ok(entries) => return Ok(entries),
                 Err(e) if matches!(e.code().map(|c| c.get()), Some(500..=502)) => {}
                 Err(e) if e.is_not_found() && !path.is_empty() => {
                     return match self.mlst(path).await {
@@ -296,19 +295,17 @@ impl Client {
             options: Some("-a".into()),
             path: opt_path(path),
         };
-        let bytes = match self.read_listing(Command::List(args)).await {
-            Ok(bytes) => bytes,
+        match self.read_entries(Command::List(args), None).await {
             // Some servers take `-a` for a file name.
             Err(e) if e.is_not_found() || e.code().map(|c| c.get()) == Some(501) => {
-                self.read_listing(Command::List(ListArgs {
+                let args = ListArgs {
                     options: None,
                     path: opt_path(path),
-                }))
-                .await?
+                };
+                self.read_entries(Command::List(args), None).await
             }
-            Err(e) => return Err(e),
-        };
-        Ok(parse_listing(&bytes, None, utc_now()).entries)
+            other => other,
+        }
     }
 
     /// The raw LIST output for `path` (one line per entry, in the server's format).
@@ -325,22 +322,106 @@ impl Client {
     /// component is `.` or `..` (pure-ftpd names `.` and `..`, or `dir/.` and `dir/..`) are
     /// left out, as [`Client::list`] leaves them out; empty lines too.
     pub async fn nlst(&mut self, path: &str) -> Result<Vec<String>, Error> {
-        let bytes = self
-            .read_listing(Command::Nlst(ListArgs {
-                options: None,
-                path: opt_path(path),
-            }))
-            .await?;
-        Ok(bytes
-            .split(|&b| b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .filter(|line| !line.is_empty() && !matches!(last_segment(line), b"." | b".."))
-            .map(|line| String::from_utf8_lossy(line).into_owned())
-            .collect())
+        let command = Command::Nlst(ListArgs {
+            options: None,
+            path: opt_path(path),
+        });
+        let cap = self.options.max_listing_entries;
+        let mut names = Vec::new();
+        self.read_listing_lines(command, |line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() || matches!(last_segment(line), b"." | b"..") {
+                return Ok(());
+            }
+            if names.len() >= cap {
+                return Err(Error::TooManyEntries(cap));
+            }
+            names.push(String::from_utf8_lossy(line).into_owned());
+            Ok(())
+        })
+        .await?;
+        Ok(names)
+    }
+
+    /// Runs a listing command and parses its lines as they arrive (in `format`, else
+    /// auto-detected): no copy of the raw listing is kept, and at most `max_listing_entries`
+    /// entries are.
+    async fn read_entries(
+        &mut self,
+        command: Command,
+        format: Option<ListingFormat>,
+    ) -> Result<Vec<Entry>, Error> {
+        let parser = ListingParser::new(utc_now());
+        let mut parser = match format {
+            Some(format) => parser.with_format(format),
+            None => parser,
+        };
+        let cap = self.options.max_listing_entries;
+        let mut entries = Vec::new();
+        self.read_listing_lines(command, |line| {
+            if let Some(entry) = parser.push_line(line) {
+                if entries.len() >= cap {
+                    return Err(Error::TooManyEntries(cap));
+                }
+                entries.push(entry);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(entries)
     }
 
     /// Runs a listing command and collects its data, capped at `max_listing` bytes.
     async fn read_listing(&mut self, command: Command) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.read_listing_data(command, |data| {
+            out.extend_from_slice(data);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Runs a listing command and hands `on_line` each line of its data as it arrives,
+    /// without its LF (a last line without one too). An error from `on_line` stops the
+    /// listing (the transfer is aborted before the next command).
+    async fn read_listing_lines(
+        &mut self,
+        command: Command,
+        mut on_line: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        // The start of a line whose LF has not arrived yet (bounded by `max_listing`).
+        let mut partial = Vec::new();
+        self.read_listing_data(command, |mut data| {
+            while let Some(at) = data.iter().position(|&b| b == b'\n') {
+                let (head, tail) = data.split_at(at);
+                if partial.is_empty() {
+                    on_line(head)?;
+                } else {
+                    partial.extend_from_slice(head);
+                    on_line(&partial)?;
+                    partial.clear();
+                }
+                data = tail.get(1..).unwrap_or_default();
+            }
+            partial.extend_from_slice(data);
+            Ok(())
+        })
+        .await?;
+        if partial.is_empty() {
+            Ok(())
+        } else {
+            on_line(&partial)
+        }
+    }
+
+    /// Runs a listing command and hands `on_data` its data as it arrives, capped at
+    /// `max_listing` bytes.
+    async fn read_listing_data(
+        &mut self,
+        command: Command,
+        mut on_data: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         // Listings are text: ASCII type, as RFC 959 specifies for LIST and NLST.
         self.ensure_type(ftp_proto::TransferType::Ascii(
             ftp_proto::FormatControl::NonPrint,
@@ -348,20 +429,21 @@ impl Client {
         .await?;
         let cap = self.options.max_listing;
         let mut stream = self.receive(command, None).await?;
-        let mut out = Vec::new();
+        let mut total = 0usize;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
                 .await
                 .map_err(unwrap_io)?;
             if n == 0 {
-                return Ok(out);
+                return Ok(());
             }
-            if out.len() + n > cap {
+            total += n;
+            if total > cap {
                 // Dropping the stream aborts the transfer before the next command.
                 return Err(Error::ListingTooLarge(cap));
             }
-            out.extend_from_slice(buf.get(..n).unwrap_or_default());
+            on_data(buf.get(..n).unwrap_or_default())?;
         }
     }
 }

@@ -690,6 +690,9 @@ impl Client {
         let mut copy =
             tokio::task::spawn_blocking(move || spliced::send_all(&socket, &file, &counter));
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let mut stall = spliced::Stall::new(COPY_BUF as u64, idle, std::time::Instant::now());
+        // What `moved` said at the last tick, and when: bytes seen now went out after that.
+        let mut seen = (0, std::time::Instant::now());
         let result = loop {
             tokio::select! {
                 r = &mut copy => break r.unwrap_or(Err(CopyError::ConnectionLost)),
@@ -700,7 +703,16 @@ impl Client {
                         break Err(CopyError::ConnectionLost);
                     }
                 }
-                _ = ticker.tick() => progress(moved.load(Ordering::Relaxed)),
+                _ = ticker.tick() => {
+                    let (bytes, at) = (moved.load(Ordering::Relaxed), std::time::Instant::now());
+                    progress(bytes);
+                    stall.moved(bytes - seen.0, seen.1);
+                    seen = (bytes, at);
+                    if stall.left(at).is_none() {
+                        // Returning shuts the socket down (`_interrupt`), which ends the thread.
+                        break Err(CopyError::TimedOut);
+                    }
+                }
             }
         };
         *sent = moved.load(Ordering::Relaxed);
@@ -995,10 +1007,16 @@ impl RetrStream<'_> {
     /// the stream instead. After `Some(Ok(_))` the data has ended and been reported; reading
     /// the stream then waits for the final reply. A failed local write is returned as
     /// `Error::Io` with the transfer left to be aborted, as when a read-and-write copy fails.
+    ///
+    /// With `max`, the copy stops as soon as the download (what [`RetrStream::bytes`] counts)
+    /// is more than `max` bytes long, having written at most one byte past it: the result is
+    /// `Some(Ok(_))` with the data connection closed, [`RetrStream::bytes`] above `max`, and
+    /// the transfer left to be aborted.
     pub(crate) async fn splice_into(
         &mut self,
         file: &std::fs::File,
         progress: &mut (dyn FnMut(u64) + Send),
+        max: Option<u64>,
     ) -> Option<Result<(), Error>> {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -1025,10 +1043,12 @@ impl RetrStream<'_> {
         let interrupt = spliced::Interrupt(socket.try_clone().ok());
         let moved = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&moved);
-        let mut copy =
-            tokio::task::spawn_blocking(move || spliced::copy(&socket, &file, &pipe, &counter));
-        let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let base = self.bytes;
+        let room = max.map(|max| max.saturating_sub(base));
+        let mut copy = tokio::task::spawn_blocking(move || {
+            spliced::copy(&socket, &file, &pipe, &counter, room)
+        });
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let ended = std::future::poll_fn(|cx| {
             // The control connection first: a failure reply ends the download.
             loop {
@@ -1077,6 +1097,8 @@ impl RetrStream<'_> {
                 Some(Ok(()))
             }
             Ok(Some(Err(spliced::Failure::Local(error)))) => Some(Err(Error::Io(error))),
+            // The caller sees `bytes` past `max`; its error drops the stream (abort).
+            Ok(Some(Err(spliced::Failure::TooLong))) => Some(Ok(())),
         }
     }
 }
@@ -1088,7 +1110,7 @@ mod spliced {
     use std::net::{Shutdown, TcpStream};
     use std::os::fd::OwnedFd;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use ftp_proto::client::CopyError;
     use rustix::io::Errno;
@@ -1117,6 +1139,23 @@ mod spliced {
         Net(CopyError),
         /// Writing the local file failed.
         Local(io::Error),
+        /// More than the allowed bytes arrived (one past it was written).
+        TooLong,
+    }
+
+    /// How many bytes the copy may still move, `moved` moved so far: one past `max`, so that
+    /// a download longer than `max` is seen as such; `Err` once that one byte is in.
+    fn room(max: Option<u64>, moved: &AtomicU64, want: usize) -> Result<usize, Failure> {
+        let Some(max) = max else {
+            return Ok(want);
+        };
+        match max
+            .saturating_add(1)
+            .saturating_sub(moved.load(Ordering::Relaxed))
+        {
+            0 => Err(Failure::TooLong),
+            left => Ok(usize::try_from(left).map_or(want, |left| left.min(want))),
+        }
     }
 
     /// The data connection taken out of the runtime: blocking, every read and write bounded
@@ -1129,23 +1168,63 @@ mod spliced {
         Ok(stream)
     }
 
+    /// The data timeout of a blocking send, as [`super::copy_to_data`] keeps it for a
+    /// stream: each [`super::COPY_BUF`] bytes must go out within `idle` of the previous ones.
+    /// The socket's send timeout does not do it: a `sendfile` call that moves a few bytes
+    /// (the kernel's buffers still take a little from a server that reads nothing) returns a
+    /// short count after a timeout or several, and the next call starts a fresh one, so a
+    /// stalled upload took five times `idle` to fail. Here the clock restarts only when a
+    /// whole unit has gone out, however many calls it took.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Stall {
+        unit: u64,
+        idle: Duration,
+        since: Instant,
+        moved: u64,
+    }
+
+    impl Stall {
+        pub(super) fn new(unit: u64, idle: Duration, now: Instant) -> Self {
+            Self {
+                unit,
+                idle,
+                since: now,
+                moved: 0,
+            }
+        }
+
+        /// `n` more bytes went out by `now`.
+        pub(super) fn moved(&mut self, n: u64, now: Instant) {
+            self.moved = self.moved.saturating_add(n);
+            if self.moved >= self.unit {
+                self.moved %= self.unit.max(1);
+                self.since = now;
+            }
+        }
+
+        /// How long the next send may block; `None` once the stall has lasted `idle`.
+        pub(super) fn left(&self, now: Instant) -> Option<Duration> {
+            let left = (self.since + self.idle).checked_duration_since(now)?;
+            (!left.is_zero()).then_some(left)
+        }
+    }
+
     /// Sends `file` from its position to its end with `sendfile(2)` (copying it when the
-    /// file system offers no sendfile), then FIN; `moved` counts what the socket took.
+    /// file system offers no sendfile), then FIN; `moved` counts what the socket took, at
+    /// least every [`super::COPY_BUF`] bytes (the caller watches it for stalls: the socket's
+    /// send timeout alone does not bound a `sendfile` call, which waits once per page).
     pub(super) fn send_all(
         socket: &TcpStream,
         mut file: &std::fs::File,
         moved: &AtomicU64,
     ) -> Result<(), CopyError> {
-        // A blocking call returns once all of it is queued: big enough to be few calls,
-        // small enough that progress moves.
-        const CHUNK: usize = 1 << 20;
         let lost = |err: Errno| match err {
             // The socket's send timeout.
             Errno::AGAIN => CopyError::TimedOut,
             _ => CopyError::ConnectionLost,
         };
         loop {
-            match rustix::fs::sendfile(socket, file, None, CHUNK) {
+            match rustix::fs::sendfile(socket, file, None, super::COPY_BUF) {
                 Ok(0) => break,
                 Ok(n) => {
                     moved.fetch_add(n as u64, Ordering::Relaxed);
@@ -1153,7 +1232,7 @@ mod spliced {
                 Err(Errno::INTR) => {}
                 Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
                     // No sendfile from this file: copy the rest (sendfile moved nothing of it).
-                    let mut buffer = vec![0u8; 256 * 1024];
+                    let mut buffer = vec![0u8; super::COPY_BUF];
                     let mut out = socket;
                     loop {
                         let n = match file.read(&mut buffer) {
@@ -1191,22 +1270,18 @@ mod spliced {
     }
 
     /// Socket to pipe (page references move), pipe to file (the one copy), until the end of
-    /// the data; `moved` counts what reached the file.
+    /// the data; `moved` counts what reached the file. More than `max` bytes stop it with
+    /// [`Failure::TooLong`].
     pub(super) fn copy(
         socket: &TcpStream,
         file: &std::fs::File,
         pipe: &Pipe,
         moved: &AtomicU64,
+        max: Option<u64>,
     ) -> Result<(), Failure> {
         loop {
-            let n = match splice(
-                socket,
-                None,
-                &pipe.write,
-                None,
-                pipe.size,
-                SpliceFlags::MOVE,
-            ) {
+            let want = room(max, moved, pipe.size)?;
+            let n = match splice(socket, None, &pipe.write, None, want, SpliceFlags::MOVE) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
@@ -1226,7 +1301,7 @@ mod spliced {
                     // A file that takes no splice (opened for appending, or its file system
                     // does not support it): what the pipe holds and the rest are copied.
                     Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                        return copy_rest(socket, file, pipe, left, moved);
+                        return copy_rest(socket, file, pipe, left, moved, max);
                     }
                     Err(err) => return Err(Failure::Local(err.into())),
                 }
@@ -1242,6 +1317,7 @@ mod spliced {
         pipe: &Pipe,
         mut left: usize,
         moved: &AtomicU64,
+        max: Option<u64>,
     ) -> Result<(), Failure> {
         let mut buffer = vec![0u8; 256 * 1024];
         let mut from_pipe = std::fs::File::from(pipe.read.try_clone().map_err(Failure::Local)?);
@@ -1260,7 +1336,8 @@ mod spliced {
             moved.fetch_add(got as u64, Ordering::Relaxed);
         }
         loop {
-            let got = match socket.read(&mut buffer) {
+            let want = room(max, moved, buffer.len())?;
+            let got = match socket.read(buffer.get_mut(..want).unwrap_or_default()) {
                 Ok(0) => return Ok(()),
                 Ok(got) => got,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1277,6 +1354,44 @@ mod spliced {
             file.write_all(buffer.get(..got).unwrap_or_default())
                 .map_err(Failure::Local)?;
             moved.fetch_add(got as u64, Ordering::Relaxed);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::{Duration, Instant};
+
+        use super::Stall;
+
+        const IDLE: Duration = Duration::from_secs(5);
+
+        /// A trickle of short sends does not restart the data timeout: the stall ends `idle`
+        /// after the last whole unit went out, however many bytes dribbled since.
+        #[test]
+        fn a_trickle_of_short_sends_is_one_stall() {
+            let t0 = Instant::now();
+            let mut stall = Stall::new(1000, IDLE, t0);
+            for s in 1..5 {
+                let now = t0 + Duration::from_secs(s);
+                stall.moved(100, now);
+                assert_eq!(stall.left(now), Some(IDLE - Duration::from_secs(s)));
+            }
+            assert_eq!(stall.left(t0 + IDLE), None);
+        }
+
+        /// A whole unit (even over several sends) restarts it: a slow but steady upload goes on.
+        #[test]
+        fn a_whole_unit_restarts_the_clock() {
+            let t0 = Instant::now();
+            let mut stall = Stall::new(1000, IDLE, t0);
+            stall.moved(600, t0 + Duration::from_secs(4));
+            stall.moved(600, t0 + Duration::from_secs(8));
+            let now = t0 + Duration::from_secs(8);
+            assert_eq!(stall.left(now), Some(IDLE));
+            // The 200 bytes past the unit count towards the next one.
+            stall.moved(800, now + Duration::from_secs(1));
+            assert_eq!(stall.left(now + Duration::from_secs(1)), Some(IDLE));
+            assert_eq!(stall.left(now + Duration::from_secs(6)), None);
         }
     }
 }
@@ -1359,7 +1474,7 @@ impl Drop for RetrStream<'_> {
 /// for the final reply, the stall came first and is what the error names.
 fn after_copy(error: Error, stalled: bool, bytes: u64) -> Error {
     match error {
-        Error::Session(SessionError::Timeout) if stalled => Error::DataTimeout { bytes },
+        Error::Session(e) if stalled && e.is_timeout() => Error::DataTimeout { bytes },
         other => other,
     }
 }

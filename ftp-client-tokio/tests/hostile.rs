@@ -37,6 +37,11 @@ enum Script {
     /// Close the passive listener (resetting the client's queued connection), wait a moment,
     /// then send these bytes.
     RefuseAfterReset(Vec<u8>),
+    /// 150, then data without end until the client closes the data connection, then 426.
+    Endless,
+    /// `120 wait` forever, one every so often (as fast as the client reads when zero), never
+    /// a final reply.
+    Preliminaries(Duration),
 }
 
 /// Scripted server settings: replies by verb (and by `VERB arg` for data commands).
@@ -139,6 +144,25 @@ impl Hostile {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     write.write_all(&bytes).await?;
                 }
+                Script::Endless => {
+                    let Some(l) = passive.take() else {
+                        write.write_all(b"425 No data connection\r\n").await?;
+                        continue;
+                    };
+                    let (mut data, _) = l.accept().await?;
+                    write.write_all(b"150 Here it comes\r\n").await?;
+                    let chunk = vec![b'x'; 64 * 1024];
+                    while data.write_all(&chunk).await.is_ok() {}
+                    write.write_all(b"426 Data connection lost\r\n").await?;
+                }
+                Script::Preliminaries(every) => loop {
+                    if every.is_zero() {
+                        write.write_all(&b"120 wait\r\n".repeat(1000)).await?;
+                    } else {
+                        write.write_all(b"120 wait a bit\r\n").await?;
+                        tokio::time::sleep(every).await;
+                    }
+                },
                 Script::ReplyAndClose(bytes) => {
                     write.write_all(&bytes).await?;
                     return Ok(());
@@ -237,6 +261,50 @@ async fn a_reply_that_never_ends_is_capped() {
         "{err:?}"
     );
     assert!(err.is_fatal());
+}
+
+/// Tiny listing lines make entries many times their size: the entry cap bounds a listing's
+/// memory, for LIST and NLST, with a typed error, and the session goes on.
+#[tokio::test]
+async fn a_listing_with_too_many_entries_is_capped() {
+    let lines = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| format!("-rw-r--r-- 1 u g 1 Mar  7 12:05 f{i}\r\n").into_bytes())
+            .collect()
+    };
+    let names = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| format!("f{i}\r\n").into_bytes())
+            .collect()
+    };
+    let (addr, _) = Hostile::new()
+        .on("LIST -a", Script::Data(lines(1001)))
+        .on("LIST -a small", Script::Data(lines(1000)))
+        .on("NLST", Script::Data(names(1001)))
+        .on("NLST small", Script::Data(names(1000)))
+        .start()
+        .await;
+    let mut c = Client::builder()
+        .max_listing_entries(1000)
+        .connect(addr)
+        .await
+        .unwrap();
+    c.login("u", "p").await.unwrap();
+    let err = timeout(LIMIT, c.list("")).await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::TooManyEntries(1000)), "{err:?}");
+    assert_eq!(err.to_string(), "listing has more than 1000 entries");
+    assert!(!err.is_fatal());
+    let entries = timeout(LIMIT, c.list("small")).await.unwrap().unwrap();
+    assert_eq!(entries.len(), 1000);
+    assert_eq!(
+        entries.last().map(|e| e.name.as_slice()),
+        Some(&b"f999"[..])
+    );
+    let err = timeout(LIMIT, c.nlst("")).await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::TooManyEntries(1000)), "{err:?}");
+    let names = timeout(LIMIT, c.nlst("small")).await.unwrap().unwrap();
+    assert_eq!(names.len(), 1000);
+    timeout(LIMIT, c.noop()).await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -338,6 +406,34 @@ async fn server_that_stops_answering_times_out() {
         matches!(err, Error::Session(SessionError::Timeout)),
         "{err:?}"
     );
+}
+
+/// 1yz replies do not extend the reply timeout: a server answering PASS with `120 wait` every
+/// 200 ms, or a flood of them, fails the login once the reply timeout has passed.
+#[tokio::test]
+async fn endless_preliminary_replies_end_with_the_reply_timeout() {
+    for every in [Duration::from_millis(200), Duration::ZERO] {
+        let (addr, _) = Hostile::new()
+            .on("PASS", Script::Preliminaries(every))
+            .start()
+            .await;
+        let mut c = Client::builder()
+            .reply_timeout(Duration::from_secs(1))
+            .connect(addr)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = timeout(LIMIT, c.login("u", "p"))
+            .await
+            .expect("the login must not hang")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Session(SessionError::NoFinalReply)),
+            "{every:?}: {err:?}"
+        );
+        assert!(err.is_timeout() && err.is_fatal(), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{every:?}");
+    }
 }
 
 /// A download whose data stops without ending: the data timeout ends it with an error, and
@@ -479,7 +575,7 @@ async fn a_resume_the_server_sends_from_the_start_is_refused_and_cut_back() {
 /// to its length before the resume. ASCII downloads, whose sizes differ by design, are not
 /// checked.
 #[tokio::test]
-async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
+async fn a_download_shorter_than_size_is_a_partial_file_and_longer_is_too_long() {
     let (addr, _) = Hostile::new()
         .on("SIZE short.bin", Script::Reply(b"213 1000\r\n".to_vec()))
         .on("RETR short.bin", Script::Data(pattern(600, 2)))
@@ -518,16 +614,12 @@ async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
         TransferOptions::new().remote_size(1000),
     )
     .await;
-    assert!(
-        matches!(
-            err,
-            Error::PartialFile {
-                expected: 1000,
-                got: 1500
-            }
-        ),
-        "{err:?}"
+    assert!(matches!(err, Error::TooLong { expected: 1000 }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the server sent more than the 1000 bytes SIZE announced"
     );
+    assert!(std::fs::metadata(&long).unwrap().len() <= 1001);
 
     // Resumed from 200 bytes, the server sends 600 more: 800, not 1000; cut back to 200.
     let resumed = dir.path().join("resumed.bin");
@@ -566,6 +658,30 @@ async fn a_download_shorter_or_longer_than_size_is_a_partial_file() {
     .unwrap()
     .unwrap();
     assert_eq!(std::fs::read(&text).unwrap(), b"a\nb\n");
+}
+
+/// A server sending endless data for a file SIZE said is 1000 bytes: the download stops at
+/// once (no disk filled), with an error naming the size, and the session goes on. To a file
+/// (plain binary: through splice(2) on Linux) and from a stream alike.
+#[tokio::test]
+async fn a_download_longer_than_size_is_stopped_at_once() {
+    let (addr, _) = Hostile::new()
+        .on("SIZE endless.bin", Script::Reply(b"213 1000\r\n".to_vec()))
+        .on("RETR endless.bin", Script::Endless)
+        .start()
+        .await;
+    let mut c = login(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("endless.bin");
+    for resume in [false, true] {
+        let options = TransferOptions::new().resume(resume);
+        let err = download_err(&mut c, "endless.bin", &local, options).await;
+        assert!(matches!(err, Error::TooLong { expected: 1000 }), "{err:?}");
+        let len = std::fs::metadata(&local).unwrap().len();
+        assert!(len <= 1001, "{len} bytes written");
+        timeout(LIMIT, c.noop()).await.unwrap().unwrap();
+        std::fs::remove_file(&local).unwrap();
+    }
 }
 
 /// Active mode: the server answers 150 and 226 but never connects back. That is not an

@@ -65,8 +65,9 @@
 //! Choices worth knowing: `get` names its output after the URL's last segment only when
 //! that is a safe local name (no `/`, `\`, `..`, drive prefix or control character);
 //! otherwise give `-o FILE`. A failed `get` removes the output file if it created it and
-//! nothing was written. A binary `get` whose length differs from the size the server
-//! announced (SIZE) fails (exit code 5, "partial file", as curl's error 18); a `--resume`
+//! nothing was written. A binary `get` shorter than the size the server announced (SIZE)
+//! fails (exit code 5, "partial file", as curl's error 18); one longer is stopped as soon as
+//! it is (exit code 5, "the server sent more than the N bytes SIZE announced"); a `--resume`
 //! that went wrong (a server that accepted REST but sent from the start) cuts the file back
 //! to its length before. A transfer the server calls complete without ever opening the data
 //! connection fails too. `mkdir` always creates missing parents and accepts an existing
@@ -75,7 +76,11 @@
 //! root and their parents however the path is written (`.`, `%2E`, `a/..`, an absolute path
 //! naming the login directory ...). `mirror` enters at most 64 levels of directories (a
 //! cycle on the server fails, exit code 5) and refuses to write through a symbolic link
-//! inside the local target (exit code 6). Text from the server in error messages has its
+//! inside the local target (exit code 6). A mirrored entry the server refuses to send (a
+//! dangling symbolic link, a link to a directory shown as a file: 550), or whose name is
+//! unsafe (`..`, `/`, `\`, control characters), is skipped with a warning naming its remote
+//! path; the rest is copied, and the run ends with exit code 5 and "N entries could not be
+//! copied". Text from the server in error messages has its
 //! control characters replaced by `?`.
 
 #[path = "ftp/failure.rs"]
@@ -99,7 +104,9 @@ use ftp_client_tokio::{Client, Error, TlsConfig, TransferOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::failure::{Exit, Failure, exit_for, login_exit};
-use crate::output::{Progress, json_entry, ls_line, printable, sort_entries};
+use crate::output::{
+    Progress, json_entry, ls_line, printable, printable_text, sort_entries, write_json_array,
+};
 use crate::url::{FtpUrl, TypeCode};
 
 const AFTER_HELP: &str = "\
@@ -206,7 +213,10 @@ enum Cmd {
     ///
     /// Files are copied byte for byte; local directories are created as needed, remote ones
     /// too (with parents). Existing files are overwritten; nothing is deleted. Downloads go
-    /// at most 64 directories deep and never write through a symbolic link in DIR.
+    /// at most 64 directories deep and never write through a symbolic link in DIR. An entry
+    /// the server refuses to send (a dangling symbolic link, say) or whose name is unsafe is
+    /// skipped with a warning naming it; the run goes on and then fails (exit code 5,
+    /// "N entries could not be copied").
     Mirror {
         /// Upload: the first argument is the local directory, the second the URL.
         #[arg(long)]
@@ -397,13 +407,6 @@ fn no_listing_type(url: &FtpUrl, what: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut out = io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|err| Failure::local("standard output", err))
-}
-
 async fn ls(settings: Settings<'_>, url: &FtpUrl, json: bool) -> Result<(), Failure> {
     let mut client = open(settings, url).await?;
     let result = ls_inner(&mut client, url, json).await;
@@ -414,7 +417,6 @@ async fn ls(settings: Settings<'_>, url: &FtpUrl, json: bool) -> Result<(), Fail
 async fn ls_inner(client: &mut Client, url: &FtpUrl, json: bool) -> Result<(), Failure> {
     let what = format!("ls {url}");
     let path = url.path();
-    let mut out = Vec::new();
     if url.typecode == Some(TypeCode::Dir) {
         // RFC 1738: CWD into the directory, then NLST without an argument. `NLST dir` makes
         // many servers (vsftpd, proftpd, ours) print `dir/name` paths instead of names.
@@ -430,33 +432,44 @@ async fn ls_inner(client: &mut Client, url: &FtpUrl, json: bool) -> Result<(), F
             .await
             .map_err(|err| Failure::client(&what, &err))?;
         names.sort();
-        if json {
-            out = serde_json::to_vec_pretty(&names).unwrap_or_default();
-            out.push(b'\n');
-        } else {
-            for name in &names {
-                out.extend_from_slice(printable(name.as_bytes()).as_bytes());
-                out.push(b'\n');
+        stream_stdout(|out| {
+            if json {
+                write_json_array(out, names.into_iter().map(serde_json::Value::String))?;
+                return out.write_all(b"\n");
             }
-        }
+            names.iter().try_for_each(|name| {
+                out.write_all(printable(name.as_bytes()).as_bytes())?;
+                out.write_all(b"\n")
+            })
+        })
     } else {
         let mut entries = client
             .list(&path)
             .await
             .map_err(|err| Failure::client(&what, &err))?;
         sort_entries(&mut entries);
-        if json {
-            let values: Vec<_> = entries.iter().map(json_entry).collect();
-            out = serde_json::to_vec_pretty(&values).unwrap_or_default();
-            out.push(b'\n');
-        } else {
-            for entry in &entries {
-                out.extend_from_slice(ls_line(entry).as_bytes());
-                out.push(b'\n');
+        stream_stdout(|out| {
+            if json {
+                write_json_array(out, entries.iter().map(json_entry))?;
+                return out.write_all(b"\n");
             }
-        }
+            entries.iter().try_for_each(|entry| {
+                out.write_all(ls_line(entry).as_bytes())?;
+                out.write_all(b"\n")
+            })
+        })
     }
-    write_stdout(&out)
+}
+
+/// Writes to standard output through a buffer as `write` formats: a listing of millions of
+/// entries is never held a second time as text.
+fn stream_stdout(
+    write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|err| Failure::local("standard output", err))
 }
 
 /// Where `get` writes.
@@ -530,10 +543,12 @@ async fn get_inner(
     match target {
         Target::Stdout => {
             let progress = Progress::new(settings.quiet, name, size, 0);
-            let result = retr_to_stdout(client, &path, &what, progress.updater(0)).await;
-            progress.finish();
-            // As download_file does for a file: in binary mode the length must be SIZE's.
+            // As download_file does for a file: in binary mode the length must be SIZE's, and
+            // the download stops as soon as it is longer.
             let ascii = url.typecode == Some(TypeCode::Ascii);
+            let max = size.filter(|_| !ascii);
+            let result = retr_to_stdout(client, &path, &what, progress.updater(0), max).await;
+            progress.finish();
             match (result?, size) {
                 (got, Some(expected)) if !ascii && got != expected => {
                     Err(Failure::client(what, &Error::PartialFile { expected, got }))
@@ -549,10 +564,19 @@ async fn get_inner(
                 0
             };
             // download_file starts over when the local file is longer than the remote one.
-            let base = if size.is_some_and(|size| size < start) {
-                0
-            } else {
-                start
+            let base = match size {
+                Some(size) if size < start => {
+                    notice(
+                        settings,
+                        &what,
+                        &format!(
+                            "starting over: the local file ({start} bytes) is longer than the \
+                             remote one ({size} bytes), so it is not a partial copy of it"
+                        ),
+                    );
+                    0
+                }
+                _ => start,
             };
             let progress = Progress::new(settings.quiet, name, size, base);
             let mut options = TransferOptions::new()
@@ -573,12 +597,15 @@ async fn get_inner(
     }
 }
 
-/// Copies the download to standard output; returns the bytes written.
+/// Copies the download to standard output; returns the bytes written. A download longer
+/// than `max` bytes stops there (its first `max` bytes written) with [`Error::TooLong`], and
+/// the transfer is aborted.
 async fn retr_to_stdout(
     client: &mut Client,
     path: &str,
     what: &str,
     mut progress: impl FnMut(u64),
+    max: Option<u64>,
 ) -> Result<u64, Failure> {
     let mut stream = client
         .retr(path)
@@ -595,12 +622,19 @@ async fn retr_to_stdout(
         if n == 0 {
             break;
         }
+        let room = max.map_or(n, |max| {
+            usize::try_from(max.saturating_sub(total)).map_or(n, |room| room.min(n))
+        });
         stdout
-            .write_all(buf.get(..n).unwrap_or_default())
+            .write_all(buf.get(..room).unwrap_or_default())
             .await
             .map_err(|err| Failure::local("standard output", err))?;
-        total += n as u64;
+        total += room as u64;
         progress(total);
+        if let Some(expected) = max.filter(|_| room < n) {
+            let _ = stdout.flush().await;
+            return Err(Failure::client(what, &Error::TooLong { expected }));
+        }
     }
     stdout
         .flush()
@@ -677,6 +711,20 @@ async fn put(
             || file.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+        if resume
+            && let (Some(len), Ok(have)) = (len, client.size(&remote).await)
+            && have > len
+        {
+            // upload_file starts over then (STOR replaces the remote file).
+            notice(
+                settings,
+                &what,
+                &format!(
+                    "starting over: the remote file ({have} bytes) is longer than the local \
+                     one ({len} bytes), so it is not a partial copy of it"
+                ),
+            );
+        }
         let progress = Progress::new(settings.quiet, &label, total, 0);
         let options = TransferOptions::new()
             .resume(resume)
@@ -709,14 +757,31 @@ async fn mirror_down(settings: Settings<'_>, url: &FtpUrl, dir: &Path) -> Result
     let mut client = open(settings, url).await?;
     let result = async {
         let remote = remote_dir(&mut client, url, &what).await?;
+        // An entry the server refuses (a dangling symbolic link, a link to a directory that
+        // LIST shows as a file) or names unsafely is skipped with a warning, as lftp does;
+        // the run still fails at the end. Local failures and lost connections stop it.
+        let mut skipped = 0u64;
         let files = client
-            .download_dir(&remote, dir)
+            .download_dir_with(&remote, dir, |path, err| {
+                if exit_for(&err) != Exit::Remote {
+                    return Err(err);
+                }
+                skipped += 1;
+                let warning = Failure::client(format!("{what}: skipped {path}"), &err);
+                let _ = writeln!(io::stderr(), "{warning}");
+                Ok(())
+            })
             .await
             .map_err(|err| Failure::client(&what, &err))?;
-        summary(
-            settings,
-            &format!("{files} file(s) downloaded into {}", dir.display()),
-        );
+        let done = format!("{files} file(s) downloaded into {}", dir.display());
+        if skipped > 0 {
+            return Err(Failure::new(
+                Exit::Remote,
+                &what,
+                format!("{skipped} entries could not be copied ({done})"),
+            ));
+        }
+        summary(settings, &done);
         Ok::<(), Failure>(())
     }
     .await;
@@ -747,6 +812,18 @@ async fn mirror_up(settings: Settings<'_>, dir: &Path, url: &FtpUrl) -> Result<(
     .await;
     finish(client, &result).await;
     result
+}
+
+/// `ftp: <what>: <line>` on standard error, unless `--quiet`: something the user should know
+/// about a command that goes on (control characters replaced, as in errors).
+fn notice(settings: Settings<'_>, what: &str, line: &str) {
+    if !settings.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "ftp: {}",
+            printable_text(&format!("{what}: {line}"))
+        );
+    }
 }
 
 /// A success line on standard error, unless `--quiet`.

@@ -28,6 +28,10 @@
 //! - Malformed or oversized replies, a 421, the end of the control stream and an overdue reply
 //!   end the session with a [`SessionError`]; nothing a server sends panics or grows memory
 //!   beyond [`Config::max_reply`].
+//! - A reply is overdue [`Config::reply_timeout`] after the command (or the last final reply,
+//!   data-channel fact or TLS handshake): 1yz replies and fragments of a reply do not extend
+//!   it, so a server sending `120 wait` forever cannot hold a command (see
+//!   [`Session::poll_timeout`]).
 //!
 //! A whole retrieval, with the driver's work written out by hand (`now` is the driver's clock
 //! reading; `tests/client_pair.rs::documented_retrieval` runs the same steps):
@@ -67,6 +71,8 @@
 
 pub mod parse;
 mod session;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use session::{Session, size_hint};

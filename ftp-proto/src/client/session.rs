@@ -166,7 +166,15 @@ pub struct Session {
     out: VecDeque<Output>,
     tx: Vec<u8>,
     transfer: Option<Transfer>,
+    /// When the reply deadline started: the last command sent, final (non-1yz) reply
+    /// received, data-channel fact or TLS handshake. 1yz replies and fragments of a reply do
+    /// not move it (see [`Session::poll_timeout`]).
     last_activity: Instant,
+    /// A 1yz reply arrived since `last_activity`: a timeout then says so.
+    preliminary_since: bool,
+    /// The reply parser holds part of a reply (a line without its end, or an open multi-line
+    /// reply): a timeout then says so.
+    partial: bool,
     epsv_refused: bool,
     eprt_refused: bool,
     ascii: bool,
@@ -275,6 +283,8 @@ impl Session {
             tx: Vec::new(),
             transfer: None,
             last_activity: now,
+            preliminary_since: false,
+            partial: false,
             epsv_refused: false,
             eprt_refused: false,
             ascii: false,
@@ -452,7 +462,7 @@ impl Session {
                 });
                 t.owed += 1;
                 t.abort_sent = true;
-                self.last_activity = now;
+                self.touch(now);
             }
             self.close_data(&mut t);
         }
@@ -463,6 +473,11 @@ impl Session {
     }
 
     /// Feeds bytes read from the control connection, in any split.
+    ///
+    /// Only a final (2yz-5yz) reply restarts the reply deadline: when `now` is past it and
+    /// the bytes brought no final reply (only 1yz replies, or part of a reply), the session
+    /// ends with the timeout, as [`Session::handle_timeout`] would, so a server flooding 1yz
+    /// replies cannot keep a driver that reads before it looks at the clock waiting forever.
     pub fn handle_control(&mut self, now: Instant, bytes: &[u8]) {
         let mut rest = bytes;
         while !rest.is_empty() && !self.closed {
@@ -471,10 +486,15 @@ impl Session {
             if step.consumed == 0 && step.item.is_none() {
                 break;
             }
+            self.partial = step.item.is_none() || self.parser.in_reply();
             match step.item {
                 None => {}
                 Some(Ok(reply)) => {
-                    self.last_activity = now;
+                    if reply.code().is_preliminary() {
+                        self.preliminary_since = true;
+                    } else {
+                        self.touch(now);
+                    }
                     let upgrade = self.on_reply(now, reply);
                     if upgrade {
                         // Whatever followed the 234 in plaintext is not trusted: drop it.
@@ -489,6 +509,7 @@ impl Session {
                 Some(Err(_)) => self.close(SessionError::MalformedReply),
             }
         }
+        self.check_deadline(now);
         self.flush();
     }
 
@@ -503,7 +524,7 @@ impl Session {
     /// The TLS handshake that [`Output::UpgradeTls`] asked for is done: resume sending.
     pub fn handle_tls_established(&mut self, now: Instant) {
         self.tls_pending = false;
-        self.last_activity = now;
+        self.touch(now);
         self.pump(now);
         self.flush();
     }
@@ -524,7 +545,7 @@ impl Session {
             self.transfer = Some(t);
             return;
         }
-        self.last_activity = now;
+        self.touch(now);
         match input {
             DataInput::Listening { addr, .. } => {
                 if t.data == DataState::Opening {
@@ -572,6 +593,13 @@ impl Session {
 
     /// When the session next needs [`Session::handle_timeout`]: the reply deadline, if a reply
     /// is awaited.
+    ///
+    /// The deadline is [`Config::reply_timeout`] after the last command sent, final reply
+    /// received, data-channel fact or TLS handshake. Preliminary (1yz) replies do not move it:
+    /// a command's final reply is due within the reply timeout however many 120s, 150s or
+    /// other 1yz replies come first. A transfer that has started (150/125, or its data
+    /// connection open) keeps no deadline while its data flows: the driver's data timeout
+    /// watches the copy, and the deadline starts again when the copy ends.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed || self.in_flight.is_empty() || self.waiting_for_data() {
             return None;
@@ -582,11 +610,7 @@ impl Session {
     /// Tells the session the time; a reply that is overdue ends it with
     /// [`SessionError::Timeout`]. Early calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.poll_timeout()
-            && now >= deadline
-        {
-            self.close(SessionError::Timeout);
-        }
+        self.check_deadline(now);
         self.flush();
     }
 
@@ -596,6 +620,29 @@ impl Session {
     }
 
     // ---- internals ----
+
+    /// Restarts the reply deadline: something other than a 1yz reply happened.
+    fn touch(&mut self, now: Instant) {
+        self.last_activity = now;
+        self.preliminary_since = false;
+    }
+
+    /// Ends the session if the reply deadline has passed, saying what (if anything) came.
+    fn check_deadline(&mut self, now: Instant) {
+        if let Some(deadline) = self.poll_timeout()
+            && now >= deadline
+        {
+            // 1yz replies first: a flood of them is usually cut in the middle of one.
+            let error = if self.preliminary_since {
+                SessionError::NoFinalReply
+            } else if self.partial {
+                SessionError::IncompleteReply
+            } else {
+                SessionError::Timeout
+            };
+            self.close(error);
+        }
+    }
 
     fn new_handle(&mut self) -> CommandHandle {
         let handle = CommandHandle(self.next_handle);
@@ -639,7 +686,7 @@ impl Session {
             let Some(queued) = self.queued.pop_front() else {
                 break;
             };
-            self.last_activity = now;
+            self.touch(now);
             match queued.kind {
                 QueuedKind::Command {
                     bytes,

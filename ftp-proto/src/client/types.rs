@@ -58,6 +58,8 @@ pub struct Config {
     pub pasv_address: PasvAddressPolicy,
     /// How long the server may take to answer a command (and to send its greeting). A transfer
     /// whose data is flowing is not limited by it: the driver's data timeout applies then.
+    /// Preliminary (1yz) replies do not extend it: the final reply is due within this time of
+    /// the command (or of the end of the transfer's data).
     pub reply_timeout: Duration,
     /// Cap on the size of one reply (see [`crate::ReplyParser`]).
     pub max_reply: usize,
@@ -226,6 +228,14 @@ pub enum SessionError {
     /// The server did not answer within the reply timeout.
     #[error("no reply from the server within the timeout")]
     Timeout,
+    /// The server sent only preliminary (1yz) replies within the reply timeout: they do not
+    /// extend it (see [`super::Session::poll_timeout`]).
+    #[error("no final reply from the server within the timeout (only 1yz preliminary replies)")]
+    NoFinalReply,
+    /// The server sent part of a reply (a line without its end, or a multi-line reply that
+    /// did not end) and then nothing more within the reply timeout.
+    #[error("incomplete reply from the server within the timeout")]
+    IncompleteReply,
     /// A reply line was not a reply at all; the connection cannot be trusted.
     #[error("malformed reply from the server")]
     MalformedReply,
@@ -238,6 +248,23 @@ pub enum SessionError {
     /// The session was closed on purpose (`QUIT` answered).
     #[error("session closed")]
     Closed,
+}
+
+impl SessionError {
+    /// True for the errors of the reply timeout: [`SessionError::Timeout`],
+    /// [`SessionError::NoFinalReply`] and [`SessionError::IncompleteReply`].
+    ///
+    /// ```
+    /// use ftp_proto::client::SessionError;
+    /// assert!(SessionError::NoFinalReply.is_timeout());
+    /// assert!(!SessionError::ConnectionClosed.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::NoFinalReply | Self::IncompleteReply
+        )
+    }
 }
 
 /// A transfer that ended well.

@@ -139,7 +139,7 @@ fn connect_reason(error: &Error, implicit_tls: bool) -> String {
             "TLS: {problem}: is this an explicit-TLS (AUTH TLS) port? use ftp:// with --tls"
         ),
         // The library's message ends by asking whether this is an implicit-TLS port.
-        _ if matches!(error, Error::NoGreeting { in_clear: true, .. }) => {
+        _ if error.suggests_implicit_tls() => {
             format!("{error} use ftps://")
         }
         _ => reason(error),
@@ -203,6 +203,15 @@ mod tests {
         assert_eq!(
             Failure::connect("h:990", &after_tls, true).to_string(),
             "ftp: cannot connect to h:990: no greeting from the server within the timeout"
+        );
+        // Some text came (`220 hello` without its line end): not a TLS port, no advice.
+        let incomplete = Error::NoGreeting {
+            error: SessionError::IncompleteReply,
+            in_clear: true,
+        };
+        assert_eq!(
+            Failure::connect("h:21", &incomplete, false).to_string(),
+            "ftp: cannot connect to h:21: incomplete greeting from the server within the timeout"
         );
     }
 

@@ -20,7 +20,7 @@
 //! RFC 3339 UTC (with milliseconds when the server gave them) or `null`; `mode` is the
 //! permission bits in octal or `null`. Names are exact when they are UTF-8 (lossy otherwise).
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 
 use ftp_client_tokio::ftp_proto::Timestamp;
 use ftp_client_tokio::ftp_proto::listing::{Entry, EntryKind};
@@ -108,6 +108,29 @@ pub(crate) fn json_entry(entry: &Entry) -> Value {
     })
 }
 
+/// Writes `values` as one JSON array, pretty-printed exactly as `serde_json::to_writer_pretty`
+/// prints a `Vec` of them, one value at a time: a listing of millions of entries never has
+/// them all as JSON values (hundreds of bytes each) at once.
+pub(crate) fn write_json_array(
+    out: &mut impl Write,
+    values: impl IntoIterator<Item = Value>,
+) -> io::Result<()> {
+    let mut first = true;
+    let mut text = Vec::new();
+    for value in values {
+        out.write_all(if first { b"[\n" } else { b",\n" })?;
+        first = false;
+        text.clear();
+        serde_json::to_writer_pretty(&mut text, &value)?;
+        // Nested one level: two more spaces on every line (strings hold no raw line ends).
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            out.write_all(if i == 0 { b"  " } else { b"\n  " })?;
+            out.write_all(line)?;
+        }
+    }
+    out.write_all(if first { b"[]" } else { b"\n]" })
+}
+
 /// A progress bar on standard error, shown only when standard error is a terminal and the
 /// user did not ask for quiet; otherwise every method does nothing.
 #[derive(Debug, Clone)]
@@ -184,6 +207,24 @@ mod tests {
             ls_line(&Entry::file(b"\xffx".to_vec(), 12_345_678_901)),
             "- 12345678901 -                \u{fffd}x"
         );
+    }
+
+    #[test]
+    fn json_array_is_written_as_serde_json_pretty_prints_it() {
+        let values = [
+            json_entry(&Entry::dir("d")),
+            json!("a \"name\"\nwith a line end"),
+            json!({"nested": {"a": [1, 2]}, "empty": []}),
+        ];
+        for n in 0..=values.len() {
+            let some = values.get(..n).unwrap_or_default().to_vec();
+            let mut out = Vec::new();
+            write_json_array(&mut out, some.clone()).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string_pretty(&some).unwrap()
+            );
+        }
     }
 
     #[test]
