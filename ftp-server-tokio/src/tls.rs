@@ -614,6 +614,15 @@ impl ConnectionTls {
     /// closing a socket with unread tickets makes the kernel reset the connection, which
     /// destroys the end of the upload still in flight (seen with lftp/GnuTLS; libunftp's
     /// TLS 1.3 trouble with lftp uploads, libunftp #285, looks the same).
+    ///
+    /// Known cost: a client that uses each TLS 1.3 session once and resumes only from the
+    /// newest ticket (curl 7.88 with OpenSSL 3) has nothing to offer after an upload, so its
+    /// next protected data connection is refused with 522. Tickets on uploads do not cure
+    /// it: curl reads them only while closing, and rustls sends them after the client's
+    /// Finished, so a quick upload closes before they arrive (no session again) or just
+    /// after (reset, cut upload, 426). Measured with 1 or 2 tickets: curl still lost 5 to 11
+    /// of 20 uploads, and cut uploads appeared under curl and lftp. Such clients work with
+    /// TLS 1.2 (reusable session ids) or with session reuse not required.
     pub(crate) fn data(&self, upload: bool) -> (Arc<ServerConfig>, DataSessions) {
         let sessions = Arc::new(DataStore {
             control: Arc::clone(&self.store),
