@@ -593,18 +593,23 @@ async fn ccc_is_refused_by_default_and_returns_to_clear_text_when_allowed() {
     assert!(text.contains("plain text"), "{text}");
 }
 
-#[tokio::test]
-async fn upload_ending_with_a_bare_tcp_close_is_accepted() {
+/// A server with the default TLS policy, a logged-in protected session, and the protected
+/// data connection of `STOR name` (answered 1yz).
+async fn protected_upload(name: &str) -> (Running, TlsControl, TlsStream<TcpStream>) {
     let cert = cert();
     let server = start(builder(&cert).build().unwrap()).await;
     let config = Arc::new(client_config(&cert, &both()));
     let mut control = explicit_login(server.addr, &config).await;
     let port = control.epsv().await;
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    assert_eq!(control.cmd("STOR bare").await.0 / 100, 1);
-    let mut data = tls_connect(Arc::clone(&config), "localhost", tcp)
-        .await
-        .unwrap();
+    assert_eq!(control.cmd(&format!("STOR {name}")).await.0 / 100, 1);
+    let data = tls_connect(config, "localhost", tcp).await.unwrap();
+    (server, control, data)
+}
+
+#[tokio::test]
+async fn upload_ending_with_a_bare_tcp_close_is_accepted() {
+    let (server, mut control, mut data) = protected_upload("bare").await;
     let body = FILE.repeat(500);
     data.write_all(&body).await.unwrap();
     data.flush().await.unwrap();
@@ -618,16 +623,7 @@ async fn upload_ending_with_a_bare_tcp_close_is_accepted() {
 
 #[tokio::test]
 async fn upload_cut_inside_a_tls_record_is_426_not_226() {
-    let cert = cert();
-    let server = start(builder(&cert).build().unwrap()).await;
-    let config = Arc::new(client_config(&cert, &both()));
-    let mut control = explicit_login(server.addr, &config).await;
-    let port = control.epsv().await;
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    assert_eq!(control.cmd("STOR cut").await.0 / 100, 1);
-    let data = tls_connect(Arc::clone(&config), "localhost", tcp)
-        .await
-        .unwrap();
+    let (server, mut control, data) = protected_upload("cut").await;
     // The body encrypted by hand (three full records and a short one), sent but for the
     // last 100 octets, then a FIN: what an attacker on the path, or a crash, leaves.
     let (mut tcp, mut tls) = data.into_inner();

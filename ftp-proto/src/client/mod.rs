@@ -71,8 +71,6 @@
 
 pub mod parse;
 mod session;
-#[cfg(test)]
-mod tests;
 mod types;
 
 pub use session::{Session, size_hint};

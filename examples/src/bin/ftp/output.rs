@@ -115,20 +115,11 @@ pub(crate) fn write_json_array(
     out: &mut impl Write,
     values: impl IntoIterator<Item = Value>,
 ) -> io::Result<()> {
-    let mut first = true;
-    let mut text = Vec::new();
-    for value in values {
-        out.write_all(if first { b"[\n" } else { b",\n" })?;
-        first = false;
-        text.clear();
-        serde_json::to_writer_pretty(&mut text, &value)?;
-        // Nested one level: two more spaces on every line (strings hold no raw line ends).
-        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-            out.write_all(if i == 0 { b"  " } else { b"\n  " })?;
-            out.write_all(line)?;
-        }
-    }
-    out.write_all(if first { b"[]" } else { b"\n]" })
+    use serde::Serializer as _;
+    // `collect_seq` serializes the values one by one as the iterator yields them.
+    let mut serializer = serde_json::Serializer::pretty(out);
+    serializer.collect_seq(values)?;
+    Ok(())
 }
 
 /// A progress bar on standard error, shown only when standard error is a terminal and the

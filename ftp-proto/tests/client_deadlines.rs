@@ -1,13 +1,13 @@
-//! Session unit tests for the reply deadline: what moves it and what does not (1yz replies,
+//! Client session tests for the reply deadline: what moves it and what does not (1yz replies,
 //! fragments of a reply), and the error a timeout reports. Whole scenarios live in
 //! `tests/client_pair.rs`.
 #![allow(clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
 
-use crate::Command;
+use ftp_proto::Command;
 
-use super::{Config, DataAction, DataInput, Event, Output, Session, SessionError};
+use ftp_proto::client::{Config, DataAction, DataInput, Event, Output, Session, SessionError};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,7 +28,7 @@ fn events(s: &mut Session) -> Vec<Event> {
         .collect()
 }
 
-fn logged_in_until_pass(now: Instant) -> (Session, super::CommandHandle) {
+fn logged_in_until_pass(now: Instant) -> (Session, ftp_proto::client::CommandHandle) {
     let mut s = session(now);
     s.handle_control(now, b"220 Welcome\r\n");
     let pass = s.send(now, Command::Pass(b"p".to_vec().into())).unwrap();
