@@ -2318,7 +2318,7 @@ mod server_model {
                 (Q::Facts { .. }, A::Entry(_)) => Outcome::Final(250),
                 (Q::Size { .. } | Q::Available { .. }, A::Size(_))
                 | (Q::ModificationTime { .. }, A::Time(_))
-                | (Q::SetModificationTime { .. }, A::Ok) => Outcome::Final(213),
+                | (Q::SetModificationTime { .. }, A::Ok | A::Time(_)) => Outcome::Final(213),
                 (Q::MakeDir { .. }, A::Ok) => Outcome::Final(257),
                 (Q::RenameFrom { .. }, A::Ok) => Outcome::Final(350),
                 (Q::Checksum { .. }, A::Checksum { .. }) => match cmd {
