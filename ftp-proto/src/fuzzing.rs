@@ -2287,6 +2287,10 @@ mod server_model {
             match (request, response) {
                 (Q::Login { .. }, A::Error(_) | A::LoginRejected) => Outcome::LoginDelay,
                 (Q::Host { .. }, A::Error(_)) => Outcome::Final(504),
+                // SIZE in TYPE A that the application cannot count: 550 "send TYPE I first".
+                (Q::Size { ascii: true, .. }, A::Error(FsError::NotSupported)) => {
+                    Outcome::Final(550)
+                }
                 (q, A::Error(e)) if is_transfer_request(q) => {
                     Outcome::Refused(e.reply_code().get())
                 }
